@@ -1,0 +1,1 @@
+"""qsbench engine: scenarios, planning, runner, results store, statistics and reports."""

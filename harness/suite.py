@@ -1,0 +1,77 @@
+"""The interface every measurement suite implements.
+
+A suite knows measurements, not vendors: it declares the capabilities it needs,
+validates its own `params:` block of a scenario, expands them into case
+parameters, and measures one case against an adapter it receives.
+Suites are found through the `qsbench.suites` entry-point group.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.adapters import Adapter, Capability
+
+
+class SuiteParams(BaseModel):
+    """Base for a suite's `params:` model: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One tidy result row before the engine adds run, case and parameter columns.
+
+    `sample` numbers repeated observations of the same metric within a case
+    (0..n-1); `labels` carry string results declared in `Suite.label_columns`
+    (e.g. the negotiated TLS group).
+    """
+
+    metric: str
+    value: float
+    unit: str
+    sample: int = 0
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasureContext:
+    """What the engine hands a suite for one case."""
+
+    seed: int
+    work_dir: Path  # private scratch space for this case (certificates, temporary files)
+    timeout_s: float
+
+
+class Suite(ABC):
+    name: ClassVar[str]
+    requires: ClassVar[frozenset[Capability]]
+    Params: ClassVar[type[SuiteParams]]
+    # String-valued result columns this suite may fill through Measurement.labels.
+    label_columns: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
+        """Expand params into one dict of case parameters per case (vendor-independent).
+
+        Keys become columns of every row of the case; values must be str, int,
+        float or bool and JSON-serialisable, and every case of one suite should
+        use the same keys.
+        """
+
+    @abstractmethod
+    def measure(
+        self,
+        adapter: Adapter,
+        params: SuiteParams,
+        case: Mapping[str, Any],
+        ctx: MeasureContext,
+    ) -> Iterable[Measurement]:
+        """Measure one case. Raise NotApplicable when the case cannot apply to this adapter."""

@@ -1,0 +1,1 @@
+"""Measurement suites and the shipped example scenarios."""

@@ -1,0 +1,1 @@
+"""Vendor adapters: simulated and real QKD devices, PQC libraries, TLS stacks."""
