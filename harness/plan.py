@@ -52,10 +52,12 @@ def plan(loaded: LoadedScenario) -> list[Case]:
         suite = suite_class(run.suite)()
         vendor_names = run.vendors or [v.name for v in scenario.vendors]
         timeout = run.timeout_s or scenario.timeout_s
-        for case_params in suite.cases(params):
+        for base_params in suite.cases(params):
             for vendor_name in vendor_names:
                 spec = scenario.vendor(vendor_name)
-                for repeat in range(run.repeats):
+                peers = [p for p in vendor_names if p != vendor_name] if suite.pairwise else [None]
+                for peer, repeat in ((p, r) for p in peers for r in range(run.repeats)):
+                    case_params = base_params if peer is None else {**base_params, "peer": peer}
                     case_id = fingerprint(run.suite, spec.name, spec.adapter_name, spec.options,
                                           case_params, repeat)
                     cases.append(Case(case_id, run.suite, index, spec.name, spec.adapter_name,

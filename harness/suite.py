@@ -48,6 +48,7 @@ class MeasureContext:
     seed: int
     work_dir: Path  # private scratch space for this case (certificates, temporary files)
     timeout_s: float
+    peer: Adapter | None = None  # the other side, for suites with `pairwise = True`
 
 
 class Suite(ABC):
@@ -56,6 +57,9 @@ class Suite(ABC):
     Params: ClassVar[type[SuiteParams]]
     # String-valued result columns this suite may fill through Measurement.labels.
     label_columns: ClassVar[tuple[str, ...]] = ()
+    # Pairwise suites (interoperability) get one case per ordered pair of distinct vendors:
+    # the case's `peer` parameter names the other vendor and `ctx.peer` is its adapter.
+    pairwise: ClassVar[bool] = False
 
     @abstractmethod
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
