@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from harness.registry import vendor_info
+from harness.registry import adapter_names, vendor_info
 from harness.scenario import LoadedScenario
 
 
@@ -44,7 +44,6 @@ def new_run_id(scenario_name: str) -> str:
 
 def new_manifest(loaded: LoadedScenario, run_id: str, seed: int, columns: dict[str, str],
                  param_columns: list[str], case_count: int) -> dict[str, Any]:
-    adapters = sorted({v.adapter_name for v in loaded.scenario.vendors})
     return {
         "run_id": run_id,
         "scenario": {"name": loaded.scenario.name, "source": loaded.source,
@@ -54,7 +53,7 @@ def new_manifest(loaded: LoadedScenario, run_id: str, seed: int, columns: dict[s
         "finished": None,
         "host": host(),
         "versions": {"qsbench": qsbench_version(),
-                     **{f"adapter:{name}": vars(vendor_info(name)) for name in adapters}},
+                     **{f"adapter:{name}": vars(vendor_info(name)) for name in adapter_names()}},
         "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "",
         "cases": case_count,
         "columns": columns,
