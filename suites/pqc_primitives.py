@@ -216,7 +216,7 @@ class PQCPrimitives(Suite):
         algorithm = case["algorithm"]
         needed = Capability.KEM if algorithm in KEM_ALGORITHMS else Capability.SIGNATURE
         if needed not in adapter.capabilities:
-            raise NotApplicable(f"{adapter.name} has no {needed} capability (needed for {algorithm})")
+            raise NotApplicable(f"{adapter.name} has no {needed} (needed for {algorithm})")
         if needed is Capability.KEM:
             return measure_kem(adapter.kem(algorithm), params.warmup, params.samples)  # type: ignore[attr-defined]
         signer = adapter.signer(algorithm)  # type: ignore[attr-defined]
