@@ -49,19 +49,20 @@ def qsbench_cmd() -> list[str]:
 # whose reason is the adapter's own.
 
 def _pqc_params(capability: str) -> list:
+    needs = pytest.mark.needs(capability)
     params = []
     for name in registry.adapter_names():
         info = registry.vendor_info(name)
         if capability not in info.capabilities:
             continue
         if not info.available:
-            params.append(pytest.param((name, None), id=f"{name}-unavailable",
-                                       marks=pytest.mark.skip(reason=f"{name} unavailable: {info.reason}")))
+            skip = pytest.mark.skip(reason=f"{name} unavailable: {info.reason}")
+            params.append(pytest.param((name, None), id=f"{name}-unavailable", marks=[needs, skip]))
             continue
         adapter = registry.adapter_class(name)()
         algorithms = adapter.kem_algorithms() if capability == "kem" else adapter.signature_algorithms()
         adapter.close()
-        params += [pytest.param((name, a), id=f"{name}-{a}") for a in algorithms]
+        params += [pytest.param((name, a), id=f"{name}-{a}", marks=needs) for a in algorithms]
     return params
 
 
