@@ -65,6 +65,15 @@ class LibraryLookup:
     tried: tuple[str, ...]
 
 
+def _system_dirs(environ: Mapping[str, str]) -> list[Path]:
+    dirs = [Path(d) for d in _SYSTEM_DIRS]
+    if multiarch := sysconfig.get_config_var("MULTIARCH"):  # Debian/Ubuntu: /usr/lib/x86_64-linux-gnu
+        dirs.insert(3, Path("/usr/lib") / multiarch)
+    if environ.get("CONDA_PREFIX"):
+        dirs.insert(0, Path(environ["CONDA_PREFIX"]) / "lib")
+    return dirs
+
+
 def _prefix_dirs(prefix: Path) -> list[Path]:
     return [prefix / "lib", prefix / "lib64"]
 
@@ -100,12 +109,7 @@ def find_liboqs(environ: Mapping[str, str] | None = None, home: Path | None = No
     if soname := ctypes.util.find_library("oqs"):
         return LibraryLookup(soname, None, tuple(tried))
 
-    system = [Path(d) for d in _SYSTEM_DIRS]
-    if multiarch := sysconfig.get_config_var("MULTIARCH"):  # Debian/Ubuntu: /usr/lib/x86_64-linux-gnu
-        system.insert(3, Path("/usr/lib") / multiarch)
-    if environ.get("CONDA_PREFIX"):
-        system.insert(0, Path(environ["CONDA_PREFIX"]) / "lib")
-    for directory in system:
+    for directory in _system_dirs(environ):
         # liboqs-python looks in <prefix>/lib and <prefix>/lib64 only; elsewhere it relies on the loader.
         prefix = directory.parent if directory.name in ("lib", "lib64") else None
         if found := probe(prefix, directory):
