@@ -123,6 +123,28 @@ class Signer(Protocol):
     def load_public_key(self, data: bytes) -> Any: ...
 
 
+# Optional methods for conformance checks (suite pqc_conformance). A Kem or Signer offers them
+# when its library can; the suite tests with isinstance() and records `n/a` with the reason otherwise.
+
+
+@runtime_checkable
+class KemFromSeed(Protocol):
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        """FIPS 203 ML-KEM.KeyGen_internal(d, z) with seed = d ‖ z (64 bytes); raise ValueError otherwise."""
+
+
+@runtime_checkable
+class KemExpandedSecretKey(Protocol):
+    def load_secret_key(self, data: bytes) -> Any:
+        """A secret-key handle from a FIPS 203 expanded decapsulation key dk; ValueError if malformed."""
+
+
+@runtime_checkable
+class SignerFromSeed(Protocol):
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        """FIPS 204 ML-DSA.KeyGen_internal(ξ) with the 32-byte seed ξ; raise ValueError otherwise."""
+
+
 class KemProvider(Protocol):
     """What an adapter with Capability.KEM offers."""
 
