@@ -17,6 +17,8 @@ Cases: check × algorithm, for checks
   One `input_check_ok` row (0/1) per check, label `input_check`. A crash of the library kills the
   case's worker process, which the runner records as a failed case.
 
+Every case that judged something also gets one `conformant` row (0/1): all of its verdicts passed.
+
 The vector directory: `vectors_dir`, else $QSBENCH_WYCHEPROOF_DIR, else ../shared/vectors/wycheproof
 beside the repository. qsbench does not ship the vectors; without them the Wycheproof cases are n/a
 with a reason saying where to get them.
@@ -42,6 +44,7 @@ _ALGORITHMS = ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024", "ML-DSA-44", "ML-DSA-6
 _CHECKS = (*(f"wycheproof:{c}" for c in KEM_CHECKS + SIGNATURE_CHECKS), "reference_agreement",
            "invalid_input")
 _REPO = Path(__file__).resolve().parent.parent
+_VERDICT_METRICS = ("wycheproof_pass", "reference_agreement", "input_check_ok")
 
 
 def default_vectors_dir() -> Path | None:
@@ -106,13 +109,19 @@ class PQCConformance(Suite):
         primitive = primitive_of(adapter, case["algorithm"])
         check = case["check"]
         if check.startswith("wycheproof:"):
-            return self._wycheproof(adapter, primitive, params, check.removeprefix("wycheproof:"),
+            rows = self._wycheproof(adapter, primitive, params, check.removeprefix("wycheproof:"),
                                     case["algorithm"])
-        if check == "reference_agreement":
-            return self._reference(adapter, primitive, params, case["algorithm"], ctx.seed)
-        return [Measurement("input_check_ok", int(ok), "bool", i,
-                            {"input_check": name, **({"failure_reason": why} if why else {})})
-                for i, (name, ok, why) in enumerate(invalid_input_checks(primitive))]
+        elif check == "reference_agreement":
+            rows = self._reference(adapter, primitive, params, case["algorithm"], ctx.seed)
+        else:
+            rows = [Measurement("input_check_ok", int(ok), "bool", i,
+                                {"input_check": name, **({"failure_reason": why} if why else {})})
+                    for i, (name, ok, why) in enumerate(invalid_input_checks(primitive))]
+        # One verdict per case for criteria: every judged vector and check passed.
+        verdicts = [r.value for r in rows if r.metric in _VERDICT_METRICS]
+        if verdicts:
+            rows.append(Measurement("conformant", int(all(verdicts)), "bool"))
+        return rows
 
     @staticmethod
     def _wycheproof(adapter: Adapter, primitive: Any, params: ConformanceParams, check: str,

@@ -102,27 +102,34 @@ def _proxied(listener: socket.socket, conditions: LinkConditions):
     return DelayProxy(listener.getsockname(), conditions, seed=3)
 
 
+def _first_exchange_ms(address) -> tuple[float, socket.socket]:
+    start = time.perf_counter()
+    sock = socket.create_connection(address)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(b"x")
+    assert sock.recv(1) == b"x"
+    return (time.perf_counter() - start) * 1000, sock
+
+
 @pytest.mark.parametrize("rtt_ms", [5.6, 20.0])
 def test_proxy_round_trip_matches_the_requested_rtt(echo_server, rtt_ms):
     with _proxied(echo_server, LinkConditions(rtt_ms=rtt_ms)) as proxy:
-        start = time.perf_counter()
-        sock = socket.create_connection(proxy.address)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(b"x")
-        assert sock.recv(1) == b"x"
-        first_ms = (time.perf_counter() - start) * 1000
-        samples = []
-        for _ in range(15):
-            t = time.perf_counter()
-            sock.sendall(b"y")
-            assert sock.recv(1) == b"y"
-            samples.append((time.perf_counter() - t) * 1000)
-        sock.close()
-    # Never faster than asked; the slack covers thread wake-ups on a loaded 2-core machine.
-    assert rtt_ms <= statistics.median(samples) <= rtt_ms + 3
+        firsts, samples = [], []
+        for _ in range(3):
+            first_ms, sock = _first_exchange_ms(proxy.address)
+            firsts.append(first_ms)
+            for _ in range(8):
+                t = time.perf_counter()
+                sock.sendall(b"y")
+                assert sock.recv(1) == b"y"
+                samples.append((time.perf_counter() - t) * 1000)
+            sock.close()
+    # Never faster than asked; the slack on medians covers thread wake-ups on a loaded 2-core machine.
     assert min(samples) >= rtt_ms
+    assert statistics.median(samples) <= rtt_ms + 3
     # The first exchange also pays the emulated TCP handshake: two round trips.
-    assert 2 * rtt_ms <= first_ms <= 2 * rtt_ms + 6
+    assert min(firsts) >= 2 * rtt_ms
+    assert statistics.median(firsts) <= 2 * rtt_ms + 6
 
 
 def test_proxy_bandwidth_matches_the_requested_rate(echo_server):
@@ -141,7 +148,7 @@ def test_proxy_bandwidth_matches_the_requested_rate(echo_server):
     assert bytes(received) == payload
     wire_bits = (len(payload) + stats.upstream.segments * HEADER_BYTES) * 8
     expected = wire_bits / 16e6 + 2 * conditions.rtt_ms / 1000  # both directions pipeline
-    assert expected * 0.95 <= elapsed <= expected * 1.15
+    assert expected * 0.97 <= elapsed <= expected * 1.25
 
 
 def test_proxy_loss_delays_but_delivers_everything(echo_server):
@@ -166,6 +173,13 @@ def test_backend_choice():
     if not netem_support().available:
         with pytest.raises(ValueError, match="netem"):
             resolve_backend(LinkConditions(rtt_ms=10), "netem")
+
+
+def test_environment_for_the_manifest_says_which_backend_and_why():
+    from harness.netem import environment
+    env = environment()
+    assert env["default_backend"] == ("netem" if env["netem_available"] else "proxy")
+    assert env["netem_reason"]
 
 
 def test_netem_arguments_split_the_rtt_between_the_two_ends():

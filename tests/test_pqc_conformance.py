@@ -54,6 +54,7 @@ def test_every_vector_is_judged_and_valid_vectors_pass(vendor, check, algorithm,
         assert phrase not in reasons, reasons[:300]
     failed = {r.sample: r.value for r in by["vectors_failed"]}
     assert all(r.value == int(failed[r.sample] == 0) for r in by["wycheproof_pass"])
+    assert [r.value for r in by["conformant"]] == [int(all(r.value for r in by["wycheproof_pass"]))]
 
 
 @needs_vectors
