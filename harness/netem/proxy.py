@@ -16,6 +16,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.netem.model import Direction, DirectionStats, LinkConditions, connect_delay_s
@@ -112,17 +113,21 @@ class DelayProxy:
 class _Link:
     """The two sockets of one proxied connection, closed once both directions are done."""
 
-    def __init__(self, client: socket.socket, server: socket.socket, forget) -> None:
+    def __init__(self, client: socket.socket, server: socket.socket,
+                 forget: Callable[[tuple[socket.socket, ...]], None]) -> None:
         self.socks = (client, server)
         self.forget = forget
         self._open_directions = 2
+        self._closed = False
         self._lock = threading.Lock()
 
     def direction_done(self, aborted: bool) -> None:
+        """A direction finished; an aborted one (the peer reset) takes the whole connection down."""
         with self._lock:
-            self._open_directions -= 2 if aborted else 1
-            if self._open_directions > 0:
+            self._open_directions -= 1
+            if self._closed or (self._open_directions > 0 and not aborted):
                 return
+            self._closed = True
         for sock in self.socks:
             with contextlib.suppress(OSError):
                 sock.close()
