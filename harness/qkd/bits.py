@@ -16,3 +16,9 @@ def check_bits(bits: object, name: str) -> None:
     if bits.size and bits.max() > 1:
         bad = int(np.flatnonzero(bits > 1)[0])
         raise ValueError(f"{name} must hold only 0 and 1; {name}[{bad}] = {bits[bad]}")
+
+
+def random_bits(count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` uniform bits as uint8 0/1 (8 per random byte; far cheaper than integers())."""
+    raw = np.frombuffer(rng.bytes((count + 7) // 8), dtype=np.uint8)
+    return np.unpackbits(raw, count=count, bitorder="little")
