@@ -82,12 +82,32 @@ def _toeplitz_packed(bits: np.ndarray, m: int, seed_words: np.ndarray) -> np.uin
     return acc
 
 
-def _fft(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.ndarray:
+def _fft_length(minimum: int) -> int:
+    """The smallest 2^a·3^b ≥ minimum: pocketfft runs these lengths fastest (5- and 7-smooth
+    lengths from next_fast_len measured up to 1.4× slower at 10^6 here)."""
+    best = 1 << max(minimum - 1, 0).bit_length()
+    power3 = 1
+    while power3 < best:
+        length = power3
+        while length < minimum:
+            length *= 2
+        best = min(best, length)
+        power3 *= 3
+    return best
+
+
+def _convolution_window(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.ndarray:
+    """Entries n−1 … n+m−2 of seed_bits * bits as float64, by FFT; integers up to rounding."""
     n = bits.size
-    length = scipy.fft.next_fast_len(n + m - 1, real=True)
+    length = _fft_length(n + m - 1)
     spectrum = scipy.fft.rfft(bits.astype(np.float64), length)
     spectrum *= scipy.fft.rfft(seed_bits.astype(np.float64), length)
-    y = scipy.fft.irfft(spectrum, length)[n - 1 : n + m - 1]
+    return scipy.fft.irfft(spectrum, length, overwrite_x=True)[n - 1 : n + m - 1]
+
+
+def _fft(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.ndarray:
+    n = bits.size
+    y = _convolution_window(bits, m, seed_bits)
     rounded = np.rint(y)
     if np.max(np.abs(y - rounded)) <= _EXACT_TOLERANCE:
         return (rounded.astype(np.int64) & 1).astype(np.uint8)
