@@ -87,6 +87,7 @@ def test_inputs_untouched_and_result_reproducible() -> None:
     np.testing.assert_array_equal(first.corrected_bits, second.corrected_bits)
     assert first.leaked_bits == second.leaked_bits
     assert first.corrected_bits.dtype == np.uint8
+    assert repr(first) == f"Reconciliation(corrected_bits=<5000 bits>, leaked_bits={first.leaked_bits})"
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,6 @@ from harness.qkd.bits import check_bits
 STREAK = 16
 MAX_HALVINGS = 64
 _ONE = np.uint64(1)
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 class Reconciliation(NamedTuple):
@@ -55,6 +54,10 @@ class Reconciliation(NamedTuple):
 
     corrected_bits: np.ndarray
     leaked_bits: int
+
+    def __repr__(self) -> str:  # key material stays out of logs
+        size = self.corrected_bits.size
+        return f"Reconciliation(corrected_bits=<{size} bits>, leaked_bits={self.leaked_bits})"
 
 
 def first_block_sizes(qber_estimate: float, n: int) -> tuple[int, int]:
