@@ -48,25 +48,29 @@ def first_index_above(cdf, u: float) -> int:
     return len(cdf) - 1
 
 
-def reference_events(seed: int, pulses: int, log1m_q: float, intensity_cdf, model, p_key: float,
-                     misalignment: float) -> list[tuple[int, ...]]:
+def reference_events(seed: int, pulses: int, q: float, alias_threshold, alias_index, model,
+                     p_key: float, misalignment: float) -> list[tuple[int, ...]]:
     """Events of one run: (slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve)."""
     rng = Xoshiro256Plus(seed)
-    event_cdf = model.event_cdf()
+    inv_log1m_q = 1.0 / math.log1p(-q)
+    n_photon_numbers = model.click.shape[0]
     p = model.dark_probability
     any_dark = 1.0 - (1.0 - p) * (1.0 - p)
     events = []
     slot = -1
     while True:
-        slot += 1 + int(math.log(1.0 - rng.uniform()) / log1m_q)  # geometric gap to the next click
+        slot += 1 + int(math.log(1.0 - rng.uniform()) * inv_log1m_q)  # geometric gap to the next click
         if slot >= pulses:
             return events
-        k = first_index_above(intensity_cdf, rng.uniform())
+        # Alias method: column from the integer part, side from the fraction.
+        x = rng.uniform() * len(alias_threshold)
+        column = int(x)
+        j = column if x - column < alias_threshold[column] else int(alias_index[column])
+        k, rest = divmod(j, 2 * n_photon_numbers)
+        n, path = divmod(rest, 2)
         a_basis = 0 if rng.uniform() < p_key else 1
         a_bit = 1 if rng.uniform() < 0.5 else 0
         b_basis = 0 if rng.uniform() < p_key else 1
-        j = first_index_above(event_cdf[k], rng.uniform())
-        n, path = divmod(j, 2)
         kind = model.kind[path]
         eve = 2
         if kind == 2:  # blinded: Bob clicks only in Eve's basis, on Eve's bit
@@ -92,10 +96,11 @@ def reference_events(seed: int, pulses: int, log1m_q: float, intensity_cdf, mode
         to_detector = [0, 0]
         for _ in range(photons):
             if b_basis == state_basis:
-                flipped = rng.uniform() < misalignment
-                to_detector[state_bit ^ int(flipped)] += 1
+                # Detector 1 with probability 1 - e_d for bit 1, e_d for bit 0.
+                p_one = 1.0 - misalignment if state_bit == 1 else misalignment
             else:
-                to_detector[1 if rng.uniform() < 0.5 else 0] += 1
+                p_one = 0.5
+            to_detector[1 if rng.uniform() < p_one else 0] += 1
         c0 = dark[0] or to_detector[0] > 0
         c1 = dark[1] or to_detector[1] > 0
         clicks = int(c0) | (int(c1) << 1)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from harness.qkd import _channel_kernels as kernels
+from harness.qkd.alias import alias_probabilities, alias_table
 from harness.qkd.channel import simulate_block
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting, click_model
 from harness.qkd.profiles import load_profile
@@ -42,12 +41,10 @@ def test_event_kernel_matches_reference(name, distance_km, attack, seed, pulses)
     block = simulate_block(prof, distance_km, pulses, seed, attack=attack)
     model = click_model(prof, distance_km, attack)
     probs = np.asarray(prof.intensity_probabilities)
-    gain = model.gain()
-    q = float(probs @ gain)
-    intensity_cdf = np.cumsum(probs * gain) / q
-    intensity_cdf[-1] = 1.0
+    q = float(probs @ model.gain())
+    threshold, alias = alias_table(model.event_weights(probs))
     run_seed = int(np.random.SeedSequence(seed).generate_state(3, dtype=np.uint32)[0])
-    expected = reference_events(run_seed, pulses, math.log1p(-q), intensity_cdf, model,
+    expected = reference_events(run_seed, pulses, q, threshold, alias, model,
                                 prof.source.basis_probability_key, prof.misalignment_error)
     assert len(expected) > 100, "the case should exercise the kernel"
     # The click pattern is internal to the block; every published field must match.
@@ -82,3 +79,17 @@ def test_dead_time_kernel_matches_reference():
     got_ap = np.column_stack([ap[k][:n_ap] for k in ("slot", "i", "ab", "a", "bb", "d")])
     np.testing.assert_array_equal(got_ap, np.array(r_ap))
     assert (k_clicks == 0).sum() > 100, "dead time should remove candidate clicks at this rate"
+
+
+@pytest.mark.parametrize("weights", [[1.0], [0.2, 0.8], [0.0, 3.0, 1.0, 0.0, 1e-9, 5.0], list(range(40))])
+def test_alias_table_samples_exactly_its_weights(weights):
+    threshold, alias = alias_table(np.array(weights, float))
+    w = np.array(weights, float)
+    np.testing.assert_allclose(alias_probabilities(threshold, alias), w / w.sum(), rtol=0, atol=1e-12)
+    draws = np.array([kernels._alias(threshold, alias, u) for u in np.linspace(0, 1, 4001)[:-1]])
+    assert set(np.unique(draws)) <= set(np.flatnonzero(w))
+
+
+def test_alias_table_rejects_bad_weights():
+    with pytest.raises(ValueError, match="non-negative"):
+        alias_table(np.array([0.5, -0.1]))
