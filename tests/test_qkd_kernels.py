@@ -7,7 +7,7 @@ import pytest
 
 from harness.qkd import _channel_kernels as kernels
 from harness.qkd.alias import alias_probabilities, alias_table
-from harness.qkd.channel import simulate_block
+from harness.qkd.channel import RUN_PULSES, simulate_block
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting, click_model
 from harness.qkd.profiles import load_profile
 from tests.qkd_reference import Xoshiro256Plus, reference_dead_time, reference_events
@@ -93,3 +93,56 @@ def test_alias_table_samples_exactly_its_weights(weights):
 def test_alias_table_rejects_bad_weights():
     with pytest.raises(ValueError, match="non-negative"):
         alias_table(np.array([0.5, -0.1]))
+
+
+def test_runs_are_seeded_independently_and_joined_in_order():
+    prof = _no_detector_memory("gys-2004")
+    pulses = 2 * RUN_PULSES + 5000
+    block = simulate_block(prof, 120.0, pulses, seed=31)
+    model = click_model(prof, 120.0)
+    probs = np.asarray(prof.intensity_probabilities)
+    q = float(probs @ model.gain())
+    threshold, alias = alias_table(model.event_weights(probs))
+    seeds = np.random.SeedSequence(31).generate_state(5, dtype=np.uint32)
+    middle = (block.slot >= RUN_PULSES) & (block.slot < 2 * RUN_PULSES)
+    expected = np.array(reference_events(int(seeds[1]), RUN_PULSES, q, threshold, alias, model,
+                                         prof.source.basis_probability_key, prof.misalignment_error))
+    assert len(expected) > 100
+    np.testing.assert_array_equal(block.slot[middle] - RUN_PULSES, expected[:, 0])
+    np.testing.assert_array_equal(block.bob_bits[middle], expected[:, 5])
+    assert np.all(np.diff(block.slot) > 0)
+
+
+def test_merge_kernel_matches_concatenate_and_sort():
+    rng = np.random.default_rng(3)
+    n, m = 500, 60
+    slots = np.sort(rng.choice(100_000, n + m, replace=False)).astype(np.int64)
+    ev_slot, ap_slot = np.sort(slots[:n]), np.sort(slots[n:])
+    ev = [ev_slot] + [rng.integers(0, 2, n).astype(np.uint8) for _ in range(5)]
+    ev += [rng.integers(0, 5, n).astype(np.int16), rng.integers(0, 4, n).astype(np.uint8),
+           rng.integers(0, 3, n).astype(np.uint8)]
+    ap = [ap_slot] + [rng.integers(0, 2, m).astype(np.uint8) for _ in range(5)]
+    out = [np.empty(n + m, a.dtype) for a in ev]
+    written = kernels._merge_afterpulses(*ev, *ap, *out)
+    live = ev[7] > 0
+    # Reference: the afterpulse columns laid out like events, concatenated, stably sorted by slot.
+    ap_as_events = [ap[0], ap[1], ap[2], ap[3], ap[4], ap[5], np.full(m, -1, np.int16),
+                    (1 << ap[5]).astype(np.uint8), np.full(m, 2, np.uint8)]
+    merged = [np.concatenate((e[live], a)) for e, a in zip(ev, ap_as_events, strict=True)]
+    order = np.argsort(merged[0], kind="stable")
+    assert written == live.sum() + m
+    for got, want in zip(out, merged, strict=True):
+        np.testing.assert_array_equal(got[:written], want[order])
+
+
+def test_tally_kernel_matches_bincount():
+    rng = np.random.default_rng(4)
+    n = 10_000
+    k, ab, a, bb, b = (rng.integers(0, hi, n).astype(np.uint8) for hi in (3, 2, 2, 2, 2))
+    detections, key, sifted, errors = kernels._tally(k, ab, a, bb, b, 3)
+    index = k.astype(np.int64) * 2 + ab
+    match = ab == bb
+    np.testing.assert_array_equal(detections, np.bincount(k, minlength=3))
+    np.testing.assert_array_equal(key, np.bincount(k[ab == 0], minlength=3))
+    np.testing.assert_array_equal(sifted, np.bincount(index[match], minlength=6).reshape(3, 2))
+    np.testing.assert_array_equal(errors, np.bincount(index[match & (a != b)], minlength=6).reshape(3, 2))

@@ -252,3 +252,61 @@ def _dead_time_afterpulse(seed, dead_slots, p_afterpulse, empty_intensity_cdf, p
                     pending[d] = t + dead_slots + 1
         i += 1
     return n_ap
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _merge_afterpulses(slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve,
+                       ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis, ap_detector,
+                       o_slot, o_intensity, o_a_basis, o_a_bit, o_b_basis, o_b_bit, o_photons,
+                       o_clicks, o_eve):
+    """Merge surviving events (clicks > 0) with afterpulse events, both in slot order."""
+    i = 0
+    j = 0
+    o = 0
+    n = slot.shape[0]
+    m = ap_slot.shape[0]
+    while i < n or j < m:
+        if i < n and clicks[i] == 0:
+            i += 1
+            continue
+        if j >= m or (i < n and slot[i] <= ap_slot[j]):
+            o_slot[o] = slot[i]
+            o_intensity[o] = intensity[i]
+            o_a_basis[o] = a_basis[i]
+            o_a_bit[o] = a_bit[i]
+            o_b_basis[o] = b_basis[i]
+            o_b_bit[o] = b_bit[i]
+            o_photons[o] = photons[i]
+            o_clicks[o] = clicks[i]
+            o_eve[o] = eve[i]
+            i += 1
+        else:
+            o_slot[o] = ap_slot[j]
+            o_intensity[o] = ap_intensity[j]
+            o_a_basis[o] = ap_a_basis[j]
+            o_a_bit[o] = ap_a_bit[j]
+            o_b_basis[o] = ap_b_basis[j]
+            o_b_bit[o] = ap_detector[j]
+            o_photons[o] = -1  # an afterpulse in an otherwise empty slot: no photon number
+            o_clicks[o] = 1 << ap_detector[j]
+            o_eve[o] = EVE_NO_INFORMATION
+            j += 1
+        o += 1
+    return o
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _tally(intensity, a_basis, a_bit, b_basis, b_bit, n_intensities):
+    """Per intensity: all detections, those in Alice's key basis, and sifted counts and errors by basis."""
+    detections = np.zeros(n_intensities, np.int64)
+    alice_key = np.zeros(n_intensities, np.int64)
+    sifted = np.zeros((n_intensities, 2), np.int64)
+    errors = np.zeros((n_intensities, 2), np.int64)
+    for e in range(intensity.shape[0]):
+        k = intensity[e]
+        detections[k] += 1
+        alice_key[k] += a_basis[e] == 0
+        if a_basis[e] == b_basis[e]:
+            sifted[k, a_basis[e]] += 1
+            errors[k, a_basis[e]] += a_bit[e] != b_bit[e]
+    return detections, alice_key, sifted, errors
