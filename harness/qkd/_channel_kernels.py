@@ -1,9 +1,10 @@
 """numba kernels of the event Monte Carlo. Private: call them through harness.qkd.channel.
 
-Every random number is a uniform double from xoshiro256+ (Blackman and Vigna), seeded through
-splitmix64: about 1 ns a draw against 7-8 ns for numba's Mersenne Twister, which matters at a
-dozen draws per detection. Its state lives in a uint64[4] array, so the plain-Python references
-in tests/qkd_reference.py reproduce these kernels draw for draw on fixed seeds.
+``error_model="numpy"`` drops Python's zero-division checks from the hot loops; the wrappers
+guarantee the divisors. Every random number is a uniform double from xoshiro256+ (Blackman and
+Vigna) seeded through splitmix64: about 1 ns a draw against 7-8 ns for numba's Mersenne
+Twister, which matters at a dozen draws per detection. Its state lives in a uint64[4] array, so
+the plain-Python references in tests/qkd_reference.py replay these kernels draw for draw.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ EVE_NO_INFORMATION = 2
 _U = np.uint64
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _seeded(seed):
     """xoshiro256 state from a 64-bit seed via splitmix64 (the seeding its authors recommend)."""
     state = np.empty(4, np.uint64)
@@ -34,7 +35,7 @@ def _seeded(seed):
     return state
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _uniform(st):
     """Next double in [0, 1): the top 53 bits of xoshiro256+."""
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
@@ -50,7 +51,7 @@ def _uniform(st):
     return (result >> _U(11)) * (1.0 / 9007199254740992.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _search(cdf, u):
     # Linear search: the mass sits on the first few entries (small photon numbers).
     i = 0
@@ -59,17 +60,15 @@ def _search(cdf, u):
     return i
 
 
-@numba.njit(cache=True)
-def _search_row(cdf, row, u):
-    # Same on one row, without taking a slice: slices cost reference counting per call.
-    i = 0
-    last = cdf.shape[1] - 1
-    while i < last and u >= cdf[row, i]:
-        i += 1
-    return i
+@numba.njit(cache=True, error_model="numpy")
+def _alias(threshold, alias, u):
+    """Walker's alias method: one uniform picks a column and, by its fraction, a side."""
+    x = u * threshold.shape[0]
+    i = int(x)
+    return i if x - i < threshold[i] else alias[i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _dark_pair(u, p):
     """(d0, d1) given at least one dark count, from u uniform on [0, 1 - (1-p)^2)."""
     single = p * (1.0 - p)
@@ -81,16 +80,16 @@ def _dark_pair(u, p):
 
 
 # Inlined at the numba level: as a separate call it costs half the time of an event.
-@numba.njit(cache=True, inline="always")
-def _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark, p_key,
-               misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _one_event(st, e, alias_threshold, alias_index, outcome, kind, forwarded, share, arrivals_cdf, p_dark,
+               p_key, misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
                out_photons, out_clicks, out_eve):
-    """Generate detection event e at intensity k, given that it clicked."""
+    """Generate detection event e given that it clicked: (intensity, n, path) from the alias table."""
+    j = _alias(alias_threshold, alias_index, _uniform(st))
+    k, n, path = outcome[j, 0], outcome[j, 1], outcome[j, 2]
     a_basis = 0 if _uniform(st) < p_key else 1
     a_bit = 1 if _uniform(st) < 0.5 else 0
     b_basis = 0 if _uniform(st) < p_key else 1
-    j = _search_row(event_cdf, k, _uniform(st))
-    n, path = j // 2, j % 2
     kd = kind[path]
     eve = EVE_NO_INFORMATION
     if kd == KIND_BLINDED:
@@ -123,14 +122,12 @@ def _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark
         else:
             # No photon detected: at least one dark count, (d0, d1) conditioned on that.
             d0, d1 = _dark_pair(_uniform(st) * any_dark, p_dark)
+        # Each detected photon lands on detector 1 with this probability (arithmetic, not
+        # branches: the outcome is random and would defeat the branch predictor).
+        p_one = misalignment + s_bit * (1.0 - 2.0 * misalignment) if b_basis == s_basis else 0.5
         m1 = 0
         for _ in range(m):
-            if b_basis == s_basis:
-                to_one = (s_bit == 1) != (_uniform(st) < misalignment)
-            else:
-                to_one = _uniform(st) < 0.5
-            if to_one:
-                m1 += 1
+            m1 += 1 if _uniform(st) < p_one else 0
         c0 = d0 or (m - m1) > 0
         c1 = d1 or m1 > 0
         clicks = (1 if c0 else 0) | (2 if c1 else 0)
@@ -146,44 +143,50 @@ def _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark
     out_eve[e] = eve
 
 
-@numba.njit(cache=True)
-def _subblock(seed, pulses, first_slot, start, capacity, log1m_q, intensity_cdf, event_cdf, kind,
-              forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
-              out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks, out_eve):
-    """Walk one run of pulses by geometric gaps between clicks; return events written (-1: overflow)."""
+@numba.njit(cache=True, error_model="numpy")
+def _subblock(seed, pulses, first_slot, start, capacity, inv_log1m_q, alias_threshold, alias_index,
+              outcome, kind, forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot,
+              out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
+              out_eve):
+    """Walk one run of pulses by geometric gaps between clicks; return events written (-1: overflow).
+
+    ``inv_log1m_q`` is 1/ln(1 - q) for the per-pulse click probability q (0 when q = 0).
+    """
     st = _seeded(seed)
-    if log1m_q == 0.0:
+    if inv_log1m_q == 0.0:
         return 0
     pos = -1
     e = start
     while True:
-        pos += 1 + int(math.log(1.0 - _uniform(st)) / log1m_q)
+        # Geometric gap: 1 + floor(ln(U) / ln(1 - q)), U uniform on (0, 1].
+        pos += 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_q)
         if pos >= pulses:
             break
         if e >= start + capacity:
             return -1
         out_slot[e] = first_slot + pos
-        k = _search(intensity_cdf, _uniform(st))
-        _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark, p_key,
-                   misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
+        _one_event(st, e, alias_threshold, alias_index, outcome, kind, forwarded, share, arrivals_cdf, p_dark,
+                   p_key, misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
                    out_photons, out_clicks, out_eve)
         e += 1
     return e - start
 
 
-@numba.njit(cache=True, parallel=True)
-def _generate(seeds, pulses, first_slot, start, capacity, log1m_q, intensity_cdf, event_cdf, kind,
-              forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
-              out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks, out_eve, written):
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _generate(seeds, pulses, first_slot, start, capacity, inv_log1m_q, alias_threshold, alias_index,
+              outcome, kind, forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot,
+              out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
+              out_eve, written):
     # Each run re-seeds its own generator, so the result does not depend on the thread count.
     for c in numba.prange(seeds.shape[0]):
-        written[c] = _subblock(seeds[c], pulses[c], first_slot[c], start[c], capacity[c], log1m_q,
-                               intensity_cdf, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark, p_key,
-                               misalignment, out_slot, out_intensity, out_a_basis, out_a_bit,
-                               out_b_basis, out_b_bit, out_photons, out_clicks, out_eve)
+        written[c] = _subblock(seeds[c], pulses[c], first_slot[c], start[c], capacity[c], inv_log1m_q,
+                               alias_threshold, alias_index, outcome, kind, forwarded, share,
+                               arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
+                               out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
+                               out_eve)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _dead_time_afterpulse(seed, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, total_slots,
                           slot, clicks, b_bit, ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis,
                           ap_detector):
@@ -249,3 +252,61 @@ def _dead_time_afterpulse(seed, dead_slots, p_afterpulse, empty_intensity_cdf, p
                     pending[d] = t + dead_slots + 1
         i += 1
     return n_ap
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _merge_afterpulses(slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve,
+                       ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis, ap_detector,
+                       o_slot, o_intensity, o_a_basis, o_a_bit, o_b_basis, o_b_bit, o_photons,
+                       o_clicks, o_eve):
+    """Merge surviving events (clicks > 0) with afterpulse events, both in slot order."""
+    i = 0
+    j = 0
+    o = 0
+    n = slot.shape[0]
+    m = ap_slot.shape[0]
+    while i < n or j < m:
+        if i < n and clicks[i] == 0:
+            i += 1
+            continue
+        if j >= m or (i < n and slot[i] <= ap_slot[j]):
+            o_slot[o] = slot[i]
+            o_intensity[o] = intensity[i]
+            o_a_basis[o] = a_basis[i]
+            o_a_bit[o] = a_bit[i]
+            o_b_basis[o] = b_basis[i]
+            o_b_bit[o] = b_bit[i]
+            o_photons[o] = photons[i]
+            o_clicks[o] = clicks[i]
+            o_eve[o] = eve[i]
+            i += 1
+        else:
+            o_slot[o] = ap_slot[j]
+            o_intensity[o] = ap_intensity[j]
+            o_a_basis[o] = ap_a_basis[j]
+            o_a_bit[o] = ap_a_bit[j]
+            o_b_basis[o] = ap_b_basis[j]
+            o_b_bit[o] = ap_detector[j]
+            o_photons[o] = -1  # an afterpulse in an otherwise empty slot: no photon number
+            o_clicks[o] = 1 << ap_detector[j]
+            o_eve[o] = EVE_NO_INFORMATION
+            j += 1
+        o += 1
+    return o
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _tally(intensity, a_basis, a_bit, b_basis, b_bit, n_intensities):
+    """Per intensity: all detections, those in Alice's key basis, and sifted counts and errors by basis."""
+    detections = np.zeros(n_intensities, np.int64)
+    alice_key = np.zeros(n_intensities, np.int64)
+    sifted = np.zeros((n_intensities, 2), np.int64)
+    errors = np.zeros((n_intensities, 2), np.int64)
+    for e in range(intensity.shape[0]):
+        k = intensity[e]
+        detections[k] += 1
+        alice_key[k] += a_basis[e] == 0
+        if a_basis[e] == b_basis[e]:
+            sifted[k, a_basis[e]] += 1
+            errors[k, a_basis[e]] += a_bit[e] != b_bit[e]
+    return detections, alice_key, sifted, errors
