@@ -19,8 +19,8 @@ Two kernels compute the same thing:
   (c = ``_BLOCK`` = 2^17) one circular convolution over L ≥ n + m − 1 points, which leaves the
   wanted entries free of wrap-around. Beyond that T is cut into c × c blocks; block (u, v)
   depends only on u − v, so each input slice and each distinct block is transformed once at
-  length 2c (cache-sized) and the products are summed in the frequency domain. That runs about
-  a third faster than one transform of 10^6 to 10^7 points here.
+  length 2c (cache-sized) and the products are summed in the frequency domain. Interleaved
+  timings here: 25–30 % less CPU time than one transform at 10^6 and 10^7 input bits.
   Every value is an integer ≤ min(n, m), so the result must sit within ``_EXACT_TOLERANCE`` of
   an integer; if it does not, x is split in halves (two smaller, exactly representable
   products, XORed), down to the packed kernel. At n = 10^6 and 10^7 the worst distance from an
