@@ -48,7 +48,7 @@ def test_stage_statistics_are_consistent(honest: pipeline.BlockResult) -> None:
     ec = s.stage("reconciliation")
     assert 1.0 < ec.efficiency < 1.2
     assert ec.qber == pytest.approx(s.qber_estimate, abs=0.005)  # same misalignment in both bases
-    assert s.stage("verification").leaked_bits == 50  # eps_cor 1e-15
+    assert s.eps_cor == 1e-15 and s.stage("verification").leaked_bits == 50
     assert s.stage("privacy_amplification").bits_out == s.final_key_bits
     assert s.secret_key_rate_bps == pytest.approx(s.final_key_bits / s.device_seconds)
     assert s.real_time_factor > 0

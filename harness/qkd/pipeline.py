@@ -71,6 +71,8 @@ class BlockStats:
     pulses: int
     device_seconds: float  # pulses / repetition rate
     attack: str
+    eps_sec: float  # secrecy parameter of the key length (Lim et al.)
+    eps_cor: float  # correctness: chance that differing keys pass verification, at most
     stages: tuple[StageStats, ...]
     aborted: bool
     abort_reason: str | None
@@ -132,7 +134,8 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     block = simulate_block(prof, distance_km, pulses, seed, attack=attack)
     stages = [StageStats("channel", int(block.pulses_sent), int(block.detections.sum()), clock.lap())]
     head = {"profile": prof.name, "distance_km": float(distance_km), "pulses": int(block.pulses_sent),
-            "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack}
+            "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack,
+            "eps_sec": prof.security.eps_sec, "eps_cor": prof.security.eps_cor}
     cascade_seed, verify_seed, pa_seed = (int(s) for s in np.random.SeedSequence([seed, 1]).generate_state(3))
 
     sifted = block.alice_basis == block.bob_basis
