@@ -69,8 +69,8 @@ def test_dead_time_kernel_matches_reference():
            ("d", np.uint8))}
     dead_slots, p_ap = 7, 0.2
     k_clicks, k_bob = clicks.copy(), bob.copy()
-    n_ap = kernels._dead_time_afterpulse(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots, k_clicks,
-                                         k_bob, ap["slot"], ap["i"], ap["ab"], ap["a"], ap["bb"], ap["d"])
+    n_ap = kernels._dead_time_afterpulse(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000,
+                                         slots, k_clicks, k_bob, *ap.values())
     r_clicks, r_bob, r_ap = reference_dead_time(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots,
                                                 clicks, bob)
     assert n_ap == len(r_ap) > 10

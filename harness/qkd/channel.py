@@ -118,8 +118,9 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
         threshold, alias = np.ones(1), np.zeros(1, np.int64)
     # Row j of `outcome` decodes alias outcome j into (intensity, photon number, path).
     outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
+    inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
     kernels._generate(
-        states[:n_runs], run_pulses, first_slot, start, capacity, 1.0 / math.log1p(-q) if q > 0 else 0.0,
+        kernels._seeded_states(states[:n_runs]), run_pulses, first_slot, start, capacity, inv_log1m_q,
         threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
         model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
         ev["slot"], ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
@@ -162,7 +163,8 @@ def _apply_dead_time(ev: dict[str, np.ndarray], seed: int, dead_slots: int, p_ap
           "alice_basis": np.empty(cap, np.uint8), "alice_bits": np.empty(cap, np.uint8),
           "bob_basis": np.empty(cap, np.uint8), "bob_bits": np.empty(cap, np.uint8)}
     n_ap = kernels._dead_time_afterpulse(
-        seed, dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"], ev["clicks"], ev["bob_bits"],
+        kernels._seeded(seed), dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"], ev["clicks"],
+        ev["bob_bits"],
         ap["slot"], ap["intensity"], ap["alice_basis"], ap["alice_bits"], ap["bob_basis"], ap["bob_bits"],
     )
     if n_ap < 0:
