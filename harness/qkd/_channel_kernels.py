@@ -195,6 +195,17 @@ def _generate(states, pulses, first_slot, start, capacity, inv_log1m_q, alias_th
                                out_eve)
 
 
+NEVER = 1 << 62
+
+
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _clicks_to_next_afterpulse(st, inv_log1m_p):
+    """Geometric count (>= 1) of clicks up to and including the next one that afterpulses."""
+    if inv_log1m_p == 0.0:
+        return NEVER
+    return 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_p)
+
+
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _dead_time_afterpulse(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, total_slots,
                           slot, clicks, b_bit, ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis,
@@ -207,6 +218,11 @@ def _dead_time_afterpulse(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_k
     ``clicks`` and ``b_bit`` in place (clicks 0 = event lost) and returns the afterpulse count,
     or -1 when the afterpulse arrays are too small. ``st`` is the generator state.
     """
+    # Whether a click afterpulses is Bernoulli(p) per detector click, in click order; drawing
+    # the number of clicks up to the next one that does (geometric) costs one draw per
+    # afterpulse instead of one per click.
+    inv_log1m_p = 1.0 / math.log1p(-p_afterpulse) if p_afterpulse > 0.0 else 0.0
+    countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
     # Per detector: the last blind slot, and the slot of a pending afterpulse (-1: none).
     dead0, dead1 = -1, -1
     pend0, pend1 = -1, -1
@@ -234,7 +250,11 @@ def _dead_time_afterpulse(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_k
             ap_a_bit[n_ap] = 1 if _uniform(st) < 0.5 else 0
             ap_b_basis[n_ap] = 0 if _uniform(st) < p_key else 1
             n_ap += 1
-            again = s + dead_slots + 1 if _uniform(st) < p_afterpulse else -1
+            countdown -= 1
+            again = -1
+            if countdown == 0:
+                again = s + dead_slots + 1
+                countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
             if j == 0:
                 dead0, pend0 = s + dead_slots, again
             else:
@@ -260,55 +280,69 @@ def _dead_time_afterpulse(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_k
             clicks[i] = c
         if c0:
             dead0 = t + dead_slots
-            if _uniform(st) < p_afterpulse:
+            countdown -= 1
+            if countdown == 0:
                 pend0 = t + dead_slots + 1
+                countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
         if c1:
             dead1 = t + dead_slots
-            if _uniform(st) < p_afterpulse:
+            countdown -= 1
+            if countdown == 0:
                 pend1 = t + dead_slots + 1
+                countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
         i += 1
     return n_ap
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _merge_afterpulses(slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve,
-                       ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis, ap_detector,
-                       o_slot, o_intensity, o_a_basis, o_a_bit, o_b_basis, o_b_bit, o_photons,
-                       o_clicks, o_eve):
-    """Merge surviving events (clicks > 0) with afterpulse events, both in slot order."""
-    i = 0
-    j = 0
-    o = 0
-    n = slot.shape[0]
-    m = ap_slot.shape[0]
-    while i < n or j < m:
-        if i < n and clicks[i] == 0:
-            i += 1
-            continue
-        if j >= m or (i < n and slot[i] <= ap_slot[j]):
-            o_slot[o] = slot[i]
-            o_intensity[o] = intensity[i]
-            o_a_basis[o] = a_basis[i]
-            o_a_bit[o] = a_bit[i]
-            o_b_basis[o] = b_basis[i]
-            o_b_bit[o] = b_bit[i]
-            o_photons[o] = photons[i]
-            o_clicks[o] = clicks[i]
-            o_eve[o] = eve[i]
-            i += 1
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _merge_afterpulses(n, slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve,
+                       ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis, ap_detector):
+    """Merge, in place and in slot order, the first ``n`` events (dropping clicks == 0) with the
+    afterpulse events. The event arrays must have room for the result; returns its length."""
+    # Pass 1, forward: squeeze out the lost events (the write index never passes the read one).
+    live = 0
+    for i in range(n):
+        if clicks[i] != 0:
+            if live != i:
+                slot[live] = slot[i]
+                intensity[live] = intensity[i]
+                a_basis[live] = a_basis[i]
+                a_bit[live] = a_bit[i]
+                b_basis[live] = b_basis[i]
+                b_bit[live] = b_bit[i]
+                photons[live] = photons[i]
+                clicks[live] = clicks[i]
+                eve[live] = eve[i]
+            live += 1
+    # Pass 2, backward: merge from the end, so every write lands at or after the unread events.
+    i = live - 1
+    j = ap_slot.shape[0] - 1
+    o = live + ap_slot.shape[0] - 1
+    while j >= 0:
+        if i >= 0 and slot[i] > ap_slot[j]:
+            slot[o] = slot[i]
+            intensity[o] = intensity[i]
+            a_basis[o] = a_basis[i]
+            a_bit[o] = a_bit[i]
+            b_basis[o] = b_basis[i]
+            b_bit[o] = b_bit[i]
+            photons[o] = photons[i]
+            clicks[o] = clicks[i]
+            eve[o] = eve[i]
+            i -= 1
         else:
-            o_slot[o] = ap_slot[j]
-            o_intensity[o] = ap_intensity[j]
-            o_a_basis[o] = ap_a_basis[j]
-            o_a_bit[o] = ap_a_bit[j]
-            o_b_basis[o] = ap_b_basis[j]
-            o_b_bit[o] = ap_detector[j]
-            o_photons[o] = -1  # an afterpulse in an otherwise empty slot: no photon number
-            o_clicks[o] = 1 << ap_detector[j]
-            o_eve[o] = EVE_NO_INFORMATION
-            j += 1
-        o += 1
-    return o
+            slot[o] = ap_slot[j]
+            intensity[o] = ap_intensity[j]
+            a_basis[o] = ap_a_basis[j]
+            a_bit[o] = ap_a_bit[j]
+            b_basis[o] = ap_b_basis[j]
+            b_bit[o] = ap_detector[j]
+            photons[o] = -1  # an afterpulse in an otherwise empty slot: no photon number
+            clicks[o] = 1 << ap_detector[j]
+            eve[o] = EVE_NO_INFORMATION
+            j -= 1
+        o -= 1
+    return live + ap_slot.shape[0]
 
 
 @numba.njit(cache=True, error_model="numpy")
