@@ -121,6 +121,15 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
                         total_slots: int, slots, clicks, bob_bits):
     """Dead time and afterpulses in time order; returns (clicks, bob_bits, afterpulse events)."""
     rng = Xoshiro256Plus(seed)
+    inv_log1m_p = 1.0 / math.log1p(-p_ap) if p_ap > 0 else 0.0
+
+    def clicks_to_next_afterpulse() -> int:
+        # Geometric number of detector clicks up to the next one that afterpulses.
+        if inv_log1m_p == 0.0:
+            return 1 << 62
+        return 1 + int(math.log(1.0 - rng.uniform()) * inv_log1m_p)
+
+    countdown = clicks_to_next_afterpulse()
     clicks = [int(c) for c in clicks]
     bob_bits = [int(b) for b in bob_bits]
     dead_until = [-1, -1]
@@ -142,8 +151,10 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
             b_basis = 0 if rng.uniform() < p_key else 1
             afterpulses.append((at, k, a_basis, a_bit, b_basis, d))
             dead_until[d] = at + dead_slots
-            if rng.uniform() < p_ap:
+            countdown -= 1
+            if countdown == 0:
                 pending[d] = at + dead_slots + 1
+                countdown = clicks_to_next_afterpulse()
         if i == len(slots):
             break
         fired = [bool(clicks[i] >> d & 1) for d in (0, 1)]
@@ -163,6 +174,8 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
         for d in (0, 1):
             if fired[d]:
                 dead_until[d] = now + dead_slots
-                if rng.uniform() < p_ap:
+                countdown -= 1
+                if countdown == 0:
                     pending[d] = now + dead_slots + 1
+                    countdown = clicks_to_next_afterpulse()
     return np.array(clicks), np.array(bob_bits), afterpulses

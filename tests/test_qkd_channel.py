@@ -41,6 +41,24 @@ def test_gain_and_qber_agree_with_analytic_expectation(distance_km):
         assert _z(block.gain[k], ma_gain, sigma_q) < Z_LIMIT
 
 
+@pytest.mark.parametrize("background", ["day", "night"])
+def test_free_space_link_agrees_with_analytic_by_day_and_night(background):
+    prof = load_profile("free-space-ground").with_changes({"detector.dead_time_s": 0.0})
+    distance_km = 8.0
+    block = simulate_block(prof, distance_km, 20_000_000, seed=17, background=background)
+    sent = block.sent.sum(axis=1)
+    for k, mu in enumerate(prof.intensities):
+        obs = expected_observations(prof, distance_km, mu, background)
+        assert _z(block.gain[k], obs.gain, math.sqrt(obs.gain * (1 - obs.gain) / sent[k])) < Z_LIMIT
+    n = block.detected[0].sum()
+    signal = expected_observations(prof, distance_km, prof.intensities[0], background)
+    assert _z(block.errors[0].sum() / n, signal.qber, math.sqrt(signal.qber / n)) < Z_LIMIT
+    if background == "day":  # enough vacuum clicks to see that background gives random bits
+        vacuum = block.detected[2].sum()
+        assert vacuum > 150
+        assert _z(block.errors[2].sum() / vacuum, 0.5, math.sqrt(0.25 / vacuum)) < Z_LIMIT
+
+
 def test_sent_counts_follow_the_intensity_and_basis_probabilities():
     prof = load_profile("lim-2014")
     block = simulate_block(prof, 50.0, 10_000_000, seed=3)

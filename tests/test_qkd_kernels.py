@@ -69,8 +69,8 @@ def test_dead_time_kernel_matches_reference():
            ("d", np.uint8))}
     dead_slots, p_ap = 7, 0.2
     k_clicks, k_bob = clicks.copy(), bob.copy()
-    n_ap = kernels._dead_time_afterpulse(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots, k_clicks,
-                                         k_bob, ap["slot"], ap["i"], ap["ab"], ap["a"], ap["bb"], ap["d"])
+    n_ap = kernels._dead_time_afterpulse(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000,
+                                         slots, k_clicks, k_bob, *ap.values())
     r_clicks, r_bob, r_ap = reference_dead_time(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots,
                                                 clicks, bob)
     assert n_ap == len(r_ap) > 10
@@ -115,23 +115,23 @@ def test_runs_are_seeded_independently_and_joined_in_order():
 
 def test_merge_kernel_matches_concatenate_and_sort():
     rng = np.random.default_rng(3)
-    n, m = 500, 60
+    n, m, room = 500, 60, 80
     slots = np.sort(rng.choice(100_000, n + m, replace=False)).astype(np.int64)
     ev_slot, ap_slot = np.sort(slots[:n]), np.sort(slots[n:])
     ev = [ev_slot] + [rng.integers(0, 2, n).astype(np.uint8) for _ in range(5)]
     ev += [rng.integers(0, 5, n).astype(np.int16), rng.integers(0, 4, n).astype(np.uint8),
            rng.integers(0, 3, n).astype(np.uint8)]
     ap = [ap_slot] + [rng.integers(0, 2, m).astype(np.uint8) for _ in range(5)]
-    out = [np.empty(n + m, a.dtype) for a in ev]
-    written = kernels._merge_afterpulses(*ev, *ap, *out)
     live = ev[7] > 0
     # Reference: the afterpulse columns laid out like events, concatenated, stably sorted by slot.
     ap_as_events = [ap[0], ap[1], ap[2], ap[3], ap[4], ap[5], np.full(m, -1, np.int16),
                     (1 << ap[5]).astype(np.uint8), np.full(m, 2, np.uint8)]
     merged = [np.concatenate((e[live], a)) for e, a in zip(ev, ap_as_events, strict=True)]
     order = np.argsort(merged[0], kind="stable")
+    buffers = [np.concatenate((e, np.zeros(room, e.dtype))) for e in ev]  # in place, with room
+    written = kernels._merge_afterpulses(n, *buffers, *ap)
     assert written == live.sum() + m
-    for got, want in zip(out, merged, strict=True):
+    for got, want in zip(buffers, merged, strict=True):
         np.testing.assert_array_equal(got[:written], want[order])
 
 

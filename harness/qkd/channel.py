@@ -109,7 +109,11 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
     start = np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
     states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
-    total = int(capacity.sum())
+    # Room at the end for afterpulse events, which are merged into these arrays in place.
+    p_ap = prof.detector.afterpulse_probability
+    expected = pulses * q * p_ap / (1.0 - p_ap)
+    ap_room = int(expected + 12.0 * math.sqrt(expected) + 64) if p_ap > 0 else 0
+    total = int(capacity.sum()) + ap_room
     ev = {name: np.empty(total, dtype) for name, dtype in EVENT_ARRAYS.items()}
     written = np.zeros(n_runs, np.int64)
     if q > 0:
@@ -118,8 +122,9 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
         threshold, alias = np.ones(1), np.zeros(1, np.int64)
     # Row j of `outcome` decodes alias outcome j into (intensity, photon number, path).
     outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
+    inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
     kernels._generate(
-        states[:n_runs], run_pulses, first_slot, start, capacity, 1.0 / math.log1p(-q) if q > 0 else 0.0,
+        kernels._seeded_states(states[:n_runs]), run_pulses, first_slot, start, capacity, inv_log1m_q,
         threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
         model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
         ev["slot"], ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
@@ -134,17 +139,18 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
             for arr in ev.values():
                 arr[end:end + w] = arr[s:s + w]
         end += w
-    ev = {name: arr[:end] for name, arr in ev.items()}
     candidates, key_candidates, _, _ = kernels._tally(
-        ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"], ev["bob_bits"], len(probs))
+        ev["intensity"][:end], ev["alice_basis"][:end], ev["alice_bits"][:end], ev["bob_basis"][:end],
+        ev["bob_bits"][:end], len(probs))
 
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
     empty_cdf[-1] = 1.0
     det = prof.detector
     dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
     if dead_slots > 0 or det.afterpulse_probability > 0:
-        ev = _apply_dead_time(ev, int(states[n_runs]), dead_slots, det.afterpulse_probability,
-                              empty_cdf, prof.source.basis_probability_key, pulses)
+        end = _apply_dead_time(ev, end, int(states[n_runs]), dead_slots, det.afterpulse_probability,
+                               empty_cdf, prof.source.basis_probability_key, pulses)
+    ev = {name: arr[:end] for name, arr in ev.items()}
 
     rng = np.random.default_rng(int(states[n_runs + 1]))
     not_clicked = rng.multinomial(pulses - int(candidates.sum()), np.diff(np.concatenate(([0.0], empty_cdf))))
@@ -154,26 +160,23 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev)
 
 
-def _apply_dead_time(ev: dict[str, np.ndarray], seed: int, dead_slots: int, p_ap: float,
-                     empty_cdf: np.ndarray, p_key: float, pulses: int) -> dict[str, np.ndarray]:
-    n = ev["slot"].shape[0]
+def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: int, p_ap: float,
+                     empty_cdf: np.ndarray, p_key: float, pulses: int) -> int:
+    """Dead time and afterpulses on the first ``n`` events, in place; returns the new event count."""
     cap = int(n * p_ap / (1.0 - p_ap) + 12.0 * math.sqrt(n * p_ap + 1.0) + 64) if p_ap > 0 else 1
-    ap = {"slot": np.empty(cap, np.int64), "intensity": np.empty(cap, np.uint8),
-          "alice_basis": np.empty(cap, np.uint8), "alice_bits": np.empty(cap, np.uint8),
-          "bob_basis": np.empty(cap, np.uint8), "bob_bits": np.empty(cap, np.uint8)}
+    ap = {name: np.empty(cap, np.int64 if name == "slot" else np.uint8)
+          for name in ("slot", "intensity", "alice_basis", "alice_bits", "bob_basis", "detector")}
     n_ap = kernels._dead_time_afterpulse(
-        seed, dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"], ev["clicks"], ev["bob_bits"],
-        ap["slot"], ap["intensity"], ap["alice_basis"], ap["alice_bits"], ap["bob_basis"], ap["bob_bits"],
+        kernels._seeded(seed), dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"][:n],
+        ev["clicks"][:n], ev["bob_bits"][:n], *ap.values(),
     )
     if n_ap < 0:
         raise RuntimeError("afterpulse buffer overflow: far more afterpulses than expected")
-    total = int(np.count_nonzero(ev["clicks"])) + n_ap
-    out = {name: np.empty(total, arr.dtype) for name, arr in ev.items()}
-    kernels._merge_afterpulses(
-        *(ev[name] for name in EVENT_ARRAYS), *(arr[:n_ap] for arr in ap.values()),
-        *(out[name] for name in EVENT_ARRAYS),
-    )
-    return out
+    live = int(np.count_nonzero(ev["clicks"][:n]))
+    if live + n_ap > ev["slot"].shape[0]:
+        raise RuntimeError("event buffer overflow: far more afterpulses than expected")
+    return int(kernels._merge_afterpulses(n, *(ev[name] for name in EVENT_ARRAYS),
+                                          *(arr[:n_ap] for arr in ap.values())))
 
 
 def _finish(prof: Profile, distance_km: float, pulses: int, seed: int, attack: Attack | None,
