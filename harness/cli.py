@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.cli_keyrate import register as register_keyrate
 from harness.manifest import new_manifest, new_run_id
 from harness.plan import Case, param_columns, plan
 from harness.registry import adapter_names, suite_class, vendor_info
@@ -196,6 +197,10 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run directory under r
         raise _bad_input(f"{run_dir}: not a run directory (no manifest.json)")
     path = _print_summary(run_dir)
     print(path)
+
+
+for _register in (register_keyrate,):
+    _register(app)
 
 
 def main() -> None:
