@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.cli_keyrate import register as register_keyrate
+from harness.cli_netem import register as register_netem
 from harness.manifest import new_manifest, new_run_id
 from harness.plan import Case, param_columns, plan
 from harness.registry import adapter_names, suite_class, vendor_info
@@ -199,7 +200,7 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run directory under r
     print(path)
 
 
-for _register in (register_keyrate,):
+for _register in (register_keyrate, register_netem):
     _register(app)
 
 
