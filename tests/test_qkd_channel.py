@@ -198,3 +198,14 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs, message):
 def test_unknown_profile_names_the_shipped_ones():
     with pytest.raises(ProfileError, match="gys-2004"):
         simulate_block("no-such-device", 10.0, 1000, 1)
+
+
+def test_extreme_links_stay_well_defined():
+    far = simulate_block("gys-2004", 1000.0, 10**12, seed=1)  # q ~ 2e-6 (dark counts only)
+    assert far.detections.sum() == pytest.approx(10**12 * 1.7e-6, rel=0.01)
+    perfect = load_profile("gys-2004").with_changes(
+        {"detector.efficiency": 1.0, "detector.dark_count_probability": 0.0})
+    block = simulate_block(perfect, 0.0, 100_000, seed=2)  # eta = 1: every non-empty pulse clicks
+    for k, mu in enumerate(perfect.intensities):
+        assert block.expected_gain[k] == pytest.approx(1 - math.exp(-mu), rel=1e-12)
+    assert np.isfinite(block.gain).all()

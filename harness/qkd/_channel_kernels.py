@@ -167,10 +167,12 @@ def _subblock(st, pulses, first_slot, start, capacity, inv_log1m_q, alias_thresh
     pos = -1
     e = start
     while True:
-        # Geometric gap: 1 + floor(ln(U) / ln(1 - q)), U uniform on (0, 1].
-        pos += 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_q)
-        if pos >= pulses:
+        # Geometric gap: 1 + floor(ln(U) / ln(1 - q)), U uniform on (0, 1]. Compared as a float
+        # first: for a tiny q the gap can exceed any integer type.
+        gap = math.log(1.0 - _uniform(st)) * inv_log1m_q
+        if gap >= pulses - 1 - pos:
             break
+        pos += 1 + int(gap)
         if e >= start + capacity:
             return -1
         out_slot[e] = first_slot + pos
@@ -203,7 +205,7 @@ def _clicks_to_next_afterpulse(st, inv_log1m_p):
     """Geometric count (>= 1) of clicks up to and including the next one that afterpulses."""
     if inv_log1m_p == 0.0:
         return NEVER
-    return 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_p)
+    return 1 + int(min(math.log(1.0 - _uniform(st)) * inv_log1m_p, 1e18))
 
 
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
