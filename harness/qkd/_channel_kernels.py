@@ -347,18 +347,20 @@ def _merge_afterpulses(n, slot, intensity, a_basis, a_bit, b_basis, b_bit, photo
     return live + ap_slot.shape[0]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", parallel=True)
 def _tally(intensity, a_basis, a_bit, b_basis, b_bit, n_intensities):
     """Per intensity: all detections, those in Alice's key basis, and sifted counts and errors by basis."""
-    detections = np.zeros(n_intensities, np.int64)
-    alice_key = np.zeros(n_intensities, np.int64)
-    sifted = np.zeros((n_intensities, 2), np.int64)
-    errors = np.zeros((n_intensities, 2), np.int64)
-    for e in range(intensity.shape[0]):
-        k = intensity[e]
-        detections[k] += 1
-        alice_key[k] += a_basis[e] == 0
-        if a_basis[e] == b_basis[e]:
-            sifted[k, a_basis[e]] += 1
-            errors[k, a_basis[e]] += a_bit[e] != b_bit[e]
-    return detections, alice_key, sifted, errors
+    n = intensity.shape[0]
+    chunks = 64
+    # Partial counts per chunk, summed at the end: no shared writes between threads.
+    part = np.zeros((chunks, n_intensities, 6), np.int64)
+    for c in numba.prange(chunks):
+        for e in range(c * n // chunks, (c + 1) * n // chunks):
+            k = intensity[e]
+            part[c, k, 0] += 1
+            part[c, k, 1] += a_basis[e] == 0
+            if a_basis[e] == b_basis[e]:
+                part[c, k, 2 + a_basis[e]] += 1
+                part[c, k, 4 + a_basis[e]] += a_bit[e] != b_bit[e]
+    total = part.sum(axis=0)
+    return total[:, 0].copy(), total[:, 1].copy(), total[:, 2:4].copy(), total[:, 4:6].copy()

@@ -139,25 +139,31 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
             for arr in ev.values():
                 arr[end:end + w] = arr[s:s + w]
         end += w
-    candidates, key_candidates, _, _ = kernels._tally(
-        ev["intensity"][:end], ev["alice_basis"][:end], ev["alice_bits"][:end], ev["bob_basis"][:end],
-        ev["bob_bits"][:end], len(probs))
+    candidates, key_candidates, sifted, errors = _count({k: v[:end] for k, v in ev.items()}, len(probs))
 
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
     empty_cdf[-1] = 1.0
     det = prof.detector
     dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
-    if dead_slots > 0 or det.afterpulse_probability > 0:
+    detector_memory = dead_slots > 0 or det.afterpulse_probability > 0
+    if detector_memory:
         end = _apply_dead_time(ev, end, int(states[n_runs]), dead_slots, det.afterpulse_probability,
                                empty_cdf, prof.source.basis_probability_key, pulses)
     ev = {name: arr[:end] for name, arr in ev.items()}
+    # Without dead time or afterpulses every candidate click is a detection: no second tally.
+    tally = _count(ev, len(probs)) if detector_memory else (candidates, key_candidates, sifted, errors)
 
     rng = np.random.default_rng(int(states[n_runs + 1]))
     not_clicked = rng.multinomial(pulses - int(candidates.sum()), np.diff(np.concatenate(([0.0], empty_cdf))))
     sent = np.empty((len(probs), 2), np.int64)
     sent[:, 0] = rng.binomial(not_clicked, prof.source.basis_probability_key) + key_candidates
     sent[:, 1] = not_clicked + candidates - sent[:, 0]
-    return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev)
+    return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev, tally)
+
+
+def _count(ev: dict[str, np.ndarray], n_intensities: int) -> tuple[np.ndarray, ...]:
+    return kernels._tally(ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
+                          ev["bob_bits"], n_intensities)
 
 
 def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: int, p_ap: float,
@@ -180,10 +186,9 @@ def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: i
 
 
 def _finish(prof: Profile, distance_km: float, pulses: int, seed: int, attack: Attack | None,
-            eta: float, gain: np.ndarray, sent: np.ndarray, ev: dict[str, np.ndarray]) -> ChannelBlock:
-    detections, _, detected, errors = kernels._tally(
-        ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"], ev["bob_bits"],
-        len(prof.intensities))
+            eta: float, gain: np.ndarray, sent: np.ndarray, ev: dict[str, np.ndarray],
+            tally: tuple[np.ndarray, ...]) -> ChannelBlock:
+    detections, _, detected, errors = tally
     alarm = prof.blinding_monitor and isinstance(attack, DetectorBlinding) and attack.fraction > 0
     return ChannelBlock(
         profile_name=prof.name, distance_km=float(distance_km), pulses_sent=pulses, seed=seed,
