@@ -4,10 +4,11 @@ Events, not pulses: the gaps between detections are geometric in the per-pulse c
 probability Q = sum_k p_k Q_k, so the number of detections per intensity is exactly
 Binomial(N_k, Q_k) and only detected pulses are ever generated. Each detection then draws what
 happened given that it clicked: intensity, photon number and path (honest or attacked) in one
-alias-table draw, then basis choices, detected photons,
-dark counts, basis choices, misalignment, double clicks (squashed to a random bit). A second,
-sequential pass applies per-detector dead time and afterpulsing in time order. The cost is per
-detection, so a 1 GHz source at 100 km costs little per second of device time.
+alias-table draw, then basis choices, detected photons, dark counts, misalignment and double
+clicks (squashed to a random bit). A second, sequential pass applies per-detector dead time and
+afterpulsing in time order. The cost is per detection, so a 1 GHz source at 100 km costs little
+per second of device time. Runs of 2^26 pulses are seeded independently and simulated in
+parallel; the result depends on the seed only, not on the thread count.
 
 API (stable; the post-processing half builds on it):
 
