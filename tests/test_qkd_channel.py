@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness.qkd.channel import RUN_PULSES, simulate_block
-from harness.qkd.keyrate import expected_observations
+from harness.qkd.keyrate import Observations, expected_observations, vacuum_weak_bounds
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting
 from harness.qkd.profiles import ProfileError, load_profile
 
@@ -114,6 +114,17 @@ def test_photon_number_splitting_keeps_signal_gain_and_qber_but_starves_the_deco
     assert abs(e_p - e_h) < 0.01
     multi = (pns.photon_number >= 2) & (pns.alice_basis == pns.bob_basis)
     assert np.array_equal(pns.eve_bits[multi], pns.alice_bits[multi]), "Eve keeps a copy of multi-photon bits"
+    # The decoy estimate from the measured counts sees through it: no single-photon yield is certified.
+    mu, nu = prof.intensities[:2]
+
+    def y1_lower(block):
+        obs = [Observations(float(block.gain[k]), float(block.errors[k].sum() / block.detected[k].sum()))
+               for k in (0, 1)]
+        return vacuum_weak_bounds(mu, nu, obs[0], obs[1], float(block.gain[2]))[0]
+
+    true_y1 = prof.background_yield() + prof.total_transmittance(40.0)
+    assert y1_lower(honest) == pytest.approx(true_y1, rel=0.15)
+    assert y1_lower(pns) < 0.1 * true_y1
 
 
 @pytest.mark.parametrize("monitor", [False, True])
