@@ -167,6 +167,20 @@ def test_afterpulses_add_random_bit_detections_as_modelled():
     assert np.mean(block.alice_bits[sifted] != block.bob_bits[sifted]) == pytest.approx(0.5, abs=0.03)
 
 
+@pytest.mark.parametrize("distance_km", [0.0, 60.0, 120.0, 170.0])
+def test_afterpulsing_detector_agrees_with_analytic_per_intensity(distance_km):
+    prof = load_profile("lim-2014")  # afterpulse 4 %, no dead time
+    block = simulate_block(prof, distance_km, 40_000_000, seed=40 + int(distance_km))
+    sent = block.sent.sum(axis=1)
+    for k, mu in enumerate(prof.intensities):
+        obs = expected_observations(prof, distance_km, mu)
+        assert _z(block.gain[k], obs.gain, math.sqrt(obs.gain / sent[k])) < Z_LIMIT, (k, block.gain[k])
+        n = block.detected[k].sum()
+        if n >= 500:
+            measured = block.errors[k].sum() / n
+            assert _z(measured, obs.qber, math.sqrt(obs.qber * (1 - obs.qber) / n)) < Z_LIMIT, (k, measured)
+
+
 def test_same_seed_same_block_and_thread_count_does_not_matter():
     prof = load_profile("gys-2004")
     pulses = 2 * RUN_PULSES + 12345  # three independently seeded runs
