@@ -34,7 +34,7 @@ import numpy as np
 
 from harness.qkd import _channel_kernels as kernels
 from harness.qkd.alias import alias_table
-from harness.qkd.photon_model import Attack, DetectorBlinding, click_model
+from harness.qkd.photon_model import Attack, ClickModel, DetectorBlinding, click_model
 from harness.qkd.profiles import Profile, load_profile
 
 #: Pulses per independently seeded run; fixed so results do not depend on the thread count.
@@ -104,42 +104,8 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
         raise ValueError(f"per-pulse click probability {q} is 1: the model is degenerate")
 
     n_runs = -(-pulses // RUN_PULSES)
-    run_pulses = np.full(n_runs, RUN_PULSES, dtype=np.int64)
-    run_pulses[-1] = pulses - RUN_PULSES * (n_runs - 1)
-    first_slot = np.concatenate(([0], np.cumsum(run_pulses)[:-1])).astype(np.int64)
-    capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
-    start = np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
     states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
-    # Room at the end for afterpulse events, which are merged into these arrays in place.
-    p_ap = prof.detector.afterpulse_probability
-    expected = pulses * q * p_ap / (1.0 - p_ap)
-    ap_room = int(expected + 12.0 * math.sqrt(expected) + 64) if p_ap > 0 else 0
-    total = int(capacity.sum()) + ap_room
-    ev = {name: np.empty(total, dtype) for name, dtype in EVENT_ARRAYS.items()}
-    written = np.zeros(n_runs, np.int64)
-    if q > 0:
-        threshold, alias = alias_table(model.event_weights(probs))
-    else:
-        threshold, alias = np.ones(1), np.zeros(1, np.int64)
-    # Row j of `outcome` decodes alias outcome j into (intensity, photon number, path).
-    outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
-    inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
-    kernels._generate(
-        kernels._seeded_states(states[:n_runs]), run_pulses, first_slot, start, capacity, inv_log1m_q,
-        threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
-        model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
-        ev["slot"], ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
-        ev["bob_bits"], ev["photon_number"], ev["clicks"], ev["eve_bits"], written,
-    )
-    if (written < 0).any():
-        raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
-    # Close the gaps between runs in place (each run moves left, so slices never clobber data).
-    end = 0
-    for s, w in zip(start, written, strict=True):
-        if s != end:
-            for arr in ev.values():
-                arr[end:end + w] = arr[s:s + w]
-        end += w
+    ev, end = _candidate_clicks(prof, model, q, pulses, states[:n_runs])
     candidates, key_candidates, sifted, errors = _count({k: v[:end] for k, v in ev.items()}, len(probs))
 
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
@@ -154,6 +120,7 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     # Without dead time or afterpulses every candidate click is a detection: no second tally.
     tally = _count(ev, len(probs)) if detector_memory else (candidates, key_candidates, sifted, errors)
 
+    # Pulses without a candidate click: their intensities and Alice's bases, drawn in bulk.
     rng = np.random.default_rng(int(states[n_runs + 1]))
     not_clicked = rng.multinomial(pulses - int(candidates.sum()), np.diff(np.concatenate(([0.0], empty_cdf))))
     sent = np.empty((len(probs), 2), np.int64)
@@ -165,6 +132,48 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
 def _count(ev: dict[str, np.ndarray], n_intensities: int) -> tuple[np.ndarray, ...]:
     return kernels._tally(ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
                           ev["bob_bits"], n_intensities)
+
+
+def _candidate_clicks(prof: Profile, model: ClickModel, q: float, pulses: int,
+                      seeds: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    """Every pulse that would click, before dead time: event arrays (with room) and their count."""
+    n_runs = seeds.shape[0]
+    run_pulses = np.full(n_runs, RUN_PULSES, dtype=np.int64)
+    run_pulses[-1] = pulses - RUN_PULSES * (n_runs - 1)
+    first_slot = np.concatenate(([0], np.cumsum(run_pulses)[:-1])).astype(np.int64)
+    capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
+    start = np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
+    # Room at the end for afterpulse events, which are merged into these arrays in place.
+    p_ap = prof.detector.afterpulse_probability
+    expected = pulses * q * p_ap / (1.0 - p_ap)
+    ap_room = int(expected + 12.0 * math.sqrt(expected) + 64) if p_ap > 0 else 0
+    total = int(capacity.sum()) + ap_room
+    ev = {name: np.empty(total, dtype) for name, dtype in EVENT_ARRAYS.items()}
+    written = np.zeros(n_runs, np.int64)
+    probs = np.asarray(prof.intensity_probabilities)
+    if q > 0:
+        threshold, alias = alias_table(model.event_weights(probs))
+    else:
+        threshold, alias = np.ones(1), np.zeros(1, np.int64)
+    # Row j of `outcome` decodes alias outcome j into (intensity, photon number, path).
+    outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
+    inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
+    kernels._generate(
+        kernels._seeded_states(seeds), run_pulses, first_slot, start, capacity, inv_log1m_q,
+        threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
+        model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
+        *ev.values(), written,
+    )
+    if (written < 0).any():
+        raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
+    # Close the gaps between runs in place (each run moves left, so slices never clobber data).
+    end = 0
+    for s, w in zip(start, written, strict=True):
+        if s != end:
+            for arr in ev.values():
+                arr[end:end + w] = arr[s:s + w]
+        end += w
+    return ev, end
 
 
 def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: int, p_ap: float,
