@@ -9,9 +9,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from harness.console import stdout_console
 from harness.qkd.profiles import ProfileError, load_profile
 from harness.qkd.sweep import KeyRateSweep, sweep
 
@@ -120,7 +120,7 @@ def keyrate(profile: ProfileOpt, distances: DistancesOpt = "0:200:5", block_size
             _num(r["finite_key_rate_per_pulse"]), _num(r["finite_key_rate_bps"], "{:.4g}"),
             _num(r["plob_bits_per_pulse"]), _num(r["tgw_bits_per_pulse"]),
         )
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(
         f"max distance: {result.max_distance_km:.2f} km (vacuum + weak decoy), "
