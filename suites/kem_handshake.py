@@ -27,13 +27,13 @@ import itertools
 import queue
 import socket
 import struct
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
+from harness.acceptor import Acceptor
 from harness.adapters import KEM_ALGORITHMS, SIGNATURE_ALGORITHMS, Adapter, Capability, NotApplicable
 from harness.netem import network_path
 from harness.netem.wire import FlightRecorder
@@ -108,27 +108,16 @@ class _Server:
     def __init__(self, listener: socket.socket, kem: Any, signer: Any, secret_key: Any) -> None:
         self.listener, self.kem, self.signer, self.secret_key = listener, kem, signer, secret_key
         self.verdicts: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
-        self.listener.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="kem-handshake-server", daemon=True)
-        self._thread.start()
+        self._acceptor = Acceptor(listener, self._serve, "kem-handshake-server", per_connection_thread=False)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._acceptor.close(timeout_s=5)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sock, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with sock:
-                sock.settimeout(_SERVER_WAIT_S)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self.verdicts.put(self._answer(sock))
+    def _serve(self, sock: socket.socket, _address: tuple) -> None:
+        with sock:
+            sock.settimeout(_SERVER_WAIT_S)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.verdicts.put(self._answer(sock))
 
     def _answer(self, sock: socket.socket) -> tuple[bool, str]:
         try:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.acceptor import Acceptor
 from harness.adapters import (
     TLS_CERT_TYPES,
     TLS_GROUPS,
@@ -121,29 +121,15 @@ class _Server:
     def __init__(self, ctx: Any, listener: socket.socket) -> None:
         self._ctx, self._listener = ctx, listener
         self._failures: list[str] = []
-        self._stop = threading.Event()
-        self._listener.settimeout(0.2)
-        self._thread = threading.Thread(target=self._accept_loop, name="openssl-tls-server", daemon=True)
-        self._thread.start()
+        self._acceptor = Acceptor(self._listener, self._handshake, "openssl-tls-server")
 
     def failures(self) -> list[str]:
         return list(self._failures)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
+        self._acceptor.close()
 
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handshake, args=(sock,), daemon=True).start()
-
-    def _handshake(self, sock: socket.socket) -> None:
+    def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         SSL, _, _ = _ssl()
         # OpenSSL needs a blocking descriptor (a Python timeout makes it non-blocking), so a stalled
         # client is bounded by the kernel's receive timeout instead.

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.acceptor import Acceptor
 from harness.adapters import (
     TLS_SIGNATURE_SCHEMES,
     Adapter,
@@ -107,29 +107,15 @@ class _Server:
     def __init__(self, listener: socket.socket, certs: Any, key: Any, settings: Any) -> None:
         self._listener, self._certs, self._key, self._settings = listener, certs, key, settings
         self._failures: list[str] = []
-        self._stop = threading.Event()
-        self._listener.settimeout(0.2)
-        self._thread = threading.Thread(target=self._accept_loop, name="tlslite-server", daemon=True)
-        self._thread.start()
+        self._acceptor = Acceptor(self._listener, self._handshake, "tlslite-server")
 
     def failures(self) -> list[str]:
         return list(self._failures)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
+        self._acceptor.close()
 
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._handshake, args=(sock,), daemon=True).start()
-
-    def _handshake(self, sock: socket.socket) -> None:
+    def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         from tlslite import TLSConnection
         sock.settimeout(None)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", _SERVER_IO_TIMEOUT_S, 0))

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.acceptor import Acceptor
 from harness.netem.model import Direction, DirectionStats, LinkConditions, connect_delay_s
 
 _RECV_BYTES = 65536
@@ -43,28 +44,25 @@ class DelayProxy:
         self.conditions = conditions
         self._rng = random.Random(seed)
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self._listener.settimeout(0.2)
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stats: dict[tuple[str, int], ConnectionStats] = {}
         self._sockets: set[socket.socket] = set()
-        self._acceptor = threading.Thread(target=self._accept_loop, name="netem-proxy", daemon=True)
+        self._acceptor: Acceptor | None = None
 
     @property
     def address(self) -> tuple[str, int]:
         return self._listener.getsockname()
 
     def __enter__(self) -> DelayProxy:
-        self._acceptor.start()
+        self._acceptor = Acceptor(self._listener, self._bridge, "netem-proxy", per_connection_thread=False)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._acceptor.is_alive():
-            self._acceptor.join(timeout=2)
+        if self._acceptor is not None:
+            self._acceptor.close()
         self._listener.close()
         with self._lock:
             for sock in self._sockets:
@@ -77,33 +75,26 @@ class DelayProxy:
         with self._lock:
             return self._stats.get(tuple(client_address))
 
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, address = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            accepted = time.perf_counter()
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            server.settimeout(None)
-            for sock in (client, server):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                seeds = (self._rng.getrandbits(64), self._rng.getrandbits(64), self._rng.getrandbits(64))
-                connect_s = connect_delay_s(self.conditions, random.Random(seeds[0]))
-                up = Direction(self.conditions, random.Random(seeds[1]), not_before=accepted + connect_s)
-                down = Direction(self.conditions, random.Random(seeds[2]))
-                self._stats[address] = ConnectionStats(address, connect_s * 1000, up.stats, down.stats)
-                self._sockets.update((client, server))
-            link = _Link(client, server, self._forget)
-            _Pipe(client, server, up, link).start()
-            _Pipe(server, client, down, link).start()
+    def _bridge(self, client: socket.socket, address: tuple) -> None:
+        accepted = time.perf_counter()
+        try:
+            server = socket.create_connection(self.upstream, timeout=5)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+        for sock in (client, server):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            seeds = (self._rng.getrandbits(64), self._rng.getrandbits(64), self._rng.getrandbits(64))
+            connect_s = connect_delay_s(self.conditions, random.Random(seeds[0]))
+            up = Direction(self.conditions, random.Random(seeds[1]), not_before=accepted + connect_s)
+            down = Direction(self.conditions, random.Random(seeds[2]))
+            self._stats[address] = ConnectionStats(address, connect_s * 1000, up.stats, down.stats)
+            self._sockets.update((client, server))
+        link = _Link(client, server, self._forget)
+        _Pipe(client, server, up, link).start()
+        _Pipe(server, client, down, link).start()
 
     def _forget(self, socks: tuple[socket.socket, ...]) -> None:
         with self._lock:
