@@ -143,7 +143,7 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
     note = "" if not not_ok else f"; {not_ok.get('na', 0)} selected case(s) n/a"
     spread = "single value, no uncertainty estimate" if ci is None else (
         f"95% CI [{ci[0]:.4g}, {ci[1]:.4g}]")
-    reason = (f"{crit.statistic} {value:.4g} {stat_unit or ''} {crit.op} {thr_value:.4g} is "
+    reason = (f"{crit.statistic} {value:.4g} {crit.op} {thr_value:.4g} {stat_unit or ''} is "
               f"{'met' if passed else 'not met'} (n={values.size}, {spread}){note}")
     return verdict("pass" if passed else "fail", reason, value=value, ci=ci, unit=stat_unit,
                    threshold=thr_value, marginal=marginal)

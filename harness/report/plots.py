@@ -1,0 +1,220 @@
+"""Evidence plots chosen from the shape of the rows, never from suite names.
+
+For every suite × metric with ok rows:
+
+- a numeric parameter with three or more values (fibre_km, intercept_fraction,
+  rtt_ms, loss_pct, t_s …) → the metric against it, median line with its
+  p25–p75 band per vendor: key rate against distance, QBER against the
+  intercepted fraction, latency against loss, recovery timelines;
+- a `peer` column (pairwise suites) → a vendor × peer matrix in colour;
+- many samples per case (≥ 20) → latency-style CDFs and p50/p95/p99 bars per
+  vendor and category (group, certificate, RTT);
+- otherwise medians with their p25–p75 per vendor and category.
+
+Reference curves are metrics named `plob_*`, `tgw_*`, `analytic_*`,
+`expected_*` or `*_bound*` in the same suite and unit: drawn dashed on the
+measured metric's plot (the PLOB bound and the analytic key rate), never alone.
+Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
+what 1 000 do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.metrics import higher_is_better
+from harness.report.svg import figure, palette, styled, to_svg
+from harness.store import CASE_STATUS_METRIC
+
+REFERENCE = re.compile(r"^(plob|tgw|analytic|expected|theory)_|_bound(_|$)")
+MANY_SAMPLES = 20
+MAX_LINES = 10
+MAX_PLOTS = 30
+
+
+@dataclass(frozen=True)
+class Plot:
+    id: str
+    title: str
+    caption: str
+    svg: str
+    n: int  # samples drawn from
+    case_ids: tuple[str, ...]
+
+
+def _label(values: tuple, names: list[str]) -> str:
+    return ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True)) if names else ""
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def _ylabel(metric: str, unit: str) -> str:
+    return f"{metric} [{unit}]" if unit else metric
+
+
+def _maybe_log(ax, values: np.ndarray, axis: str = "y") -> None:
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size and positive.size == values[np.isfinite(values)].size and \
+            positive.max() / positive.min() > 100:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+
+def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
+    """(vendor, label, rows) per vendor × hue combination, at most MAX_LINES."""
+    out = []
+    for key, part in g.groupby(["vendor", *hue], sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        out.append((str(key[0]), " ".join([str(key[0]), _label(key[1:], hue)]).strip(), part))
+    return out[:MAX_LINES]
+
+
+def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
+             colours: dict) -> tuple[str, str]:
+    fig, ax = figure()
+    for vendor, label, part in _lines(g, hue):
+        agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
+        ax.plot(agg.index, agg[0.5], marker="o", ms=3, color=colours[vendor], label=label)
+        ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
+    drawn: set[tuple] = set()
+    for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
+        curve = part.groupby(x)["value"].median().sort_index()
+        signature = (ref, tuple(np.round(curve.to_numpy(), 12)))
+        if signature in drawn:
+            continue  # the same bound for several vendors: draw it once
+        drawn.add(signature)
+        ax.plot(curve.index, curve.to_numpy(), ls="--", lw=1.2, color=colours.get(vendor, "k"),
+                label=f"{ref} ({vendor})")
+    _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float)]))
+    ax.set_xlabel(x)
+    ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.legend(fontsize=7, frameon=False)
+    caption = f"median per {x}, band p25–p75" + ("; dashed: reference curves" if len(refs) else "")
+    return to_svg(fig), caption
+
+
+def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
+    import seaborn as sns
+
+    table = g.groupby(["vendor", "peer"])["value"].mean().unstack("peer").sort_index()
+    counts = g.groupby(["vendor", "peer"])["value"].size().unstack("peer").reindex_like(table)
+    better_high = higher_is_better(metric)
+    cmap = "RdYlGn" if better_high else "RdYlGn_r" if better_high is False else "viridis"
+    fig, ax = figure(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0])
+    annot = table.map(lambda v: f"{v:.3g}") + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
+    sns.heatmap(table, annot=annot, fmt="", cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
+                annot_kws={"fontsize": 7})
+    ax.set_xlabel("peer")
+    ax.set_ylabel("vendor")
+    return to_svg(fig), f"mean of {metric} per vendor × peer; n samples in each cell"
+
+
+def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+    fig, ax = figure()
+    probs = np.linspace(0, 1, 201)
+    styles = ["-", "--", ":", "-."]
+    for i, (vendor, label, part) in enumerate(_lines(g, hue)):
+        q = np.quantile(part["value"].to_numpy(float), probs)
+        ax.step(q, probs, where="post", color=colours[vendor], ls=styles[i % len(styles)],
+                label=f"{label} (n={len(part)})")
+    _maybe_log(ax, g["value"].to_numpy(float), axis="x")
+    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.set_ylabel("fraction ≤ x")
+    ax.legend(fontsize=7, frameon=False)
+    return to_svg(fig), "empirical CDF from 201 quantiles per line"
+
+
+def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+    lines = _lines(g, hue)
+    fig, ax = figure(6.4, 0.8 + 0.35 * len(lines))
+    for i, (vendor, _label, part) in enumerate(lines):
+        p50, p95, p99 = np.quantile(part["value"].to_numpy(float), [0.5, 0.95, 0.99])
+        for value, alpha in ((p99, 0.3), (p95, 0.6), (p50, 1.0)):
+            ax.barh(i, value, color=colours[vendor], alpha=alpha, height=0.7)
+        ax.text(p99, i, f" p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})",
+                va="center", fontsize=7)
+    ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.set_xlim(0, 2.0 * float(g["value"].quantile(0.99)))  # room for the labels right of the bars
+    return to_svg(fig), "bars: p50 (solid), p95, p99 (lightest)"
+
+
+def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+    lines = _lines(g, hue)
+    fig, ax = figure(6.4, 0.8 + 0.3 * len(lines))
+    for i, (vendor, _label, part) in enumerate(lines):
+        q25, q50, q75 = np.quantile(part["value"].to_numpy(float), [0.25, 0.5, 0.75])
+        ax.errorbar(q50, i, xerr=[[q50 - q25], [q75 - q50]], fmt="o", color=colours[vendor], capsize=3)
+        ax.text(q75, i, f"  {q50:.4g} (n={len(part)})", va="center", fontsize=7)
+    ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.margins(x=0.3, y=0.2)
+    return to_svg(fig), "median with p25–p75 whiskers"
+
+
+def _slug(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
+
+
+def evidence_plots(rows: pd.DataFrame, param_columns: list[str]) -> list[Plot]:
+    ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
+    colours = palette(sorted(set(rows["vendor"])))
+    is_ref = ok["metric"].str.contains(REFERENCE)
+    plots: list[Plot] = []
+    for (suite, metric), g in ok.groupby(["suite", "metric"], sort=True):
+        if REFERENCE.search(metric) or len(plots) >= MAX_PLOTS:
+            continue
+        present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"]
+        varying = [c for c in present if g[c].nunique() > 1]
+        numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
+        varying = [c for c in varying if c in numeric_x or g[c].nunique() <= 8]  # many labels: pooled
+        unit = str(g["unit"].iloc[0])
+        for panel, part, rest in _panels(g, varying, numeric_x):
+            plots += _draw(suite, metric, panel, part, rest, numeric_x, unit, ok, is_ref, colours)
+    return plots[:MAX_PLOTS]
+
+
+def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
+    """One panel, or one per value of the first categorical column when the lines would not fit."""
+    hue = [c for c in varying if c not in numeric_x[:1]]
+    lines = g.groupby(["vendor", *hue], dropna=False).ngroups
+    if lines <= MAX_LINES or not hue:
+        yield "", g, varying
+        return
+    split = hue[0]
+    for value, part in g.groupby(split, sort=True):
+        yield f"{split}={value}", part, [c for c in varying if c != split]
+
+
+def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
+          unit: str, ok: pd.DataFrame, is_ref: pd.Series, colours: dict) -> list[Plot]:
+    cases = tuple(sorted(set(g["case_id"])))
+    drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
+    with styled():
+        if "peer" in g.columns and g["peer"].notna().any():
+            drawn.append(("matrix", *_matrix(g, metric)))
+        elif numeric_x:
+            x = numeric_x[0]
+            hue = [c for c in varying if c != x and g[c].nunique() <= 4][:1]
+            refs = ok[is_ref & (ok["suite"] == suite) & (ok["unit"] == unit)]
+            drawn.append((f"against {x}", *_against(g, refs, metric, x, hue, colours)))
+        else:
+            hue = [c for c in varying if g[c].nunique() <= 8][:2]
+            per_case = g.groupby("case_id").size().median()
+            if per_case >= MANY_SAMPLES:
+                drawn.append(("CDF", *_cdf(g, metric, hue, colours)))
+                drawn.append(("percentiles", *_percentiles(g, metric, hue, colours)))
+            else:
+                drawn.append(("medians", *_medians(g, metric, hue, colours)))
+    where = f", {panel}" if panel else ""
+    return [Plot(_slug("plot", suite, metric, kind, panel), f"{suite}: {metric} ({kind}{where})",
+                 f"{caption}; n = {len(g)} samples from {len(cases)} cases"
+                 + (f"; unit {unit}" if unit else ""),
+                 svg, len(g), cases) for kind, svg, caption in drawn]
