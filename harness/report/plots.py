@@ -30,7 +30,7 @@ from harness.metrics import higher_is_better
 from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
-REFERENCE = re.compile(r"^(plob|tgw|analytic|expected|theory)_|_bound(_|$)")
+REFERENCE = re.compile(r"^(?:plob|tgw|analytic|expected|theory)_|_bound(?:_|$)")
 MANY_SAMPLES = 20
 MAX_LINES = 10
 MAX_PLOTS = 30

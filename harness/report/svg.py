@@ -45,6 +45,7 @@ def figure(width: float = 6.4, height: float = 3.6):
 
 
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)  # RDF boilerplate, nothing a reader sees
 
 
 def to_svg(fig) -> str:
@@ -53,4 +54,4 @@ def to_svg(fig) -> str:
     fig.tight_layout()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    return _PROLOGUE.sub("", buffer.getvalue(), count=1)
+    return _METADATA.sub("", _PROLOGUE.sub("", buffer.getvalue(), count=1), count=1)

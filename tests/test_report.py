@@ -1,0 +1,87 @@
+"""The rendered report: files, machine-readable content, reproducible bytes, sections only with data."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness.report import render
+from tests.evalkit import case_rows, pilot_run, write_run
+
+
+@pytest.fixture(scope="module")
+def pilot(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    base = pilot_run(root / "run-1", seed=1, started="2026-11-22T00:00:00Z")
+    current = pilot_run(root / "run-2", seed=2, slowdown=1.3, started="2026-11-23T00:00:00Z")
+    return base, current, render(current, baseline=base)
+
+
+def test_results_json_carries_verdicts_scores_and_regressions(pilot):
+    _, _, out = pilot
+    res = json.loads(out.results.read_text())
+    by = {(v["criterion"], v["vendor"]): v for v in res["verdicts"]}
+    assert len(by) == 12
+    gamma = by[("interop", "gamma")]
+    assert gamma["outcome"] == "fail" and gamma["n"] == 40 and gamma["case_ids"]
+    assert by[("tls_p95", "alpha")]["ci_low"] < by[("tls_p95", "alpha")]["value"]
+    assert res["scorecard"]["ranking"][0]["vendor"] == "beta"  # the only one interoperating with everyone
+    kinds = res["comparison"]["counts"]
+    # 30 % slower handshakes over 100 samples per case: every TLS case regresses, nothing else does.
+    assert kinds["regression"] == 12
+    regressed = {c["metric"] for c in res["comparison"]["changes"] if c["kind"] == "regression"}
+    assert regressed == {"handshake_ms"}
+    assert res["exit_code"] == 0
+
+
+def test_junit_has_one_case_per_verdict_and_per_regression_check(pilot):
+    _, _, out = pilot
+    root = ET.parse(out.junit).getroot()
+    criteria, regressions = root.findall("testsuite")
+    assert criteria.get("tests") == "12" and criteria.get("failures") == "2"
+    failed = [c.get("name") for c in criteria if c.find("failure") is not None]
+    assert sorted(failed) == ["interop[alpha]", "interop[gamma]"]
+    assert int(regressions.get("failures")) == 12
+    assert int(regressions.get("tests")) > 12  # unchanged checks are reported as passed test cases
+
+
+def test_html_puts_the_verdict_table_first_and_links_every_verdict_to_its_cases(pilot):
+    _, _, out = pilot
+    html = out.html.read_text()
+    order = [html.index(f'<section id="{s}">') for s in ("verdicts", "scorecard", "regressions", "evidence")]
+    assert order == sorted(order)
+    for target in set(re.findall(r'href="#(ev-[^"]+)"', html)):
+        assert f'id="{target}"' in html
+    for case in set(re.findall(r'href="#case-([0-9a-f]{16})"', html)):
+        assert f'id="case-{case}"' in html
+    assert "<script" not in html and "<metadata>" not in html
+    assert not re.search(r'(src|href)="(https?:)?//|url\((?!#)|@import', html)  # nothing fetched at view time
+    assert html.count("<svg") >= 6
+
+
+def test_same_data_renders_to_the_same_bytes(tmp_path):
+    a = render(pilot_run(tmp_path / "a" / "run-x", seed=5)).html.read_bytes()
+    b = render(pilot_run(tmp_path / "b" / "run-x", seed=5)).html.read_bytes()
+    assert a == b
+
+
+def test_sections_appear_only_with_their_data(tmp_path):
+    scenario = {"name": "bare", "vendors": ["alpha"], "suites": [{"suite": "toy"}]}
+    rows = case_rows("bare-run", "toy", "alpha", {"algorithm": "X"}, "keygen_us", "us", [1.0, 2.0, 3.0])
+    out = render(write_run(tmp_path / "bare-run", scenario, rows, {"algorithm": "string"}))
+    html = out.html.read_text()
+    for absent in ('id="verdicts"', 'id="scorecard"', 'id="regressions"', 'id="trends"'):
+        assert absent not in html
+    assert 'id="evidence"' in html and 'id="results"' in html
+    assert json.loads(out.results.read_text())["verdicts"] == []
+
+
+def test_summary_md_leads_with_the_answer(pilot):
+    _, _, out = pilot
+    text = out.markdown.read_text()
+    assert text.startswith("# Verdicts")
+    assert re.search(r"\| interop \| gamma \| fail(, marginal)? \|", text)
+    assert "# Scorecard" in text and "| regression | tls_handshake |" in text
