@@ -71,3 +71,22 @@ def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
         plots.append(Plot(_slug("trend", suite, metric), f"{suite}: {metric} over runs", caption, svg,
                           len(index), tuple(cases)))
     return plots
+
+
+def series_svg(series, metric: str, keys: list[str], threshold: float) -> str:
+    """`qsbench history --plot`: medians per run with p25–p75 bands and dotted detected steps."""
+    runs_in_order = list(dict.fromkeys(series["run_id"]))
+    position = {r: i for i, r in enumerate(runs_in_order)}
+    with styled():
+        fig, ax = figure(6.4, 3.4)
+        for key, part in series.groupby(keys, sort=True):
+            xs = [position[r] for r in part["run_id"]]
+            label = " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+            line, = ax.plot(xs, part["median"], marker="o", ms=3, label=label)
+            ax.fill_between(xs, part["p25"], part["p75"], color=line.get_color(), alpha=0.2, lw=0)
+            for step in steps(part["median"].to_numpy(), threshold):
+                ax.axvline(xs[step.index] - 0.5, color=line.get_color(), ls=":", lw=1)
+        ax.set_xlabel(f"run (oldest first, {len(runs_in_order)} runs)")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=7, frameon=False)
+        return to_svg(fig)
