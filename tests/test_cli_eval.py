@@ -49,7 +49,8 @@ def test_compare_latest_flags_the_slower_night_and_writes_junit(tmp_path):
 
 def test_history_prints_the_series_and_draws_it(tmp_path):
     for night, slow in enumerate((1.0, 1.0, 1.0, 1.4, 1.4, 1.4)):
-        pilot_run(tmp_path / f"night-{night}", seed=night, slowdown=slow, started=f"2026-11-1{night}T02:00:00Z")
+        pilot_run(tmp_path / f"night-{night}", seed=night, slowdown=slow,
+                  started=f"2026-11-1{night}T02:00:00Z")
     svg = tmp_path / "h.svg"
     result = runner.invoke(_app(), ["history", "handshake_ms", "--results", str(tmp_path), "--where",
                                     "group=X25519MLKEM768", "--where", "rtt_ms=31.1", "--plot", str(svg)])
