@@ -69,7 +69,10 @@ class Comparison:
 
 def smallest_p(n: int, m: int) -> float:
     """Smallest two-sided p-value an exact Mann–Whitney U test can reach with n and m samples."""
-    return min(1.0, 2.0 / comb(n + m, n)) if n and m else 1.0
+    if not (n and m):
+        return 1.0
+    ways = comb(n + m, n)
+    return min(1.0, 2.0 / ways) if ways < 10**300 else 0.0  # beyond float range: effectively zero
 
 
 def _relative(before: float, after: float) -> float | None:

@@ -59,19 +59,29 @@ class Verdict:
         return self.criterion.gate and self.outcome != "pass"
 
 
-def _match(column: pd.Series, wanted: Scalar | list[Scalar]) -> pd.Series:
+def _match(column: pd.Series, wanted: Scalar | list[Scalar]) -> np.ndarray:
+    """Rows whose value equals one of `wanted`: numbers compare numerically, everything else as text."""
     options = wanted if isinstance(wanted, list) else [wanted]
-    mask = pd.Series(False, index=column.index)
-    as_text = column.astype("string")
-    numeric = pd.to_numeric(column, errors="coerce") if column.dtype != bool else None
+    is_bool = pd.api.types.is_bool_dtype(column)
+    is_number = pd.api.types.is_numeric_dtype(column) and not is_bool
+    numbers = column.to_numpy(dtype=float, na_value=np.nan) if is_number else None
+    mask = np.zeros(len(column), dtype=bool)
     for want in options:
-        if isinstance(want, bool):
-            mask |= (column == want) if column.dtype == bool else as_text.str.lower().eq(str(want).lower())
-        elif isinstance(want, int | float) and numeric is not None:
-            mask |= np.isclose(numeric.to_numpy(dtype=float, na_value=np.nan), float(want), rtol=1e-9)
+        if is_number and isinstance(want, int | float) and not isinstance(want, bool):
+            mask |= np.isclose(numbers, float(want), rtol=1e-9)
+        elif is_bool and isinstance(want, bool):
+            mask |= (column == want).fillna(False).to_numpy(dtype=bool)
+        elif isinstance(want, bool):
+            text = column.astype("string").str.lower()
+            mask |= text.eq(str(want).lower()).fillna(False).to_numpy(dtype=bool)
+        elif is_number:
+            continue  # text against a numeric column matches nothing
         else:
-            mask |= as_text.eq(str(want)).fillna(False)
-    return mask.fillna(False).astype(bool)
+            hit = column.eq(str(want)).fillna(False).to_numpy(dtype=bool)
+            if not hit.any() and isinstance(want, int | float):  # 50 against a text column holding "50.0"
+                hit = np.isclose(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), float(want))
+            mask |= hit
+    return mask
 
 
 def select(rows: pd.DataFrame, crit: Criterion) -> tuple[pd.DataFrame, str | None]:

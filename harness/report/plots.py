@@ -9,7 +9,11 @@ For every suite × metric with ok rows:
 - a `peer` column (pairwise suites) → a vendor × peer matrix in colour;
 - many samples per case (≥ 20) → latency-style CDFs and p50/p95/p99 bars per
   vendor and category (group, certificate, RTT);
-- otherwise medians with their p25–p75 per vendor and category.
+- otherwise medians with their p25–p75 per vendor and category;
+- more vendor × category lines than fit (10): one panel per value of the
+  category with the fewest values (up to 6 panels), and where that is still too
+  many, a category × vendor grid of medians coloured within each row (25 PQC
+  algorithms × 4 libraries).
 
 Reference curves are metrics named `plob_*`, `tgw_*`, `analytic_*`,
 `expected_*` or `*_bound*` in the same suite and unit: drawn dashed on the
@@ -34,6 +38,8 @@ REFERENCE = re.compile(r"^(?:plob|tgw|analytic|expected|theory)_|_bound(?:_|$)")
 MANY_SAMPLES = 20
 MAX_LINES = 10
 MAX_PLOTS = 30
+MAX_GRID_ROWS = 60
+MAX_PANELS = 6
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,33 @@ def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tup
     return to_svg(fig), "median with p25–p75 whiskers"
 
 
+def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
+    """Too many categories for lines: a category × vendor grid of medians, coloured within each row."""
+    import seaborn as sns
+
+    med = g.groupby([*rows_of, "vendor"], dropna=False)["value"].median().unstack("vendor").sort_index()
+    n = g.groupby([*rows_of, "vendor"], dropna=False)["value"].size().unstack("vendor").reindex_like(med)
+    total_rows = len(med)
+    med, n = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS]
+    # A reader compares vendors within a row, so the colour is each row's own best-to-worst scale.
+    low, high = med.min(axis=1), med.max(axis=1)
+    shade = med.sub(low, axis=0).div((high - low).replace(0, 1), axis=0)
+    if higher_is_better(metric) is not True:
+        shade = 1 - shade
+    annot = med.map(lambda v: f"{v:.3g}" if pd.notna(v) else "") + n.map(
+        lambda c: f" (n={c:.0f})" if pd.notna(c) else "")
+    fig, ax = figure(1.8 + 1.3 * med.shape[1], 0.8 + 0.24 * med.shape[0])
+    sns.heatmap(shade, annot=annot, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5,
+                ax=ax, annot_kws={"fontsize": 6})
+    ax.set_yticks(np.arange(med.shape[0]) + 0.5,
+                  [" ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in med.index], fontsize=6)
+    ax.set_ylabel(", ".join(rows_of))
+    ax.set_xlabel("vendor")
+    unit = str(g["unit"].iloc[0])
+    shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
+    return to_svg(fig), f"median {metric} [{unit}] per row and vendor; green = best in its row{shown}"
+
+
 def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
@@ -174,7 +207,6 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str]) -> list[Plot]:
         present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"]
         varying = [c for c in present if g[c].nunique() > 1]
         numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
-        varying = [c for c in varying if c in numeric_x or g[c].nunique() <= 8]  # many labels: pooled
         unit = str(g["unit"].iloc[0])
         for panel, part, rest in _panels(g, varying, numeric_x):
             plots += _draw(suite, metric, panel, part, rest, numeric_x, unit, ok, is_ref, colours)
@@ -188,7 +220,10 @@ def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
     if lines <= MAX_LINES or not hue:
         yield "", g, varying
         return
-    split = hue[0]
+    split = min(hue, key=lambda c: g[c].nunique())  # few panels, each with the most in it
+    if g[split].nunique() > MAX_PANELS:
+        yield "", g, varying
+        return
     for value, part in g.groupby(split, sort=True):
         yield f"{split}={value}", part, [c for c in varying if c != split]
 
@@ -208,7 +243,9 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
         else:
             hue = [c for c in varying if g[c].nunique() <= 8][:2]
             per_case = g.groupby("case_id").size().median()
-            if per_case >= MANY_SAMPLES:
+            if varying and g.groupby(["vendor", *varying], dropna=False).ngroups > MAX_LINES:
+                drawn.append(("grid", *_grid(g, metric, varying)))
+            elif per_case >= MANY_SAMPLES:
                 drawn.append(("CDF", *_cdf(g, metric, hue, colours)))
                 drawn.append(("percentiles", *_percentiles(g, metric, hue, colours)))
             else:
