@@ -103,3 +103,39 @@ def test_end_to_end_run_gates_reports_and_compares(tmp_path, write_scenario):
     assert toy["outcome"] == "pass" and toy["n"] == 8 and toy["unit"] == "us" and toy["threshold"] == 1e6
     assert res["comparison"]["baseline_run_id"] == run_dir.name
     assert (run_2 / "report" / "scorecard.html").stat().st_size > 1000
+
+
+PQC = """\
+name: e2e-pqc
+vendors: [openssl, pqclean]
+suites:
+  - suite: pqc_primitives
+    params: {algorithms: [ML-KEM-768, ML-KEM-512], samples: 30, warmup: 2}
+criteria:
+  - {id: encaps_p99, metric: encaps_us, where: {algorithm: ML-KEM-768}, statistic: p99, op: "<=",
+     threshold: 50 ms, target: 10 us, gate: true, category: performance}
+  - {id: mlkem512_keygen, metric: keygen_us, where: {algorithm: ML-KEM-512}, statistic: median, op: "<=",
+     threshold: 50 ms, category: performance}
+"""
+
+
+def test_end_to_end_with_real_pqc_libraries(tmp_path, write_scenario):
+    """OpenSSL and PQClean measured for real by the pqc_primitives suite, then judged and reported."""
+    from harness.cli import app
+
+    results = tmp_path / "results"
+    run = runner.invoke(app, ["run", str(write_scenario(PQC)), "--out", str(results)])
+    assert run.exit_code == 0, run.output
+    run_dir = results / run.output.strip().splitlines()[-1].split("/")[-1]
+    assert runner.invoke(app, ["report", str(run_dir)]).exit_code == 0
+    res = json.loads((run_dir / "report" / "results.json").read_text())
+    by = {(v["criterion"], v["vendor"]): v for v in res["verdicts"]}
+    for vendor in ("openssl", "pqclean"):
+        encaps = by[("encaps_p99", vendor)]
+        assert encaps["outcome"] == "pass" and encaps["n"] == 30 and encaps["unit"] == "us"
+        assert 0 < encaps["ci_low"] <= encaps["value"] <= encaps["ci_high"]
+    # OpenSSL has no ML-KEM-512: n/a with the suite's reason, scored 0, not hidden.
+    assert by[("mlkem512_keygen", "openssl")]["outcome"] == "n/a"
+    assert "ML-KEM-512" in by[("mlkem512_keygen", "openssl")]["reason"]
+    assert by[("mlkem512_keygen", "pqclean")]["outcome"] == "pass"
+    assert res["scorecard"]["ranking"][0]["vendor"] == "pqclean"  # openssl scores 0 on the n/a one

@@ -35,6 +35,7 @@ from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
 REFERENCE = re.compile(r"^(?:plob|tgw|analytic|expected|theory)_|_bound(?:_|$)")
+INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
 MANY_SAMPLES = 20
 MAX_LINES = 10
 MAX_PLOTS = 30
@@ -202,7 +203,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str]) -> list[Plot]:
     is_ref = ok["metric"].str.contains(REFERENCE)
     plots: list[Plot] = []
     for (suite, metric), g in ok.groupby(["suite", "metric"], sort=True):
-        if REFERENCE.search(metric) or len(plots) >= MAX_PLOTS:
+        if REFERENCE.search(metric) or INTERVAL.search(metric) or len(plots) >= MAX_PLOTS:
             continue
         present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"]
         varying = [c for c in present if g[c].nunique() > 1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 import matplotlib
 
@@ -51,7 +52,10 @@ _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)  # RDF boilerplate,
 def to_svg(fig) -> str:
     """The figure as an `<svg>` element (no XML prologue), then closed to free its memory."""
     buffer = io.StringIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    with warnings.catch_warnings():
+        # Long category labels can defeat tight_layout; bbox_inches="tight" below then grows the canvas.
+        warnings.filterwarnings("ignore", "Tight layout not applied", UserWarning)
+        fig.tight_layout()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return _METADATA.sub("", _PROLOGUE.sub("", buffer.getvalue(), count=1), count=1)
