@@ -30,6 +30,15 @@ CATALOGUE: dict[str, tuple[str | None, bool | None]] = {
     "case_status": (None, None),
 }
 
+# Metrics whose `sample` index is time (one value per tick): drawn as timelines, not distributions.
+TIMELINES = frozenset({"stored_key_count"})
+
+
+def is_timeline(metric: str) -> bool:
+    """Recovery and key-store timelines: catalogued, or named `*_timeline` by their suite."""
+    return metric in TIMELINES or metric.endswith("_timeline")
+
+
 # (suffix, unit) in match order: longer suffixes first so `_bps` is not read as `_s`.
 _SUFFIX_UNITS = (
     ("_per_s", "/s"), ("_ops_s", "ops/s"), ("_mbps", "Mbps"), ("_kbps", "kbps"), ("_bps", "bps"),

@@ -19,7 +19,7 @@ EVALUATED = {"pilot_dci.yaml", "qkd_procurement.yaml", "pqc_procurement.yaml", "
 
 
 def test_the_four_evaluation_scenarios_are_shipped():
-    assert EVALUATED <= {p.name for p in SCENARIOS}
+    assert {p.name for p in SCENARIOS} >= EVALUATED
 
 
 @pytest.mark.parametrize("path", [p for p in SCENARIOS if p.name in EVALUATED], ids=lambda p: p.name)

@@ -2,6 +2,9 @@
 
 For every suite × metric with ok rows:
 
+- a timeline metric (`harness.metrics.is_timeline`: the sample index is time,
+  e.g. the stored key count while keys are consumed, `*_timeline` from a
+  failure-recovery suite) → value against tick, median and p25–p75 per vendor;
 - a numeric parameter with three or more values (fibre_km, intercept_fraction,
   rtt_ms, loss_pct, t_s …) → the metric against it, median line with its
   p25–p75 band per vendor: key rate against distance, QBER against the
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.metrics import higher_is_better
+from harness.metrics import higher_is_better, is_timeline
 from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
@@ -234,7 +237,11 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
     cases = tuple(sorted(set(g["case_id"])))
     drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
     with styled():
-        if "peer" in g.columns and g["peer"].notna().any():
+        if is_timeline(metric):
+            hue = [c for c in varying if g[c].nunique() <= 4][:1]
+            drawn.append(("timeline", *_against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
+                                                 "tick", hue, colours)))
+        elif "peer" in g.columns and g["peer"].notna().any():
             drawn.append(("matrix", *_matrix(g, metric)))
         elif numeric_x:
             x = numeric_x[0]

@@ -1,0 +1,37 @@
+"""Evidence plots are chosen from the rows' shape, never from suite names."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.report.plots import MAX_GRID_ROWS, evidence_plots
+from tests.evalkit import PILOT_PARAMS, case_rows, frame, pilot_rows
+
+
+def _kinds(rows, params) -> dict[str, str]:
+    return {p.title: p.caption for p in evidence_plots(rows, params)}
+
+
+def test_pilot_rows_get_sweeps_with_references_matrices_and_latency_distributions():
+    plots = _kinds(frame(pilot_rows("r"), PILOT_PARAMS), list(PILOT_PARAMS))
+    assert "dashed: reference curves" in plots["key_rate: secret_key_rate_bps (against fibre_km)"]
+    assert "eavesdropping: qber (against intercept_fraction)" in plots
+    assert "interop: interop_ok (matrix)" in plots
+    # 3 vendors × 2 groups × 2 RTTs = 12 lines > 10: one panel per group
+    assert {"tls_handshake: handshake_ms (CDF, group=X25519)",
+            "tls_handshake: handshake_ms (percentiles, group=X25519MLKEM768)"} <= set(plots)
+    assert not any("plob_bound_bps" in title for title in plots)  # references are never drawn alone
+
+
+def test_many_categories_become_a_grid_and_timelines_follow_the_tick():
+    rng = np.random.default_rng(0)
+    rows = []
+    for v in ("a", "b", "c", "d"):
+        for alg in range(70):
+            rows += case_rows("r", "prims", v, {"algorithm": f"ALG-{alg:02d}"}, "encaps_us", "us",
+                              rng.lognormal(3, 0.1, 5))
+        rows += case_rows("r", "kd", v, {"algorithm": "-"}, "stored_key_count", "keys", 100 - np.arange(40))
+    plots = evidence_plots(frame(rows, {"algorithm": "string"}), ["algorithm"])
+    grid = next(p for p in plots if "grid" in p.title)
+    assert f"first {MAX_GRID_ROWS} of 70 rows" in grid.caption and grid.n == 4 * 70 * 5
+    assert any(p.title == "kd: stored_key_count (timeline)" for p in plots)
