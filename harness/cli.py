@@ -149,7 +149,7 @@ def run(
 
         def done(case: Case, status: str) -> None:
             progress.update(task, advance=1, last=f"{case.suite}/{case.vendor}: {status}")
-            if status != "ok" and not err.is_terminal:
+            if status in ("failed", "timeout") and not err.is_terminal:  # a log line where no bar shows
                 err.print(f"{case.suite}/{case.vendor} {case.params}: {status}", markup=False)
 
         try:
@@ -198,7 +198,8 @@ def _print_summary(run_dir: Path) -> Path:
                       str(r["n"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
     out.print(table)
     for _, r in bad.iterrows():
-        out.print(f"[yellow]{r['status']}[/] {r['suite']}/{r['vendor']} ({r['case_id']}): ", end="")
+        cases = "1 case" if r["cases"] == 1 else f"{r['cases']} cases"
+        out.print(f"[yellow]{r['status']}[/] {r['suite']}/{r['vendor']} ({cases}): ", end="")
         out.print(r["reason"], markup=False, highlight=False)
     return path
 

@@ -25,9 +25,13 @@ def summarize(rows: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
 
 
 def problems(rows: pd.DataFrame) -> pd.DataFrame:
-    """Cases that did not produce measurements, with their reasons."""
-    bad = rows[rows["status"] != "ok"]
-    return bad[["case_id", "suite", "vendor", "status", "reason"]].drop_duplicates("case_id")
+    """Cases that produced no measurements, one line per suite, vendor, status and reason."""
+    bad = rows[rows["status"] != "ok"].drop_duplicates("case_id")
+    keys = ["suite", "vendor", "status", "reason"]
+    if bad.empty:
+        return pd.DataFrame(columns=[*keys, "cases", "case_ids"])
+    grouped = bad.groupby(keys, sort=True)["case_id"]
+    return grouped.agg(cases="count", case_ids=lambda ids: " ".join(sorted(ids))).reset_index()
 
 
 def fmt(value: float) -> str:
@@ -52,11 +56,12 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
                      f"{r['unit']} | {r['n']} | {fmt(r['median'])} | {fmt(r['p25'])}–{fmt(r['p75'])} | "
                      f"{fmt(r['p99'])} |")
     if not bad.empty:
-        lines += ["", "## Cases without measurements", "", "| case | suite | vendor | status | reason |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## Cases without measurements", "", "| suite | vendor | status | cases | reason |",
+                  "|---|---|---|---:|---|"]
         for _, r in bad.iterrows():
             reason = str(r["reason"]).replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {r['case_id']} | {r['suite']} | {r['vendor']} | {r['status']} | {reason} |")
+            lines.append(f"| {r['suite']} | {r['vendor']} | {r['status']} | {r['cases']} "
+                         f"(<small>{r['case_ids']}</small>) | {reason} |")
     return "\n".join(lines) + "\n"
 
 

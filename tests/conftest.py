@@ -91,3 +91,9 @@ def kem_case(request: pytest.FixtureRequest):
 def signer_case(request: pytest.FixtureRequest):
     """(adapter, Signer) for one algorithm of one adapter with the `signature` capability."""
     yield from _adapter_case(request, lambda adapter, algorithm: adapter.signer(algorithm))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # `tox -e slow` selects `-m slow`; a checkout with no slow test yet is not a failure.
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and session.config.getoption("markexpr") == "slow":
+        session.exitstatus = pytest.ExitCode.OK
