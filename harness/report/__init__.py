@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import pandas as pd
 
 from harness import junit
@@ -68,11 +67,11 @@ def _summary_rows(rows: pd.DataFrame, params: list[str]) -> list[dict]:
     keys = ["suite", "vendor", *[c for c in params if c in rows.columns], "metric", "unit"]
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC)]
     ids = ok.groupby(keys, dropna=False, sort=True, observed=True)["case_id"].unique()
-    table = table.join(ids.rename("case_ids"), on=keys)
+    table["case_ids"] = list(ids.to_numpy())  # same grouping, same order; labels with NaN do not align
     shown = [c for c in params if c in table.columns]
     return [{**{k: r[k] for k in ("suite", "vendor", "metric", "unit", "n", "median", "p25", "p75", "p99")},
              "params": _params_text(r, shown),
-             "case_ids": sorted(r["case_ids"]) if isinstance(r["case_ids"], np.ndarray) else []}
+             "case_ids": sorted(map(str, r["case_ids"]))}
             for _, r in table.iterrows()]
 
 
