@@ -41,21 +41,43 @@ def runs(results_root: Path) -> pd.DataFrame:
     return pd.DataFrame(found, columns=["run_id", "scenario", "started", "run_dir"])
 
 
-def query(results_root: Path, metric: str, where: dict[str, str] | None = None,
-          by: list[str] | None = None, scenario: str | None = None) -> pd.DataFrame:
-    """Per run (oldest first) × vendor × `by` columns: n, median, p25, p75 of `metric`'s ok rows."""
+def _connect(results_root: Path, scenario: str | None) -> duckdb.DuckDBPyConnection | None:
+    """DuckDB with views `runs` (the manifests) and `rows` (every part), or None without data."""
     index = runs(results_root)
     if scenario is not None:
         index = index[index["scenario"] == scenario]
     parts = [str(Path(d) / MEASUREMENTS / "*.parquet") for d in index["run_dir"]
              if any((Path(d) / MEASUREMENTS).glob("*.parquet"))]
-    keys = ["vendor", *(by or [])]
-    columns = ["run_id", "started", *keys, "n", "cases", "median", "p25", "p75"]
     if not parts:
-        return pd.DataFrame(columns=columns)
+        return None
     con = duckdb.connect()
     con.register("runs", index)
     con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet({parts!r}, union_by_name=true)")
+    return con
+
+
+def case_medians(results_root: Path, scenario: str, metrics: list[str], case_ids: list[str]) -> pd.DataFrame:
+    """Median of each metric of each case in every run of `scenario`, oldest run first."""
+    columns = ["run_id", "started", "case_id", "metric", "median"]
+    con = _connect(results_root, scenario)
+    if con is None or not metrics or not case_ids:
+        return pd.DataFrame(columns=columns)
+    sql = ("SELECT r.run_id, runs.started, r.case_id, r.metric, median(r.value) AS median "
+           "FROM rows r JOIN runs ON r.run_id = runs.run_id "
+           "WHERE r.status = 'ok' AND r.value IS NOT NULL AND list_contains(?, r.metric) "
+           "AND list_contains(?, r.case_id) "
+           "GROUP BY r.run_id, runs.started, r.case_id, r.metric ORDER BY runs.started, r.run_id")
+    return con.execute(sql, [metrics, case_ids]).df()[columns]
+
+
+def query(results_root: Path, metric: str, where: dict[str, str] | None = None,
+          by: list[str] | None = None, scenario: str | None = None) -> pd.DataFrame:
+    """Per run (oldest first) × vendor × `by` columns: n, median, p25, p75 of `metric`'s ok rows."""
+    keys = ["vendor", *(by or [])]
+    columns = ["run_id", "started", *keys, "n", "cases", "median", "p25", "p75"]
+    con = _connect(results_root, scenario)
+    if con is None:
+        return pd.DataFrame(columns=columns)
     present = {r[0] for r in con.execute("DESCRIBE rows").fetchall()}
     for col in [*(where or {}), *(by or [])]:
         if col not in present:

@@ -96,3 +96,13 @@ def test_results_table_gives_spread_and_cases_for_every_line(pilot):
     assert len(lines) > 50
     assert all('href="#case-' in line and "–</td>" not in line for line in lines)
 
+
+def test_nightly_report_shows_trends_with_the_step(tmp_path):
+    nights = [pilot_run(tmp_path / f"night-{i}", seed=i, slowdown=slow, started=f"2026-11-1{i}T02:00:00Z")
+              for i, slow in enumerate((1.0, 1.0, 1.0, 1.4, 1.4))]
+    html = render(nights[4], baseline=nights[3]).html.read_text()
+    trends = html[html.index('<section id="trends">'):html.index('<section id="evidence">')]
+    assert "tls_handshake: handshake_ms over runs" in trends and "over 5 runs" in trends
+    assert "step at run night-3" in trends
+    early = render(nights[2]).html.read_text()  # history up to that night only: 3 runs, no step yet
+    assert "over 3 runs" in early and "step at run" not in early

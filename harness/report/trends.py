@@ -7,13 +7,11 @@ comparison, the first few metrics of the run. Needs three runs or more.
 
 from __future__ import annotations
 
-import numpy as np
-
 from harness.compare import Comparison
-from harness.history import runs, steps
+from harness.history import case_medians, runs, steps
 from harness.report.plots import Plot, _slug
 from harness.report.svg import figure, styled, to_svg
-from harness.rundata import RunData, load
+from harness.rundata import RunData
 
 MIN_RUNS = 3
 MAX_TRENDS = 6
@@ -34,42 +32,49 @@ def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
     if run.scenario is None:
         return []
     index = runs(run.run_dir.parent)
-    index = index[index["scenario"] == run.scenario.name].sort_values(["started", "run_id"])
+    started = str(run.manifest.get("started") or "")
+    # The report of an old run shows the history up to that run, not what came after it.
+    index = index[(index["scenario"] == run.scenario.name) & (index["started"] <= started)]
     if len(index) < MIN_RUNS:
         return []
-    history = [load(d).rows.assign(run_order=i) for i, d in enumerate(index["run_dir"])]
-    plots = []
+    picked = _pick(run, comparison)
+    rows = run.rows
+    wanted = {(s, m): sorted(set(rows.loc[(rows["suite"] == s) & (rows["metric"] == m), "case_id"]))
+              [:MAX_CASES] for s, m in picked}
+    history = case_medians(run.run_dir.parent, run.scenario.name, sorted({m for _, m in picked}),
+                           sorted({c for ids in wanted.values() for c in ids}))
+    history = history[history["run_id"].isin(set(index["run_id"]))]
+    order = {r: i for i, r in enumerate(dict.fromkeys(history["run_id"]))}
+    vendor_of = rows.drop_duplicates("case_id").set_index("case_id")["vendor"]
     threshold = run.scenario.regression.threshold
-    for suite, metric in _pick(run, comparison):
+    plots = []
+    for (suite, metric), case_ids in wanted.items():
+        notes, drawn = [], []
         with styled():
             fig, ax = figure(6.4, 3.2)
-            notes, cases = [], []
-            for case_id in sorted(set(run.rows.loc[(run.rows["suite"] == suite)
-                                                   & (run.rows["metric"] == metric), "case_id"]))[:MAX_CASES]:
-                series = [(h["run_order"].iloc[0], h.loc[(h["case_id"] == case_id) & (h["metric"] == metric)
-                                                         & (h["status"] == "ok"), "value"].median())
-                          for h in history if len(h)]
-                series = [(i, m) for i, m in series if np.isfinite(m)]
+            for case_id in case_ids:
+                series = history[(history["case_id"] == case_id) & (history["metric"] == metric)]
                 if len(series) < 2:
                     continue
-                xs, ys = zip(*series, strict=True)
-                vendor = run.rows.loc[run.rows["case_id"] == case_id, "vendor"].iloc[0]
-                line, = ax.plot(xs, ys, marker="o", ms=3, label=f"{vendor} {case_id[:8]}")
+                xs = [order[r] for r in series["run_id"]]
+                ys = series["median"].to_numpy()
+                label = f"{vendor_of[case_id]} {case_id[:8]}"
+                line, = ax.plot(xs, ys, marker="o", ms=3, label=label)
                 for step in steps(ys, threshold):
                     ax.axvline(xs[step.index] - 0.5, color=line.get_color(), ls=":", lw=1)
-                    notes.append(f"{vendor} {case_id[:8]}: step at run {xs[step.index]} "
+                    notes.append(f"{label}: step at run {series['run_id'].iloc[step.index]} "
                                  f"({step.before:.4g} → {step.after:.4g})")
-                cases.append(case_id)
-            if not cases:
-                continue
+                drawn.append(case_id)
             ax.set_xlabel("run (oldest first)")
             ax.set_ylabel(metric)
             ax.legend(fontsize=7, frameon=False)
             svg = to_svg(fig)
-        caption = (f"median per run of {len(index)} runs of {run.scenario.name}; dotted: detected steps"
+        if not drawn:
+            continue
+        caption = (f"median per run over {len(order)} runs of {run.scenario.name}; dotted: detected steps"
                    + (" — " + "; ".join(notes) if notes else " — no step detected"))
         plots.append(Plot(_slug("trend", suite, metric), f"{suite}: {metric} over runs", caption, svg,
-                          len(index), tuple(cases)))
+                          len(order), tuple(drawn)))
     return plots
 
 
