@@ -38,7 +38,7 @@ def write_run(run_dir: Path, scenario: dict, rows: list[dict], params: dict[str,
               labels: tuple[str, ...] = (), started: str = "2026-11-24T00:00:00Z") -> Path:
     """A run directory as the runner leaves it: manifest with scenario text + one part per case."""
     columns = row_columns(params, list(labels))
-    manifest = {"run_id": run_dir.name, "started": started, "columns": columns,
+    manifest = {"run_id": run_dir.name, "started": started, "columns": columns, "param_columns": list(params),
                 "scenario": {"name": scenario["name"], "text": yaml.safe_dump(scenario, sort_keys=False)}}
     store = RunStore.create(run_dir, manifest)
     by_case: dict[str, list[dict]] = {}

@@ -35,3 +35,21 @@ def test_many_categories_become_a_grid_and_timelines_follow_the_tick():
     grid = next(p for p in plots if "grid" in p.title)
     assert f"first {MAX_GRID_ROWS} of 70 rows" in grid.caption and grid.n == 4 * 70 * 5
     assert any(p.title == "kd: stored_key_count (timeline)" for p in plots)
+
+
+def test_conformance_checks_without_parameters_are_drawn_per_check_label():
+    rows = []
+    for vendor in ("kme-a", "kme-b"):
+        for i in range(20):
+            (row,) = case_rows("r", "etsi014_conformance", vendor, {}, "etsi014_check", "", [1.0], repeat=i)
+            failed = vendor == "kme-b" and i in (3, 7)
+            row.update(value=0.0 if failed else 1.0, check=f"check_{i:02d}",
+                       verdict="FAIL" if failed else "PASS",
+                       evidence=f"sent GET /api/v1/keys/SAE-{i}/status, got 200 and twelve JSON fields")
+            rows.append(row)
+    df = frame(rows, {}).assign(check=[r["check"] for r in rows], verdict=[r["verdict"] for r in rows],
+                                evidence=[r["evidence"] for r in rows])
+    (plot,) = evidence_plots(df, [], ["check", "verdict", "evidence"])
+    assert plot.title == "etsi014_conformance: etsi014_check (grid)" and plot.n == 40
+    assert "check_07" in plot.svg and "twelve JSON" not in plot.svg  # free text is no axis
+

@@ -92,7 +92,9 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     ev = evaluate_run(run)
     comparison = compare(run, load(baseline)) if baseline is not None else None
     res = results(ev, comparison)
-    params = param_columns(run.rows)
+    extra = param_columns(run.rows)
+    params = [c for c in run.manifest.get("param_columns", extra) if c in extra]  # case conditions
+    labels = [c for c in extra if c not in params]  # per-row results a suite declared
     out = Path(run_dir) / "report"
     out.mkdir(exist_ok=True)
 
@@ -106,7 +108,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        plots=evidence_plots(run.rows, params), summary_rows=_summary_rows(run.rows, params),
+        plots=evidence_plots(run.rows, params, labels), summary_rows=_summary_rows(run.rows, params),
         cases=_cases(run.rows, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
     html_path = out / "scorecard.html"

@@ -44,6 +44,7 @@ MAX_LINES = 10
 MAX_PLOTS = 30
 MAX_GRID_ROWS = 60
 MAX_PANELS = 6
+FREE_TEXT_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -196,11 +197,20 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     return to_svg(fig), f"median {metric} [{unit}] per row and vendor; green = best in its row{shown}"
 
 
+def _free_text(col: pd.Series) -> bool:
+    """Evidence and failure messages (long, varied strings) label rows; they are no axis to plot on."""
+    if _is_numeric(col) or pd.api.types.is_bool_dtype(col):
+        return False
+    return col.dropna().astype(str).str.len().mean() > FREE_TEXT_CHARS
+
+
 def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
 
-def evidence_plots(rows: pd.DataFrame, param_columns: list[str]) -> list[Plot]:
+def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = ()) -> list[Plot]:
+    """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
+    per-row results such as the conformance check's name) give them only when no parameter varies."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
     is_ref = ok["metric"].str.contains(REFERENCE)
@@ -208,8 +218,13 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str]) -> list[Plot]:
     for (suite, metric), g in ok.groupby(["suite", "metric"], sort=True):
         if REFERENCE.search(metric) or INTERVAL.search(metric) or len(plots) >= MAX_PLOTS:
             continue
-        present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"]
+        present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"
+                   and not _free_text(g[c])]
         varying = [c for c in present if g[c].nunique() > 1]
+        if not varying:
+            labels = [c for c in label_columns
+                      if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
+            varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
         numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
         unit = str(g["unit"].iloc[0])
         for panel, part, rest in _panels(g, varying, numeric_x):
