@@ -118,8 +118,10 @@ def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
     cmap = "RdYlGn" if better_high else "RdYlGn_r" if better_high is False else "viridis"
     fig, ax = figure(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0])
     annot = table.map(lambda v: f"{v:.3g}") + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
+    # Shares (booleans, ratios) on their full 0–1 scale: 0.9 is not the worst possible outcome.
+    share = str(g["unit"].iloc[0]) in ("bool", "ratio", "fraction")
     sns.heatmap(table, annot=annot, fmt="", cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
-                annot_kws={"fontsize": 7})
+                vmin=0 if share else None, vmax=1 if share else None, annot_kws={"fontsize": 7})
     ax.set_xlabel("peer")
     ax.set_ylabel("vendor")
     return to_svg(fig), f"mean of {metric} per vendor × peer; n samples in each cell"
@@ -129,10 +131,13 @@ def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[s
     fig, ax = figure()
     probs = np.linspace(0, 1, 201)
     styles = ["-", "--", ":", "-."]
-    for i, (vendor, label, part) in enumerate(_lines(g, hue)):
+    lines = _lines(g, hue)
+    # colour says the vendor, line style the condition: the same style means the same condition
+    conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
+    for vendor, label, part in lines:
         q = np.quantile(part["value"].to_numpy(float), probs)
-        ax.step(q, probs, where="post", color=colours[vendor], ls=styles[i % len(styles)],
-                label=f"{label} (n={len(part)})")
+        style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
+        ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
     _maybe_log(ax, g["value"].to_numpy(float), axis="x")
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
