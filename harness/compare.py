@@ -145,10 +145,11 @@ def compare_rows(current: pd.DataFrame, baseline: pd.DataFrame, policy: Regressi
 
 
 def latest_baseline(run_dir: Path) -> Path:
-    """The newest other run of the same scenario next to `run_dir` (by manifest time, then name)."""
+    """The newest earlier run of the same scenario next to `run_dir` (by manifest start time, then name)."""
     run_dir = Path(run_dir).resolve()
     current = load(run_dir)
     name = current.scenario.name if current.scenario else None
+    now = str(current.manifest.get("started") or "")
     candidates = []
     for other in run_dir.parent.iterdir():
         if other.resolve() == run_dir or not (other / MANIFEST).is_file():
@@ -159,7 +160,9 @@ def latest_baseline(run_dir: Path) -> Path:
             continue
         if name is not None and (data.scenario is None or data.scenario.name != name):
             continue
-        stamp = str(data.manifest.get("started") or data.manifest.get("created") or "")
+        stamp = str(data.manifest.get("started") or "")
+        if now and stamp > now:
+            continue  # a later run is not a baseline for this one
         candidates.append((stamp, other.name, other))
     if not candidates:
         raise RunDirError(f"no earlier run of scenario {name!r} next to {run_dir}")

@@ -149,7 +149,10 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
     value = stats.statistic(values, crit.statistic)
     ci = stats.bootstrap_ci(values, crit.statistic, stats.seed_for(crit.id, vendor))
     passed = bool(_OPS[crit.op](value, thr_value))
-    marginal = ci is None or ci[0] <= thr_value <= ci[1]
+    # Marginal: the threshold lies within the interval, i.e. the margin is smaller than the
+    # uncertainty. A degenerate interval (every resample the same, e.g. 40 of 40 handshakes ok)
+    # has no uncertainty to be smaller than; a single value has no interval at all.
+    marginal = ci is None or (ci[0] <= thr_value <= ci[1] and ci[0] < ci[1])
     note = "" if not not_ok else f"; {not_ok.get('na', 0)} selected case(s) n/a"
     spread = "single value, no uncertainty estimate" if ci is None else (
         f"95% CI [{ci[0]:.4g}, {ci[1]:.4g}]")

@@ -33,7 +33,9 @@ class Evaluation:
 def evaluate_run(run: RunData) -> Evaluation:
     criteria = list(run.scenario.criteria) if run.scenario else []
     found = tuple(verdicts(run.rows, criteria, run.vendors))
-    card = build(list(found), run.scenario.categories) if found else None
+    # Criteria restricted to some vendors are verdicts only; without any other there is no scorecard.
+    card = build(list(found), run.scenario.categories) if any(v.criterion.vendors is None for v in found) \
+        else None
     return Evaluation(run, found, card)
 
 

@@ -69,3 +69,16 @@ def test_a_case_that_stopped_finishing_is_a_regression_and_unmatched_cases_are_i
     (status,) = comparison.regressions
     assert status.kind == "status" and "ok → failed: server crashed" in status.note
     assert len(comparison.changes) == 1
+
+
+def test_latest_baseline_is_the_newest_earlier_run_of_the_same_scenario(tmp_path):
+    from harness.compare import latest_baseline
+    from tests.evalkit import pilot_run, write_run
+
+    pilot_run(tmp_path / "a", started="2026-11-20T02:00:00Z")
+    pilot_run(tmp_path / "b", started="2026-11-21T02:00:00Z")
+    current = pilot_run(tmp_path / "c", started="2026-11-22T02:00:00Z")
+    pilot_run(tmp_path / "d", started="2026-11-23T02:00:00Z")  # later: never a baseline for c
+    other = {"name": "another-scenario", "vendors": ["alpha"], "suites": [{"suite": "toy"}]}
+    write_run(tmp_path / "e", other, [], {}, started="2026-11-21T12:00:00Z")
+    assert latest_baseline(current).name == "b"

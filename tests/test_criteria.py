@@ -159,3 +159,11 @@ def test_m_out_of_n_bootstrap_width_tracks_the_full_one():
     low, high = stats.bootstrap_ci(x, "median", seed=1)
     se = 1.0 / (2 * 0.5 * np.sqrt(x.size))  # asymptotic s.e. of the median of Exp(1): 1/(2 f(m) sqrt n)
     assert 0.6 < (high - low) / (2 * 1.96 * se) < 1.5
+
+
+def test_a_perfect_record_is_a_clean_pass_not_a_marginal_one():
+    rows = frame(case_rows("r", "toy", "alpha", {"group": "g", "rtt_ms": 1.0}, "handshake_ok", "bool",
+                           [1.0] * 40), PARAMS)
+    (v,) = verdicts(rows, [_crit(metric="handshake_ok", statistic="rate", op=">=", threshold="100 %")],
+                    ["alpha"])
+    assert v.label == "pass" and v.evidence.ci == (1.0, 1.0)

@@ -106,3 +106,12 @@ def test_nightly_report_shows_trends_with_the_step(tmp_path):
     assert "step at run night-3" in trends
     early = render(nights[2]).html.read_text()  # history up to that night only: 3 runs, no step yet
     assert "over 3 runs" in early and "step at run" not in early
+
+
+def test_a_pilot_of_vendor_specific_criteria_has_verdicts_but_no_scorecard(tmp_path):
+    criteria = [{"id": "tls", "metric": "handshake_ms", "vendors": ["alpha"], "statistic": "median",
+                 "op": "<=", "threshold": "1 s", "gate": True}]
+    out = render(pilot_run(tmp_path / "pilot", criteria=criteria))
+    html = out.html.read_text()
+    assert 'id="verdicts"' in html and 'id="scorecard"' not in html
+    assert json.loads(out.results.read_text())["scorecard"] is None
