@@ -53,3 +53,16 @@ def test_conformance_checks_without_parameters_are_drawn_per_check_label():
     assert plot.title == "etsi014_conformance: etsi014_check (grid)" and plot.n == 40
     assert "check_07" in plot.svg and "twelve JSON" not in plot.svg  # free text is no axis
 
+
+
+def test_a_named_expectation_is_drawn_on_its_own_metric_only():
+    rows = []
+    for frac in (0.0, 0.25, 0.5, 1.0):
+        p = {"fraction": frac}
+        rows += case_rows("r", "eve", "dev", p, "qber_rise", "ratio", [frac / 4 + 0.001], repeat=0)
+        rows += case_rows("r", "eve", "dev", p, "qber_rise_expected", "ratio", [frac / 4], repeat=1)
+        rows += case_rows("r", "eve", "dev", p, "delivering_share_attacked", "ratio", [1 - frac], repeat=2)
+    plots = {p.title: p for p in evidence_plots(frame(rows, {"fraction": "float64"}), ["fraction"])}
+    assert "qber_rise_expected" in plots["eve: qber_rise (against fraction)"].svg
+    assert "qber_rise_expected" not in plots["eve: delivering_share_attacked (against fraction)"].svg
+    assert len(plots) == 2

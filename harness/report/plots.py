@@ -18,7 +18,7 @@ For every suite × metric with ok rows:
   many, a category × vendor grid of medians coloured within each row (25 PQC
   algorithms × 4 libraries).
 
-Reference curves are metrics named `plob_*`, `tgw_*`, `analytic_*`,
+Reference curves are metrics named `plob_*`, `tgw_*`, `analytic_*`, `*_expected`,
 `expected_*` or `*_bound*` in the same suite and unit: drawn dashed on the
 measured metric's plot (the PLOB bound and the analytic key rate), never alone.
 Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
@@ -37,7 +37,7 @@ from harness.metrics import higher_is_better, is_timeline
 from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
-REFERENCE = re.compile(r"^(?:plob|tgw|analytic|expected|theory)_|_bound(?:_|$)")
+REFERENCE = re.compile(r"^(?:plob|tgw|analytic|expected|theory)_|_bound(?:_|$)|_expected$")
 INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
 MANY_SAMPLES = 20
 MAX_LINES = 10
@@ -202,6 +202,13 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     return to_svg(fig), f"median {metric} [{unit}] per row and vendor; green = best in its row{shown}"
 
 
+def _reference_for(ref: str, metrics: set[str]) -> str | None:
+    """The one metric a reference belongs to (`qber_rise_expected` → `qber_rise`), or None when it
+    bounds every metric of its unit (`plob_bound_bps` on every key rate)."""
+    stripped = re.sub(r"^expected_|_expected$", "", ref)
+    return stripped if stripped != ref and stripped in metrics else None
+
+
 def _free_text(col: pd.Series) -> bool:
     """Evidence and failure messages (long, varied strings) label rows; they are no axis to plot on."""
     if _is_numeric(col) or pd.api.types.is_bool_dtype(col):
@@ -218,7 +225,8 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     per-row results such as the conformance check's name) give them only when no parameter varies."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
-    is_ref = ok["metric"].str.contains(REFERENCE)
+    references = ok[ok["metric"].str.contains(REFERENCE)]
+    metrics_of = {suite: set(part) for suite, part in ok.groupby("suite")["metric"]}
     plots: list[Plot] = []
     for (suite, metric), g in ok.groupby(["suite", "metric"], sort=True):
         if REFERENCE.search(metric) or INTERVAL.search(metric) or len(plots) >= MAX_PLOTS:
@@ -232,8 +240,11 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
         numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
         unit = str(g["unit"].iloc[0])
+        refs = references[(references["suite"] == suite) & (references["unit"] == unit)]
+        mine = {r for r in set(refs["metric"]) if _reference_for(r, metrics_of[suite]) in (None, metric)}
+        refs = refs[refs["metric"].isin(mine)]
         for panel, part, rest in _panels(g, varying, numeric_x):
-            plots += _draw(suite, metric, panel, part, rest, numeric_x, unit, ok, is_ref, colours)
+            plots += _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours)
     return plots[:MAX_PLOTS]
 
 
@@ -253,7 +264,7 @@ def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
 
 
 def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
-          unit: str, ok: pd.DataFrame, is_ref: pd.Series, colours: dict) -> list[Plot]:
+          unit: str, refs: pd.DataFrame, colours: dict) -> list[Plot]:
     cases = tuple(sorted(set(g["case_id"])))
     drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
     with styled():
@@ -266,7 +277,6 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
         elif numeric_x:
             x = numeric_x[0]
             hue = [c for c in varying if c != x and g[c].nunique() <= 4][:1]
-            refs = ok[is_ref & (ok["suite"] == suite) & (ok["unit"] == unit)]
             drawn.append((f"against {x}", *_against(g, refs, metric, x, hue, colours)))
         else:
             hue = [c for c in varying if g[c].nunique() <= 8][:2]
