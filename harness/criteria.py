@@ -113,6 +113,7 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
     not_ok = {s: int((statuses == s).sum()) for s in ("failed", "timeout", "na") if (statuses == s).any()}
     ok = mine[(mine["status"] == "ok") & (mine["metric"] == crit.metric)]
     values = ok["value"].to_numpy(dtype=float, na_value=np.nan)
+    undefined = int(np.isnan(values).sum())  # a suite's "no value this sample": said, not counted
     values = values[~np.isnan(values)]
     row_units = sorted(set(ok["unit"].dropna()))
     row_unit = row_units[0] if len(row_units) == 1 else None
@@ -132,7 +133,8 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
         if not_ok.get("na"):
             reasons = sorted(set(mine.loc[mine["status"] == "na", "reason"].dropna()))
             return verdict("n/a", "; ".join(reasons) or "not applicable to this vendor")
-        return verdict("n/a", f"no data: no ok rows of {crit.metric}{_where_text(crit)} for {vendor}")
+        nan = f" ({undefined} NaN values)" if undefined else ""
+        return verdict("n/a", f"no data: no ok rows of {crit.metric}{_where_text(crit)} for {vendor}{nan}")
     if len(row_units) > 1:
         return verdict("n/a", f"rows of {crit.metric} mix units {row_units}; cannot compute one statistic")
 
@@ -154,6 +156,8 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
     # has no uncertainty to be smaller than; a single value has no interval at all.
     marginal = ci is None or (ci[0] <= thr_value <= ci[1] and ci[0] < ci[1])
     note = "" if not not_ok else f"; {not_ok.get('na', 0)} selected case(s) n/a"
+    if undefined:
+        note += f"; {undefined} NaN value(s) left out"
     spread = "single value, no uncertainty estimate" if ci is None else (
         f"95% CI [{ci[0]:.4g}, {ci[1]:.4g}]")
     reason = (f"{crit.statistic} {value:.4g} {crit.op} {thr_value:.4g} {stat_unit or ''} is "

@@ -167,3 +167,10 @@ def test_a_perfect_record_is_a_clean_pass_not_a_marginal_one():
     (v,) = verdicts(rows, [_crit(metric="handshake_ok", statistic="rate", op=">=", threshold="100 %")],
                     ["alpha"])
     assert v.label == "pass" and v.evidence.ci == (1.0, 1.0)
+
+
+def test_nan_values_are_left_out_and_said_so():
+    rows = frame(case_rows("r", "toy", "alpha", {"group": "g", "rtt_ms": 1.0}, "handshake_ms", "ms",
+                           [10.0, float("nan"), 12.0]), PARAMS)
+    (v,) = verdicts(rows, [_crit()], ["alpha"])
+    assert v.evidence.n == 2 and "1 NaN value(s) left out" in v.reason

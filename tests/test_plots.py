@@ -14,7 +14,7 @@ def _kinds(rows, params) -> dict[str, str]:
 
 def test_pilot_rows_get_sweeps_with_references_matrices_and_latency_distributions():
     plots = _kinds(frame(pilot_rows("r"), PILOT_PARAMS), list(PILOT_PARAMS))
-    assert "dashed: reference curves" in plots["key_rate: secret_key_rate_bps (against fibre_km)"]
+    assert "dashed/dotted: reference curves" in plots["key_rate: secret_key_rate_bps (against fibre_km)"]
     assert "eavesdropping: qber (against intercept_fraction)" in plots
     assert "interop: interop_ok (matrix)" in plots
     # 3 vendors × 2 groups × 2 RTTs = 12 lines > 10: one panel per group
@@ -62,7 +62,9 @@ def test_a_named_expectation_is_drawn_on_its_own_metric_only():
         rows += case_rows("r", "eve", "dev", p, "qber_rise", "ratio", [frac / 4 + 0.001], repeat=0)
         rows += case_rows("r", "eve", "dev", p, "qber_rise_expected", "ratio", [frac / 4], repeat=1)
         rows += case_rows("r", "eve", "dev", p, "delivering_share_attacked", "ratio", [1 - frac], repeat=2)
-    plots = {p.title: p for p in evidence_plots(frame(rows, {"fraction": "float64"}), ["fraction"])}
+    ordered = evidence_plots(frame(rows, {"fraction": "float64"}), ["fraction"])
+    assert ordered[0].title == "eve: qber_rise (against fraction)"  # the one with its expectation first
+    plots = {p.title: p for p in ordered}
     assert "qber_rise_expected" in plots["eve: qber_rise (against fraction)"].svg
     assert "qber_rise_expected" not in plots["eve: delivering_share_attacked (against fraction)"].svg
     assert len(plots) == 2

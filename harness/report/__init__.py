@@ -95,6 +95,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     extra = param_columns(run.rows)
     params = [c for c in run.manifest.get("param_columns", extra) if c in extra]  # case conditions
     labels = [c for c in extra if c not in params]  # per-row results a suite declared
+    suite_order = [s.suite for s in run.scenario.suites] if run.scenario else []
     out = Path(run_dir) / "report"
     out.mkdir(exist_ok=True)
 
@@ -108,7 +109,8 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        plots=evidence_plots(run.rows, params, labels), summary_rows=_summary_rows(run.rows, params),
+        plots=evidence_plots(run.rows, params, labels, suite_order),
+        summary_rows=_summary_rows(run.rows, params),
         cases=_cases(run.rows, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
     html_path = out / "scorecard.html"

@@ -18,9 +18,13 @@ For every suite × metric with ok rows:
   many, a category × vendor grid of medians coloured within each row (25 PQC
   algorithms × 4 libraries).
 
-Reference curves are metrics named `plob_*`, `tgw_*`, `analytic_*`, `*_expected`,
-`expected_*` or `*_bound*` in the same suite and unit: drawn dashed on the
-measured metric's plot (the PLOB bound and the analytic key rate), never alone.
+Reference curves are metrics named `*_bound*` (`plob_bound_bps`), `analytic_*`,
+`expected_*` or `*_expected` in the same suite and unit: drawn dashed on the
+measured metric's plot (the PLOB bound and the analytic key rate), never alone;
+`qber_rise_expected` goes on `qber_rise` only. A suite's own summaries of
+samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
+Suites appear in scenario order, and within a suite the metrics with reference
+curves come first: the key rate against distance before its by-products.
 Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
 what 1 000 do.
 """
@@ -37,7 +41,7 @@ from harness.metrics import higher_is_better, is_timeline
 from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
-REFERENCE = re.compile(r"^(?:plob|tgw|analytic|expected|theory)_|_bound(?:_|$)|_expected$")
+REFERENCE = re.compile(r"^(?:analytic|expected|theory)_|_bound(?:_|$)|_expected$")
 INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
 MANY_SAMPLES = 20
 MAX_LINES = 10
@@ -69,11 +73,16 @@ def _ylabel(metric: str, unit: str) -> str:
     return f"{metric} [{unit}]" if unit else metric
 
 
-def _maybe_log(ax, values: np.ndarray, axis: str = "y") -> None:
-    positive = values[np.isfinite(values) & (values > 0)]
-    if positive.size and positive.size == values[np.isfinite(values)].size and \
-            positive.max() / positive.min() > 100:
-        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+def _maybe_log(ax, values: np.ndarray, axis: str = "y") -> str:
+    """Log scale when the positive values span more than two decades (key rates over distance);
+    returns a caption note when zeros or negatives exist, since a log axis cannot show them."""
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    if not positive.size or positive.max() / positive.min() <= 100 or positive.size < finite.size / 2:
+        return ""
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log", nonpositive="mask")
+    hidden = finite.size - positive.size
+    return f"; log scale: {hidden} value(s) ≤ 0 not drawn" if hidden else ""
 
 
 def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
@@ -93,20 +102,30 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         ax.plot(agg.index, agg[0.5], marker="o", ms=3, color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
     drawn: set[tuple] = set()
+    styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
         curve = part.groupby(x)["value"].median().sort_index()
         signature = (ref, tuple(np.round(curve.to_numpy(), 12)))
         if signature in drawn:
             continue  # the same bound for several vendors: draw it once
         drawn.add(signature)
-        ax.plot(curve.index, curve.to_numpy(), ls="--", lw=1.2, color=colours.get(vendor, "k"),
+        ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
                 label=f"{ref} ({vendor})")
-    _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float)]))
+    log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float)]))
     ax.set_xlabel(x)
     ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
-    ax.legend(fontsize=7, frameon=False)
-    caption = f"median per {x}, band p25–p75" + ("; dashed: reference curves" if len(refs) else "")
+    _legend(ax)
+    caption = (f"median per {x}, band p25–p75" + ("; dashed/dotted: reference curves" if len(refs) else "")
+               + log_note)
     return to_svg(fig), caption
+
+
+def _legend(ax) -> None:
+    """Beside the axes once it would cover the curves (many references), inside otherwise."""
+    if len(ax.get_legend_handles_labels()[0]) > 4:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=7, frameon=False)
 
 
 def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
@@ -138,11 +157,11 @@ def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[s
         q = np.quantile(part["value"].to_numpy(float), probs)
         style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
         ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
-    _maybe_log(ax, g["value"].to_numpy(float), axis="x")
+    log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x")
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
     ax.legend(fontsize=7, frameon=False)
-    return to_svg(fig), "empirical CDF from 201 quantiles per line"
+    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note
 
 
 def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
@@ -220,7 +239,8 @@ def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
 
-def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = ()) -> list[Plot]:
+def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
+                   suite_order: list[str] = ()) -> list[Plot]:
     """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
     per-row results such as the conformance check's name) give them only when no parameter varies."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
@@ -228,9 +248,24 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     references = ok[ok["metric"].str.contains(REFERENCE)]
     metrics_of = {suite: set(part) for suite, part in ok.groupby("suite")["metric"]}
     plots: list[Plot] = []
-    for (suite, metric), g in ok.groupby(["suite", "metric"], sort=True):
+    groups = dict(iter(ok.groupby(["suite", "metric"], sort=True)))
+    unit_of = {key: str(g["unit"].iloc[0]) for key, g in groups.items()}
+    refs_of = {(s, m): _reference_for(m, metrics_of[s]) for s, m in groups if REFERENCE.search(m)}
+    owned = {(s, target) for (s, _), target in refs_of.items() if target is not None}
+    bounded = {(s, unit_of[(s, m)]) for (s, m), target in refs_of.items() if target is None}
+
+    def priority(key: tuple[str, str]) -> tuple:
+        suite, metric = key
+        rank = suite_order.index(suite) if suite in suite_order else len(suite_order)
+        has_ref = (suite, metric) in owned or (suite, unit_of[key]) in bounded
+        return (rank, suite, not has_ref, metric)
+
+    for suite, metric in sorted(groups, key=priority):
+        g = groups[(suite, metric)]
         if REFERENCE.search(metric) or INTERVAL.search(metric) or len(plots) >= MAX_PLOTS:
             continue
+        if metric.endswith("_mean") and metric[:-5] in metrics_of[suite]:
+            continue  # the suite's mean of samples it also reports
         present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"
                    and not _free_text(g[c])]
         varying = [c for c in present if g[c].nunique() > 1]
