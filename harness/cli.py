@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness import cli_eval
+from harness.cli_keyrate import register as register_keyrate
+from harness.cli_netem import register as register_netem
+from harness.console import stderr_console, stdout_console
 from harness.manifest import new_manifest, new_run_id
 from harness.plan import Case, param_columns, plan
 from harness.registry import adapter_names, suite_class, vendor_info
@@ -29,9 +31,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-# Piped output (CI logs, files) gets a wide console so tables and reasons are not folded.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+out = stdout_console()
+err = stderr_console()
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -234,7 +235,8 @@ def report(
         print(path)
 
 
-cli_eval.register(app)
+for _register in (register_keyrate, register_netem, cli_eval.register):
+    _register(app)
 
 
 def main() -> None:

@@ -7,18 +7,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from harness import junit
 from harness.compare import compare, latest_baseline
+from harness.console import stdout_console
 from harness.criteria_spec import RegressionPolicy
 from harness.evaluation import evaluate_run
 from harness.history import query, steps
 from harness.rundata import RunData, RunDirError, load
 from harness.summary import fmt
 
-out = Console(width=None if sys.stdout.isatty() else 200)
+out = stdout_console()
 STYLE = {"pass": "green", "fail": "red", "n/a": "yellow"}
 
 

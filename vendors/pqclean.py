@@ -59,6 +59,12 @@ class PQCleanKem:
     def decaps(self, secret_key: bytes, ciphertext: bytes) -> bytes:
         return self._module.decrypt(secret_key, ciphertext)
 
+    def load_secret_key(self, data: bytes) -> bytes:
+        # PQClean keeps the FIPS 203 expanded decapsulation key; only its length can be checked here.
+        if not isinstance(data, bytes) or len(data) != self._module.SECRET_KEY_SIZE:
+            raise ValueError(f"{self.algorithm} secret key must be {self._module.SECRET_KEY_SIZE} bytes")
+        return data
+
     def public_key_bytes(self, public_key: bytes) -> bytes:
         return public_key
 

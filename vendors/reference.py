@@ -22,6 +22,7 @@ _PACKAGES = {"kyber_py": "kyber-py", "dilithium_py": "dilithium-py"}
 # Public-key lengths, to reject a malformed key when it is loaded rather than deep inside an operation.
 _PK_BYTES = {"ML-KEM-512": 800, "ML-KEM-768": 1184, "ML-KEM-1024": 1568,
              "ML-DSA-44": 1312, "ML-DSA-65": 1952, "ML-DSA-87": 2592}
+_DK_BYTES = {"ML-KEM-512": 1632, "ML-KEM-768": 2400, "ML-KEM-1024": 3168}  # expanded, FIPS 203
 
 
 def _checked(algorithm: str, data: bytes) -> bytes:
@@ -35,6 +36,14 @@ class ReferenceKem:
         self.algorithm = algorithm
         self._scheme = scheme
         self.keygen = scheme.keygen  # returns (ek, dk)
+
+    def keygen_from_seed(self, seed: bytes) -> tuple[bytes, bytes]:
+        return self._scheme.key_derive(seed)  # d ‖ z, FIPS 203 §7.1; raises ValueError unless 64 bytes
+
+    def load_secret_key(self, data: bytes) -> bytes:
+        if not isinstance(data, bytes) or len(data) != _DK_BYTES[self.algorithm]:
+            raise ValueError(f"{self.algorithm} decapsulation key must be {_DK_BYTES[self.algorithm]} bytes")
+        return data
 
     def encaps(self, public_key: bytes) -> tuple[bytes, bytes]:
         shared_secret, ciphertext = self._scheme.encaps(public_key)  # kyber-py's order is (K, c)
@@ -58,6 +67,7 @@ class ReferenceSigner:
         self.algorithm = algorithm
         self._scheme = scheme
         self.keygen = scheme.keygen  # returns (pk, sk)
+        self.keygen_from_seed = scheme.key_derive  # ξ, FIPS 204 §6.1; raises ValueError unless 32 bytes
         self.sign = scheme.sign
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
