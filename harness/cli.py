@@ -181,8 +181,9 @@ def _print_gates(run_dir: Path) -> bool:
         out.print(f"criteria: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a "
                   f"(details: qsbench verdicts {run_dir})")
     for v in ev.gate_failures:
+        reason = " ".join(v.reason.split())
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
-        out.print(v.reason, markup=False, highlight=False)
+        out.print(reason if len(reason) <= 160 else reason[:159] + "…", markup=False, highlight=False)
     return bool(ev.gate_failures)
 
 

@@ -30,6 +30,12 @@ def _load(run_dir: Path) -> RunData:
         raise typer.Exit(2) from None
 
 
+def _short(text: str, limit: int = 160) -> str:
+    """Terminal tables keep reasons to a glance; results.json and the report keep them whole."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _pairs(items: list[str], what: str) -> dict[str, str]:
     pairs = {}
     for item in items:
@@ -62,7 +68,7 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
         name = v.criterion.id + (" (gate)" if v.criterion.gate else "")
         requirement = f"{v.criterion.statistic} {v.criterion.op} {v.criterion.threshold}"
         table.add_row(name, v.vendor, f"[{STYLE[v.outcome]}]{v.label}[/]", value, ci, str(v.evidence.n),
-                      requirement, v.reason)
+                      requirement, _short(v.reason))
     out.print(table)
     if ev.scorecard is not None and len(ev.scorecard.vendors) > 1:
         out.print("ranking: " + " > ".join(
@@ -70,7 +76,7 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
             for s in ev.scorecard.vendors))
     for v in ev.gate_failures:
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
-        out.print(v.reason, markup=False, highlight=False)
+        out.print(_short(v.reason), markup=False, highlight=False)
     raise typer.Exit(ev.exit_code)
 
 
@@ -118,7 +124,7 @@ def compare_cmd(
         table.add_row(f"[{colour}]{c.kind}[/]", c.suite, c.vendor, c.metric, fmt(c.baseline),
                       f"{fmt(c.current)} {c.unit}", "" if c.change is None else f"{c.change:+.1%}",
                       "" if c.p_value is None else f"{c.p_value:.2g}", f"{c.n_baseline}/{c.n_current}",
-                      c.case_id, c.note)
+                      c.case_id, _short(c.note))
     if shown:
         out.print(table)
     unchanged = len(result.changes) - len(shown)

@@ -153,8 +153,9 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
     passed = bool(_OPS[crit.op](value, thr_value))
     # Marginal: the threshold lies within the interval, i.e. the margin is smaller than the
     # uncertainty. A degenerate interval (every resample the same, e.g. 40 of 40 handshakes ok)
-    # has no uncertainty to be smaller than; a single value has no interval at all.
-    marginal = ci is None or (ci[0] <= thr_value <= ci[1] and ci[0] < ci[1])
+    # has no uncertainty to be smaller than; a single value (a key size) has no interval, which
+    # its reason and n=1 say instead.
+    marginal = ci is not None and ci[0] <= thr_value <= ci[1] and ci[0] < ci[1]
     note = "" if not not_ok else f"; {not_ok.get('na', 0)} selected case(s) n/a"
     if undefined:
         note += f"; {undefined} NaN value(s) left out"

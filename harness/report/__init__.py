@@ -44,7 +44,13 @@ def _env() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = lambda v: "" if v is None else fmt(v)
+    env.filters["short"] = _short  # long reasons in full in the title and the evidence list
     return env
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _params_text(row: pd.Series, columns: list[str]) -> str:
