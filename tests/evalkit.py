@@ -114,3 +114,23 @@ def pilot_run(run_dir: Path, scale: int = 1, seed: int = 0, slowdown: float = 1.
             "criteria": PILOT_CRITERIA, **scenario_extra}
     return write_run(run_dir, text, pilot_rows(run_dir.name, scale, seed, slowdown), PILOT_PARAMS,
                      started=started)
+
+
+def many_cases_run(run_dir: Path, vendors: int = 4, algorithms: int = 25, repeats: int = 5,
+                   samples: int = 50) -> Path:
+    """A PQC-procurement-shaped run: vendors × algorithms × operations × repeats cases (2 000 by default)."""
+    rng = np.random.default_rng(0)
+    names = [f"lib{i}" for i in range(vendors)]
+    algs = [f"ALG-{i:02d}" for i in range(algorithms)]
+    rows = []
+    for v in names:
+        for a in algs:
+            for op in ("keygen", "encaps", "decaps", "sign"):
+                for r in range(repeats):
+                    rows += case_rows(run_dir.name, "pqc_primitives", v, {"algorithm": a, "operation": op},
+                                      "op_us", "us", rng.lognormal(3, 0.2, samples), repeat=r)
+    criteria = [{"id": f"encaps_{a}", "metric": "op_us", "where": {"algorithm": a, "operation": "encaps"},
+                 "statistic": "p99", "op": "<=", "threshold": "30 us", "target": "10 us"} for a in algs[:10]]
+    scenario = {"name": "many-cases", "vendors": names, "suites": [{"suite": "pqc_primitives"}],
+                "criteria": criteria}
+    return write_run(run_dir, scenario, rows, {"algorithm": "string", "operation": "string"})
