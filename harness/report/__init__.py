@@ -115,7 +115,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        plots=evidence_plots(run.rows, params, labels, suite_order),
+        evidence=evidence_plots(run.rows, params, labels, suite_order),
         summary_rows=_summary_rows(run.rows, params),
         cases=_cases(run.rows, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())

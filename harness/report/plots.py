@@ -45,7 +45,8 @@ REFERENCE = re.compile(r"^(?:analytic|expected|theory)_|_bound(?:_|$)|_expected$
 INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
 MANY_SAMPLES = 20
 MAX_LINES = 10
-MAX_PLOTS = 30
+MAX_PLOTS = 40
+MIN_PER_SUITE = 6
 MAX_GRID_ROWS = 60
 MAX_PANELS = 6
 FREE_TEXT_CHARS = 40
@@ -239,10 +240,17 @@ def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
 
+@dataclass(frozen=True)
+class Evidence:
+    plots: list[Plot]
+    omitted: list[str]  # "suite: metric" left out by the plot budget, named in the report
+
+
 def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
-                   suite_order: list[str] = ()) -> list[Plot]:
+                   suite_order: list[str] = ()) -> Evidence:
     """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
-    per-row results such as the conformance check's name) give them only when no parameter varies."""
+    per-row results such as the conformance check's name) give them only when no parameter varies.
+    Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
     references = ok[ok["metric"].str.contains(REFERENCE)]
@@ -260,12 +268,17 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         has_ref = (suite, metric) in owned or (suite, unit_of[key]) in bounded
         return (rank, suite, not has_ref, metric)
 
-    for suite, metric in sorted(groups, key=priority):
+    drawable = [k for k in sorted(groups, key=priority) if not (
+        REFERENCE.search(k[1]) or INTERVAL.search(k[1])
+        or (k[1].endswith("_mean") and k[1][:-5] in metrics_of[k[0]]))]  # a suite's mean of its samples
+    share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
+    per_suite: dict[str, int] = {}
+    omitted: list[str] = []
+    for suite, metric in drawable:
         g = groups[(suite, metric)]
-        if REFERENCE.search(metric) or INTERVAL.search(metric) or len(plots) >= MAX_PLOTS:
+        if per_suite.get(suite, 0) >= share or len(plots) >= MAX_PLOTS:
+            omitted.append(f"{suite}: {metric}")
             continue
-        if metric.endswith("_mean") and metric[:-5] in metrics_of[suite]:
-            continue  # the suite's mean of samples it also reports
         present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"
                    and not _free_text(g[c])]
         varying = [c for c in present if g[c].nunique() > 1]
@@ -279,8 +292,10 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         mine = {r for r in set(refs["metric"]) if _reference_for(r, metrics_of[suite]) in (None, metric)}
         refs = refs[refs["metric"].isin(mine)]
         for panel, part, rest in _panels(g, varying, numeric_x):
-            plots += _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours)
-    return plots[:MAX_PLOTS]
+            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours)
+            plots += drawn
+            per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
+    return Evidence(plots, omitted)
 
 
 def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
