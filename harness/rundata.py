@@ -44,12 +44,9 @@ class RunData:
 
 
 def scenario_text(manifest: dict[str, Any]) -> str | None:
+    """The scenario as run (harness.manifest keeps its text), or None for a manifest without it."""
     scenario = manifest.get("scenario")
-    if isinstance(scenario, dict):
-        return scenario.get("text")
-    if isinstance(scenario, str):
-        return scenario
-    return manifest.get("scenario_text")
+    return scenario.get("text") if isinstance(scenario, dict) else None
 
 
 def param_columns(rows: pd.DataFrame) -> list[str]:
