@@ -229,8 +229,9 @@ def report(
     _print_summary(run_dir)
     try:
         base = latest_baseline(run_dir) if baseline == "latest" else baseline
-    except RunDirError as exc:
-        raise _bad_input(str(exc)) from None
+    except RunDirError as exc:  # the first night has nothing to compare with: report without
+        err.print(f"{exc}; reporting without a comparison", markup=False)
+        base = None
     rendered = render(run_dir, base)
     for path in (rendered.markdown, rendered.results, rendered.junit, rendered.html):
         print(path)

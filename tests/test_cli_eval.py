@@ -94,6 +94,8 @@ def test_end_to_end_run_gates_reports_and_compares(tmp_path, write_scenario):
     verdicts = runner.invoke(app, ["verdicts", str(run_dir)])
     assert "signer-only has no kem" in verdicts.output and verdicts.exit_code == 1
 
+    alone = runner.invoke(app, ["report", str(run_dir), "--baseline", "latest"])
+    assert alone.exit_code == 0 and "reporting without a comparison" in alone.output
     second = runner.invoke(app, ["run", str(path), "--out", str(results)])
     run_2 = results / second.output.strip().splitlines()[-1].split("/")[-1]
     report = runner.invoke(app, ["report", str(run_2), "--baseline", "latest"])
