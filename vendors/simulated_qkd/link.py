@@ -66,6 +66,7 @@ class SimulatedLink:
         self._seed = np.random.SeedSequence(seed)
         self._lock = threading.Lock()  # one block at a time, whoever drives the clock
         self.last_delivery_active = True
+        self._run_ahead_s = 0.0
 
     # --- channel control and faults ---
     def set_fibre_km(self, km: float) -> None:
@@ -123,7 +124,8 @@ class SimulatedLink:
 
     def _snapshot(self, w: _Window) -> TelemetrySnapshot:
         span = w.device_s or math.nan
-        self.last_delivery_active = w.aborted_blocks < w.blocks
+        if w.blocks:
+            self.last_delivery_active = w.aborted_blocks < w.blocks
         return TelemetrySnapshot(
             window_s=w.device_s, qber=w.error_weighted / w.sifted_bits if w.sifted_bits else math.nan,
             secret_key_rate_bps=w.secret_bits / span, sifted_rate_bps=w.sifted_bits / span,
@@ -139,8 +141,12 @@ class SimulatedLink:
             raise ValueError(f"device_seconds={device_seconds!r}: must be > 0")
         window = _Window()
         with self._lock:
-            while window.device_s < device_seconds:
+            # Blocks are indivisible: time run past a request is owed to the next one, so many
+            # short requests add up to the device time they asked for.
+            target = device_seconds - self._run_ahead_s
+            while window.device_s < target:
                 self._step(window)
+            self._run_ahead_s = window.device_s - target
         return self._snapshot(window)
 
     def run_paced(self, stop: threading.Event, time_scale: float = 1.0) -> None:
