@@ -290,6 +290,27 @@ class ChannelControl(Protocol):
     def set_attack(self, attack: Attack | None) -> None: ...
 
 
+class Countermeasures(Protocol):
+    """Switchable defences of a device (e.g. decoy_analysis, blinding_monitor), for the attack suites.
+
+    Real devices rarely allow switching a defence off; such an adapter lists only what it can switch.
+    """
+
+    def countermeasures(self) -> Sequence[str]: ...
+
+    def set_countermeasure(self, name: str, enabled: bool) -> None: ...
+
+
+class Datasheet(Protocol):
+    """What a QKD device declares about itself (not observations): the basis of analytic expectations."""
+
+    def declared_profile(self) -> Any:
+        """A harness.qkd.profiles.Profile with the declared parameters, or None when not declared."""
+
+    def declared_fibre_km(self) -> float | None:
+        """The installed fibre length of a link whose channel cannot be changed, or None."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """A fault to inject: `kind` (e.g. kme_unavailable, link_down) for `duration_s` of device time."""

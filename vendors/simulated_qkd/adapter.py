@@ -100,6 +100,15 @@ class SimulatedQKDAdapter(Adapter):
         body = {"key_IDs": [{"key_ID": k} for k in key_ids]}
         return self._call(self._kme[End.B].dec_keys, self.slave_sae_id, self.master_sae_id, body)
 
+    # --- datasheet: what the device declares ---
+    def declared_profile(self) -> Any:
+        from harness.qkd.profiles import load_profile
+
+        return load_profile(self.profile_name)
+
+    def declared_fibre_km(self) -> float | None:
+        return None  # the channel is under control: no fixed installed length
+
     # --- telemetry, channel control, fault injection ---
     def observe(self, duration_s: float) -> TelemetrySnapshot:
         return self.link.run_for(duration_s)
