@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
         time_scale: Annotated[float, Opt(min=1e-3, help="device seconds per wall-clock second")] = 1.0,
         key_size: Annotated[int, Opt(help="default key size in bits (multiple of 8)")] = 256,
         max_key_count: Annotated[int, Opt(min=1, help="keys held before new key is discarded")] = 1000,
-        block_seconds: Annotated[float, Opt(min=1e-3, help="device time per post-processing block")] = 1.0,
+        block_bits: Annotated[int, Opt(min=1000, help="key-basis bits per block (default: the profile's)")
+                              ] = 0,
         seed: Annotated[int, Opt(min=0, help="seed of the link's Monte Carlo")] = 0,
     ) -> None:
         """Serve both KMEs of one simulated link over HTTPS with mutual TLS until Ctrl-C.
@@ -63,16 +64,15 @@ def register(app: typer.Typer) -> None:
 
         Example: qsbench kme serve --profile gys-2004 --fibre-km 50 --port 8443 --certs ./kme-pki
         """
-        from vendors.simulated_qkd.core_source import CoreKeySource
-
         from vendors.simulated_qkd.certs import load_test_pki
+        from vendors.simulated_qkd.core_source import CoreKeySource
         from vendors.simulated_qkd.keystore import LinkKeyStore
         from vendors.simulated_qkd.link import SimulatedLink
         from vendors.simulated_qkd.served import ServedLink
 
         try:
             pki = load_test_pki(certs)
-            source = CoreKeySource(profile, block_seconds)
+            source = CoreKeySource(profile, block_bits or None)
             link = SimulatedLink(source, LinkKeyStore(key_size, max_key_count), fibre_km, seed)
             served = ServedLink(link, pki, host=host, port=port, time_scale=time_scale, log_level="info")
         except (FileNotFoundError, ValueError) as exc:

@@ -1,9 +1,10 @@
 """The simulated QKD device as a qsbench adapter: a link from a device profile, in process.
 
 Options: `profile` (a shipped profile name or a YAML path; default gys-2004), `fibre_km`
-(default 25), `key_size` bits (256), `max_key_count` (1000), `block_seconds` of device
-time per post-processing block (1.0), `seed` (0), and `time_scale` (1.0) for the device
-clock while its ETSI 014 KMEs are served (`etsi014_endpoints()` starts them on loopback).
+(default 25), `key_size` bits (256), `max_key_count` (1000), `block_bits` key-basis
+detections per post-processing block (default the profile's block size), `seed` (0), and
+`time_scale` (1.0) for the device clock while its ETSI 014 KMEs are served
+(`etsi014_endpoints()` starts them on loopback).
 
 In process, key delivery goes through the same `KmeApi` the HTTPS server uses, so
 both paths refuse and deliver identically.
@@ -26,6 +27,7 @@ from harness.adapters import (
     KeyDeliveryError,
     Kind,
     KmeStatus,
+    NotApplicable,
     TelemetrySnapshot,
 )
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
@@ -49,7 +51,8 @@ class SimulatedQKDAdapter(Adapter):
         if source is None:
             from vendors.simulated_qkd.core_source import CoreKeySource
 
-            source = CoreKeySource(self.profile_name, float(opts.get("block_seconds", 1.0)))
+            block_bits = opts.get("block_bits")
+            source = CoreKeySource(self.profile_name, int(block_bits) if block_bits else None)
         self.source = source
         store = LinkKeyStore(key_size, int(opts.get("max_key_count", 1000)))
         self.link = SimulatedLink(source, store, float(opts.get("fibre_km", 25.0)), int(opts.get("seed", 0)))
@@ -121,6 +124,15 @@ class SimulatedQKDAdapter(Adapter):
 
     def set_attack(self, attack: Attack | None) -> None:
         self.link.set_attack(attack)
+
+    def countermeasures(self) -> Sequence[str]:
+        return tuple(getattr(self.source, "countermeasures", ()))
+
+    def set_countermeasure(self, name: str, enabled: bool) -> None:
+        setter = getattr(self.source, "set_countermeasure", None)
+        if setter is None:
+            raise NotApplicable(f"this key source has no switchable countermeasure {name!r}")
+        setter(name, enabled)
 
     def fault_kinds(self) -> Sequence[str]:
         return FAULT_KINDS
