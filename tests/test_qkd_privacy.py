@@ -1,0 +1,82 @@
+"""Toeplitz hashing: bit-exact against the entry-by-entry GF(2) matrix reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.qkd import privacy
+from harness.qkd.privacy import toeplitz_hash
+from tests import naive_postprocessing as naive
+
+SHAPES = [(1, 1), (1, 70), (5, 3), (63, 64), (64, 64), (65, 63), (200, 1), (200, 64), (200, 65),
+          (300, 200), (1000, 999), (1000, 700), (129, 1000)]
+
+
+def _case(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2, n, dtype=np.uint8), rng.integers(0, 2, n + m - 1, dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("n", "m"), SHAPES)
+def test_bit_exact_against_matrix_reference(n: int, m: int) -> None:
+    for seed in range(3):
+        bits, seed_bits = _case(n, m, 1000 * n + m + seed)
+        np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
+
+
+@pytest.mark.parametrize(("n", "m"), [(5, 70), (300, 200), (1000, 700), (129, 1000)])
+def test_split_fallback_is_bit_exact(monkeypatch: pytest.MonkeyPatch, n: int, m: int) -> None:
+    # A negative tolerance makes every FFT product count as inexact, so the halving recursion
+    # runs all the way down to one-bit inputs and the packed kernel.
+    monkeypatch.setattr(privacy, "_EXACT_TOLERANCE", -1.0)
+    bits, seed_bits = _case(n, m, 7)
+    np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
+
+
+def test_large_block_spot_checks_against_the_definition() -> None:
+    n, m = 1 << 18, 1 << 17
+    bits, seed_bits = _case(n, m, 11)
+    out = toeplitz_hash(bits, m, seed_bits)
+    rows = [*np.random.default_rng(12).choice(m, 64, replace=False).tolist(), 0, m - 1]
+    for i in rows:
+        assert out[i] == naive.toeplitz_entry(bits, i, seed_bits), f"output bit {i}"
+
+
+def test_all_zero_input_hashes_to_zero_and_hashing_is_linear() -> None:
+    x, seed_bits = _case(500, 300, 3)
+    x2, _ = _case(500, 300, 4)
+    assert not toeplitz_hash(np.zeros(500, np.uint8), 300, seed_bits).any()
+    np.testing.assert_array_equal(toeplitz_hash(x ^ x2, 300, seed_bits),
+                                  toeplitz_hash(x, 300, seed_bits) ^ toeplitz_hash(x2, 300, seed_bits))
+
+
+def test_collision_rate_of_a_universal_family() -> None:
+    # Two fixed distinct inputs collide under a random seed with probability 2^-m exactly.
+    x, _ = _case(256, 1, 5)
+    x2 = x.copy()
+    x2[17] ^= 1
+    rng = np.random.default_rng(6)
+    trials, m = 4096, 4
+    collisions = sum(
+        np.array_equal(toeplitz_hash(x, m, s), toeplitz_hash(x2, m, s))
+        for s in (rng.integers(0, 2, 256 + m - 1, dtype=np.uint8) for _ in range(trials))
+    )
+    expected = trials / 2**m  # 256; binomial sd 15.5
+    assert abs(collisions - expected) < 5 * np.sqrt(expected * (1 - 2**-m))
+
+
+@pytest.mark.parametrize(
+    ("bits", "m", "seed_bits", "message"),
+    [
+        (np.zeros(0, np.uint8), 1, np.zeros(0, np.uint8), "empty"),
+        (np.zeros(10, np.uint8), 0, np.zeros(9, np.uint8), "at least 1"),
+        (np.zeros(10, np.uint8), 3, np.zeros(11, np.uint8), "n \\+ m - 1 = 12"),
+        (np.zeros(10, np.uint8), 3, np.full(12, 3, np.uint8), "only 0 and 1"),
+        (np.zeros(10, np.bool_), 3, np.zeros(12, np.uint8), "uint8"),
+        (np.zeros(10, np.uint8), 2.0, np.zeros(11, np.uint8), "integer"),
+    ],
+)
+def test_bad_input_is_rejected(bits, m, seed_bits, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        toeplitz_hash(bits, m, seed_bits)
