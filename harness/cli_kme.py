@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         time_scale: Annotated[float, Opt(min=1e-3, help="device seconds per wall-clock second")] = 1.0,
         key_size: Annotated[int, Opt(help="default key size in bits (multiple of 8)")] = 256,
         max_key_count: Annotated[int, Opt(min=1, help="keys held before new key is discarded")] = 1000,
-        block_bits: Annotated[int, Opt(min=1000, help="key-basis bits per block (default: the profile's)")
-                              ] = 0,
+        block_bits: Annotated[int | None, Opt(min=1000, help="key-basis bits per block (default: profile)")
+                              ] = None,
         seed: Annotated[int, Opt(min=0, help="seed of the link's Monte Carlo")] = 0,
     ) -> None:
         """Serve both KMEs of one simulated link over HTTPS with mutual TLS until Ctrl-C.
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             pki = load_test_pki(certs)
-            source = CoreKeySource(profile, block_bits or None)
+            source = CoreKeySource(profile, block_bits)
             link = SimulatedLink(source, LinkKeyStore(key_size, max_key_count), fibre_km, seed)
             served = ServedLink(link, pki, host=host, port=port, time_scale=time_scale, log_level="info")
         except (FileNotFoundError, ValueError) as exc:
