@@ -9,6 +9,9 @@ Options (all required unless marked):
     third_sae_id, third_cert, third_key      optional: an SAE of the same PKI that is no party to the
                                              link, for the conformance suite's wrong-SAE checks
     timeout_s                       optional, default 10
+    declared_profile, fibre_km      optional datasheet: a qsbench device profile (name or YAML path)
+                                    with the vendor's declared parameters, and the installed fibre
+                                    length; suites compare measurements with them, nothing is observed
 
 It offers `key_delivery` and the raw `etsi014` endpoints, nothing it cannot observe
 through the API. Key material stays in `Key` objects and is never logged.
@@ -156,6 +159,18 @@ class Etsi014Adapter(Adapter):
 
     def etsi014_endpoints(self) -> Etsi014Endpoints:
         return self._endpoints
+
+    def declared_profile(self) -> Any:
+        name = self.options.get("declared_profile")
+        if not name:
+            return None
+        from harness.qkd.profiles import load_profile
+
+        return load_profile(str(name))
+
+    def declared_fibre_km(self) -> float | None:
+        km = self.options.get("fibre_km")
+        return None if km is None else float(km)
 
     def status(self) -> KmeStatus:
         return self._client.status()
