@@ -1,8 +1,8 @@
 """Expand a scenario into cases: suite entry × vendor × case parameters × repeat.
 
 Each case has a fingerprint (`case_id`) that depends only on what the case
-measures (suite, vendor and its adapter options, case parameters, repeat),
-not on the run, so the same case matches across runs for comparison and
+measures (suite and its validated params, vendor and its adapter options,
+case parameters, repeat), not on the run or its seed, so the same case matches across runs for comparison and
 `--resume` can tell which cases are already on disk.
 """
 
@@ -34,9 +34,10 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def fingerprint(suite: str, vendor: str, adapter: str, options: dict, params: dict, repeat: int) -> str:
-    key = _canonical({"suite": suite, "vendor": vendor, "adapter": adapter, "options": options,
-                      "params": params, "repeat": repeat})
+def fingerprint(suite: str, suite_params: dict, vendor: str, adapter: str, options: dict, params: dict,
+                repeat: int) -> str:
+    key = _canonical({"suite": suite, "suite_params": suite_params, "vendor": vendor, "adapter": adapter,
+                      "options": options, "params": params, "repeat": repeat})
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -45,8 +46,10 @@ def case_seed(run_seed: int, case_id: str) -> int:
     return int.from_bytes(digest[:8], "little") >> 1  # fits numpy's and numba's int64 seeds
 
 
-def plan(loaded: LoadedScenario) -> list[Case]:
+def plan(loaded: LoadedScenario, seed: int | None = None) -> list[Case]:
+    """All cases of the scenario; `seed` overrides the scenario's run seed."""
     scenario = loaded.scenario
+    run_seed = scenario.seed if seed is None else seed
     cases: list[Case] = []
     for index, (run, params) in enumerate(zip(scenario.suites, loaded.params, strict=True)):
         suite = suite_class(run.suite)()
@@ -58,10 +61,10 @@ def plan(loaded: LoadedScenario) -> list[Case]:
                 peers = [p for p in vendor_names if p != vendor_name] if suite.pairwise else [None]
                 for peer, repeat in ((p, r) for p in peers for r in range(run.repeats)):
                     case_params = base_params if peer is None else {**base_params, "peer": peer}
-                    case_id = fingerprint(run.suite, spec.name, spec.adapter_name, spec.options,
-                                          case_params, repeat)
+                    case_id = fingerprint(run.suite, params.model_dump(mode="json"), spec.name,
+                                          spec.adapter_name, spec.options, case_params, repeat)
                     cases.append(Case(case_id, run.suite, index, spec.name, spec.adapter_name,
-                                      dict(case_params), repeat, timeout, case_seed(scenario.seed, case_id)))
+                                      dict(case_params), repeat, timeout, case_seed(run_seed, case_id)))
     seen: set[str] = set()
     for case in cases:
         if case.case_id in seen:

@@ -154,7 +154,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
 
     names = [v.name for v in scenario.vendors]
     for i, spec in enumerate(scenario.vendors):
-        if names.count(spec.name) > 1:
+        if spec.name in names[:i]:
             fail(("vendors", i, "name"), f"vendor {spec.name!r} is listed twice")
         try:
             adapter_class(spec.adapter_name)

@@ -1,0 +1,202 @@
+"""The `qsbench` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.manifest import new_manifest, new_run_id
+from harness.plan import Case, param_columns, plan
+from harness.registry import adapter_names, suite_class, vendor_info
+from harness.runner import Runner
+from harness.scenario import ScenarioInvalid, json_schema, load_scenario, parse_scenario
+from harness.store import RunStore, row_columns
+
+app = typer.Typer(
+    name="qsbench",
+    help="Benchmark and evaluate quantum-safe links: QKD devices and PQC libraries.\n\n"
+         "Start with:  qsbench run suites/scenarios/demo.yaml",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+# Piped output (CI logs, files) gets a wide console so tables and reasons are not folded.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _bad_input(message: str) -> typer.Exit:
+    print(message, file=sys.stderr)  # plain: one unwrapped line per error, for editors and CI logs
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _load(path: Path):
+    try:
+        return load_scenario(path)
+    except ScenarioInvalid as exc:
+        raise _bad_input(str(exc)) from None
+
+
+@app.command()
+def vendors(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """List every registered adapter, whether it can run here, and why not.
+
+    Example: [bold]qsbench vendors --json[/bold]
+    """
+    infos = [vendor_info(name) for name in adapter_names()]
+    if as_json:
+        print(json.dumps([vars(i) for i in infos], indent=2))
+        return
+    table = Table(title="Registered vendor adapters (entry-point group qsbench.vendors)")
+    for col in ("name", "kind", "available", "version", "capabilities", "reason"):
+        table.add_column(col, overflow="fold")
+    for i in infos:
+        table.add_row(i.name, i.kind, "[green]yes[/]" if i.available else "[red]no[/]", i.version,
+                      ", ".join(i.capabilities), i.reason)
+    out.print(table)
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")]) -> None:
+    """Check a scenario file; print FILE:LINE:COL: field: problem for each error (exit 2).
+
+    Example: [bold]qsbench validate suites/scenarios/demo.yaml[/bold]
+    """
+    loaded = _load(scenario)
+    cases = plan(loaded)
+    out.print(f"{scenario}: valid — {len(cases)} cases across {len(loaded.scenario.suites)} suite entries "
+              f"and {len(loaded.scenario.vendors)} vendors")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files, for editors.
+
+    Example: [bold]qsbench schema > scenario.schema.json[/bold]
+    """
+    print(json.dumps(json_schema(), indent=2))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err,
+                    disable=not err.is_terminal)
+
+
+def _start(loaded, out_dir: Path, seed: int | None) -> tuple[RunStore, list[Case]]:
+    run_seed = loaded.scenario.seed if seed is None else seed
+    cases = plan(loaded, run_seed)
+    params = param_columns(cases)
+    labels = sorted({c for run in loaded.scenario.suites for c in suite_class(run.suite).label_columns})
+    run_id = new_run_id(loaded.scenario.name)
+    manifest = new_manifest(loaded, run_id, run_seed, row_columns(params, labels), list(params), len(cases))
+    return RunStore.create(out_dir / run_id, manifest), cases
+
+
+def _resume(scenario: Path, run_dir: Path) -> tuple[RunStore, list[Case], object]:
+    store = RunStore(run_dir)
+    try:
+        manifest = store.manifest
+    except (OSError, ValueError) as exc:
+        raise _bad_input(f"{run_dir}: not a run directory ({exc})") from None
+    given = _load(scenario)
+    if given.sha256 != manifest["scenario"]["sha256"]:
+        raise _bad_input(f"{scenario}: differs from the scenario run {manifest['run_id']} started with; "
+                         "resume runs the original plan, so start a new run for the changed scenario")
+    loaded = parse_scenario(manifest["scenario"]["text"], manifest["scenario"]["source"])
+    return store, plan(loaded, manifest["seed"]), loaded
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    out_dir: Annotated[Path, typer.Option("--out", help="where run directories go")] = Path("results"),
+    seed: Annotated[int | None, typer.Option(help="override the scenario's run seed")] = None,
+    resume: Annotated[Path | None, typer.Option(help="finish an interrupted run directory")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="cases run in parallel (timings are cleanest at 1)")] = 1,
+) -> None:
+    """Run a scenario and store every measurement under OUT/<run_id>/.
+
+    Each case runs in its own worker process with the scenario's timeout; a crash or a
+    hang costs that case only. Rows are written as each case finishes, so an interrupted
+    run keeps what it measured: finish it with --resume RUN_DIR.
+    The last line printed is the run directory.
+    Exit codes: 0 every case ran, 1 a case failed or timed out, 2 unusable input.
+
+    Example: [bold]qsbench run suites/scenarios/demo.yaml --out results[/bold]
+    """
+    if resume is not None:
+        store, cases, loaded = _resume(scenario, resume)
+    else:
+        loaded = _load(scenario)
+        store, cases = _start(loaded, out_dir, seed)
+    runner = Runner(store, loaded, jobs=jobs)
+    already = len(store.done_case_ids())
+    with _progress() as progress:
+        task = progress.add_task(loaded.scenario.name, total=len(cases), completed=already, last="")
+
+        def done(case: Case, status: str) -> None:
+            progress.update(task, advance=1, last=f"{case.suite}/{case.vendor}: {status}")
+            if status in ("failed", "timeout") and not err.is_terminal:  # a log line where no bar shows
+                err.print(f"{case.suite}/{case.vendor} {case.params}: {status}", markup=False)
+
+        try:
+            counts = runner.run(cases, done)
+        except KeyboardInterrupt:
+            err.print(f"interrupted; measured cases are kept. Finish with: "
+                      f"qsbench run {scenario} --resume {store.run_dir}", markup=False)
+            raise typer.Exit(130) from None
+    manifest = store.manifest
+    manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    store.write_manifest(manifest)
+    _print_summary(store.run_dir)
+    out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")
+    print(store.run_dir)
+    sys.stdout.flush()
+    if counts.get("failed", 0) or counts.get("timeout", 0):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_summary(run_dir: Path) -> Path:
+    from harness.summary import fmt, write_summary
+
+    summary, bad, path = write_summary(run_dir)
+    params = RunStore(run_dir).manifest.get("param_columns", [])
+    table = Table(title=f"Results ({run_dir.name})")
+    for col in ("suite", "vendor", *params, "metric", "unit", "n", "median", "p25–p75", "p99"):
+        table.add_column(col, overflow="fold")
+    for _, r in summary.iterrows():
+        table.add_row(r["suite"], r["vendor"], *[str(r.get(p, "")) for p in params], r["metric"], r["unit"],
+                      str(r["n"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
+    out.print(table)
+    for _, r in bad.iterrows():
+        cases = "1 case" if r["cases"] == 1 else f"{r['cases']} cases"
+        out.print(f"[yellow]{r['status']}[/] {r['suite']}/{r['vendor']} ({cases}): ", end="")
+        out.print(r["reason"], markup=False, highlight=False)
+    return path
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")]) -> None:
+    """Summarise a run: print the table and write RUN_DIR/report/summary.md.
+
+    Example: [bold]qsbench report results/20261124T120000Z-demo-1a2b[/bold]
+    """
+    if not (run_dir / "manifest.json").is_file():
+        raise _bad_input(f"{run_dir}: not a run directory (no manifest.json)")
+    path = _print_summary(run_dir)
+    print(path)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,171 @@
+"""Run planned cases in isolated worker processes and store each as it finishes.
+
+Each worker is a spawned process that runs one case at a time. A case that
+crashes its worker (a segfault or abort in a C library) or overruns its
+timeout costs that case only: the worker is replaced and the run goes on.
+Finished cases are written to the store at once (see harness.store), so an
+interrupted run keeps everything it measured and `--resume` picks up the rest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import wait
+from typing import Any
+
+from harness import worker
+from harness.plan import Case
+from harness.registry import adapter_class, suite_class, vendor_info
+from harness.scenario import LoadedScenario
+from harness.store import CASE_STATUS_METRIC, RunStore
+
+
+class _Worker:
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=worker.serve, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.case: Case | None = None
+        self.deadline = 0.0
+
+    def send(self, case: Case, order: worker.CaseOrder) -> None:
+        self.case = case
+        self.deadline = time.monotonic() + case.timeout_s
+        self.conn.send(order)
+
+    def receive(self) -> worker.CaseOutcome:
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError):  # the process died mid-case
+            self.proc.join(timeout=5)
+            self.conn.close()
+            return worker.CaseOutcome("failed", _exit_reason(self.proc.exitcode))
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+            self.proc.join(timeout=5)
+        except (BrokenPipeError, OSError):
+            pass
+        if self.proc.is_alive():
+            self.kill()
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"worker process died with {signal.Signals(-exitcode).name}"
+        except ValueError:
+            pass
+    return f"worker process exited with code {exitcode}"
+
+
+def _rows(run_id: str, case: Case, status: str, reason: str,
+          measurements: Iterable[tuple[str, float, str, int, dict[str, str]]] = ()) -> list[dict[str, Any]]:
+    head = {"run_id": run_id, "case_id": case.case_id, "suite": case.suite, "vendor": case.vendor,
+            "adapter": case.adapter, "repeat": case.repeat, "status": status, "reason": reason,
+            **case.params}
+    if status != "ok":
+        return [{**head, "metric": CASE_STATUS_METRIC, "value": float("nan"), "unit": "", "sample": 0}]
+    return [{**head, **labels, "metric": metric, "value": value, "unit": unit, "sample": sample}
+            for metric, value, unit, sample, labels in measurements]
+
+
+def _not_applicable(case: Case) -> str | None:
+    """Why a case cannot run at all, decided without starting a worker."""
+    info = vendor_info(case.adapter)
+    if not info.available:
+        return f"{case.vendor} unavailable: {info.reason}"
+    missing = suite_class(case.suite).requires - adapter_class(case.adapter).capabilities
+    if missing:
+        return f"{case.vendor} has no {', '.join(sorted(missing))}"
+    return None
+
+
+class Runner:
+    def __init__(self, store: RunStore, loaded: LoadedScenario, jobs: int = 1) -> None:
+        self.store = store
+        self.loaded = loaded
+        self.jobs = max(1, jobs)
+        self.run_id = store.manifest["run_id"]
+
+    def _order(self, case: Case) -> worker.CaseOrder:
+        scenario = self.loaded.scenario
+        run = scenario.suites[case.suite_index]
+        spec = scenario.vendor(case.vendor)
+        peer = scenario.vendor(case.params["peer"]) if "peer" in case.params else None
+        return worker.CaseOrder(
+            case_id=case.case_id, suite=case.suite, suite_params=dict(run.params),
+            adapter=spec.adapter_name, options=dict(spec.options), case_params=dict(case.params),
+            seed=case.seed, timeout_s=case.timeout_s,
+            work_dir=str(self.store.run_dir / "work" / case.case_id),
+            peer_adapter=peer.adapter_name if peer else None,
+            peer_options=dict(peer.options) if peer else {},
+        )
+
+    def _record(self, case: Case, status: str, reason: str = "", measurements=()) -> None:
+        self.store.write_case(case.case_id, _rows(self.run_id, case, status, reason, measurements))
+
+    def run(self, cases: list[Case], on_done: Callable[[Case, str], None] = lambda c, s: None) -> Counter:
+        done = self.store.done_case_ids()
+        pending = [c for c in cases if c.case_id not in done]
+        counts: Counter = Counter()
+        queue: list[Case] = []
+        for case in pending:
+            reason = _not_applicable(case)
+            if reason is None:
+                queue.append(case)
+            else:
+                self._record(case, "na", reason)
+                counts["na"] += 1
+                on_done(case, "na")
+        queue.reverse()  # pop() from the end keeps the planned order
+
+        idle = [_Worker() for _ in range(min(self.jobs, len(queue)))]
+        busy: list[_Worker] = []
+        try:
+            while queue or busy:
+                while queue and idle:
+                    w = idle.pop()
+                    case = queue.pop()
+                    w.send(case, self._order(case))
+                    busy.append(w)
+                ready = wait([w.conn for w in busy],
+                             timeout=max(0.0, min(w.deadline for w in busy) - time.monotonic()))
+                now = time.monotonic()
+                for w in list(busy):
+                    case = w.case
+                    assert case is not None
+                    if w.conn in ready:
+                        outcome = w.receive()
+                    elif now >= w.deadline:
+                        w.kill()
+                        outcome = worker.CaseOutcome(
+                            "timeout", f"case exceeded its timeout of {case.timeout_s:g} s")
+                    else:
+                        continue
+                    busy.remove(w)
+                    self._record(case, outcome.status, outcome.reason, outcome.measurements)
+                    counts[outcome.status] += 1
+                    on_done(case, outcome.status)
+                    if w.proc.is_alive():
+                        idle.append(w)
+                    elif queue:  # it crashed or was killed: replace it
+                        idle.append(_Worker())
+        finally:
+            for w in idle:
+                w.stop()
+            for w in busy:
+                w.kill()
+        return counts

@@ -1,0 +1,77 @@
+"""Summary statistics of a run: medians and spread per vendor × parameters × metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.store import CASE_STATUS_METRIC, RunStore
+
+STAT_COLUMNS = ["n", "median", "p25", "p75", "p99", "mean", "min", "max"]
+
+
+def summarize(rows: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
+    """One line per suite, vendor, case parameters (repeats pooled) and metric."""
+    ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC)]
+    keys = ["suite", "vendor", *[c for c in param_columns if c in ok.columns], "metric", "unit"]
+    if ok.empty:
+        return pd.DataFrame(columns=[*keys, *STAT_COLUMNS])
+    grouped = ok.groupby(keys, dropna=False, sort=True, observed=True)["value"]
+    stats = grouped.agg(n="count", median="median", mean="mean", min="min", max="max")
+    quantiles = grouped.quantile([0.25, 0.75, 0.99]).unstack()
+    stats["p25"], stats["p75"], stats["p99"] = quantiles[0.25], quantiles[0.75], quantiles[0.99]
+    return stats.reset_index()[[*keys, *STAT_COLUMNS]]
+
+
+def problems(rows: pd.DataFrame) -> pd.DataFrame:
+    """Cases that produced no measurements, one line per suite, vendor, status and reason."""
+    bad = rows[rows["status"] != "ok"].drop_duplicates("case_id")
+    keys = ["suite", "vendor", "status", "reason"]
+    if bad.empty:
+        return pd.DataFrame(columns=[*keys, "cases", "case_ids"])
+    grouped = bad.groupby(keys, sort=True)["case_id"]
+    return grouped.agg(cases="count", case_ids=lambda ids: " ".join(sorted(ids))).reset_index()
+
+
+def fmt(value: float) -> str:
+    if pd.isna(value):
+        return ""
+    if value == 0 or 0.01 <= abs(value) < 1e6:
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:.3e}"
+
+
+def _param_text(row: pd.Series, param_columns: list[str]) -> str:
+    return ", ".join(f"{c}={row[c]}" for c in param_columns if c in row and pd.notna(row[c]))
+
+
+def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[str], title: str) -> str:
+    lines = [f"# {title}", "",
+             "Median and spread of every metric; `n` counts samples (repeats pooled).", "",
+             "| suite | vendor | parameters | metric | unit | n | median | p25–p75 | p99 |",
+             "|---|---|---|---|---|---:|---:|---:|---:|"]
+    for _, r in summary.iterrows():
+        lines.append(f"| {r['suite']} | {r['vendor']} | {_param_text(r, param_columns)} | {r['metric']} | "
+                     f"{r['unit']} | {r['n']} | {fmt(r['median'])} | {fmt(r['p25'])}–{fmt(r['p75'])} | "
+                     f"{fmt(r['p99'])} |")
+    if not bad.empty:
+        lines += ["", "## Cases without measurements", "", "| suite | vendor | status | cases | reason |",
+                  "|---|---|---|---:|---|"]
+        for _, r in bad.iterrows():
+            reason = str(r["reason"]).replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {r['suite']} | {r['vendor']} | {r['status']} | {r['cases']} "
+                         f"(<small>{r['case_ids']}</small>) | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    store = RunStore(run_dir)
+    manifest = store.manifest
+    rows = store.read()
+    params = manifest.get("param_columns", [])
+    summary, bad = summarize(rows, params), problems(rows)
+    out = Path(run_dir) / "report" / "summary.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(to_markdown(summary, bad, params, f"qsbench run {manifest['run_id']}"))
+    return summary, bad, out

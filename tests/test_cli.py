@@ -1,0 +1,128 @@
+"""The qsbench command line, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from tests.conftest import qsbench_cmd
+
+
+def qsbench(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*qsbench_cmd(), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=os.environ.copy())
+
+
+SCENARIO = """\
+name: cli-check
+vendors: [toy, crashy, absent]
+suites:
+  - suite: keygen_timing
+    params: {samples: 4}
+"""
+
+
+def test_vendors_json_lists_every_adapter_with_its_contract_fields():
+    result = qsbench("vendors", "--json")
+    assert result.returncode == 0, result.stderr
+    vendors = {v["name"]: v for v in json.loads(result.stdout)}
+    assert {"toy", "crashy", "absent", "openssl", "pqclean", "liboqs", "reference"} <= set(vendors)
+    for v in vendors.values():
+        assert set(v) == {"name", "kind", "available", "version", "capabilities", "reason"}
+    assert vendors["toy"] == {"name": "toy", "kind": "pqc", "available": True, "version": "0.0-test",
+                              "capabilities": ["kem"], "reason": ""}
+    assert vendors["absent"]["available"] is False and "apt install libabsent" in vendors["absent"]["reason"]
+
+
+def test_validate_ok_and_errors_without_traceback(write_scenario):
+    good = write_scenario(SCENARIO)
+    result = qsbench("validate", str(good))
+    assert result.returncode == 0 and "valid" in result.stdout and "3 cases" in result.stdout
+
+    bad = write_scenario(SCENARIO.replace("samples: 4", "samples: 4, sample: 2"), "bad.yaml")
+    result = qsbench("validate", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{bad}:5:26: suites.0.params.sample: Extra inputs are not permitted"
+    assert "Traceback" not in result.stderr
+
+
+def test_run_writes_run_dir_prints_it_last_and_exits_1_on_a_crash(write_scenario, tmp_path):
+    result = qsbench("run", str(write_scenario(SCENARIO)), "--out", str(tmp_path / "out"), "--seed", "5")
+    assert result.returncode == 1, result.stderr
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert run_dir.parent == tmp_path / "out"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 5 and manifest["finished"] and manifest["scenario"]["name"] == "cli-check"
+    assert manifest["host"]["cores"] >= 1 and manifest["host"]["python"]
+    assert manifest["versions"]["adapter:toy"]["version"] == "0.0-test"
+    df = pd.read_parquet(run_dir / "measurements")
+    assert sorted(df.drop_duplicates("case_id").status) == ["failed", "na", "ok"]
+    assert (df[df.status == "ok"].metric == "keygen_us").sum() == 4
+    assert "SIGABRT" in result.stdout and "keygen_us" in result.stdout
+
+    report = qsbench("report", str(run_dir))
+    assert report.returncode == 0
+    summary = (run_dir / "report" / "summary.md").read_text()
+    assert "| keygen_timing | toy | algorithm=TOY-KEM | keygen_us | us | 4 |" in summary
+    assert "worker process died with SIGABRT" in summary
+
+
+def test_run_with_unusable_input_exits_2(write_scenario, tmp_path):
+    result = qsbench("run", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "cannot read" in result.stderr
+    result = qsbench("report", str(tmp_path))
+    assert result.returncode == 2 and "not a run directory" in result.stderr
+
+
+def test_kill_9_loses_nothing_measured_and_resume_never_duplicates(write_scenario, tmp_path):
+    scenario = write_scenario("""\
+        name: kill-me
+        vendors: [{name: slow, adapter: toy, options: {keygen_sleep_s: 0.25}}]
+        suites:
+          - suite: keygen_timing
+            repeats: 8
+            params: {samples: 2}
+        """)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*qsbench_cmd(), "run", str(scenario), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    parts: list[Path] = []
+    while time.monotonic() < deadline and len(parts) < 2:
+        parts = list(out.glob("*/measurements/*.parquet"))
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert len(parts) >= 2, "the run never wrote a case"
+    run_dir = parts[0].parent.parent
+    kept = pd.read_parquet(run_dir / "measurements")
+    assert 2 <= kept.case_id.nunique() < 8
+
+    result = qsbench("run", str(scenario), "--resume", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    df = pd.read_parquet(run_dir / "measurements")
+    assert df.case_id.nunique() == 8 and len(df) == 16
+    assert not df.duplicated(["case_id", "metric", "sample"]).any()
+    merged = kept.merge(df, on=["case_id", "metric", "sample"], suffixes=("_before", "_after"))
+    assert (merged.value_before == merged.value_after).all() and len(merged) == len(kept)
+
+
+def test_resume_refuses_a_changed_scenario(write_scenario, tmp_path):
+    scenario = write_scenario("name: r\nvendors: [toy]\nsuites:\n  - suite: keygen_timing\n")
+    result = qsbench("run", str(scenario), "--out", str(tmp_path))
+    run_dir = result.stdout.strip().splitlines()[-1]
+    scenario.write_text(scenario.read_text().replace("name: r", "name: r2"))
+    result = qsbench("run", str(scenario), "--resume", run_dir)
+    assert result.returncode == 2 and "differs from the scenario" in result.stderr
+
+
+def test_help_teaches_with_examples():
+    result = qsbench("run", "--help")
+    assert result.returncode == 0
+    assert "Example" in result.stdout and "--resume" in result.stdout
