@@ -21,6 +21,7 @@ from pydantic import Field
 
 from harness.adapters import Adapter, Attack, Capability, NotApplicable, TelemetrySnapshot
 from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from suites.qkd_time import observe_window
 
 DEFENCE = {"pns": "decoy_analysis", "blinding": "blinding_monitor"}
 
@@ -67,7 +68,7 @@ class Eavesdropping(Suite):
         return out
 
     def _windows(self, adapter: Adapter, p: EavesdroppingParams) -> list[TelemetrySnapshot]:
-        return [adapter.observe(p.window_s) for _ in range(p.windows)]  # type: ignore[attr-defined]
+        return [observe_window(adapter, p.window_s) for _ in range(p.windows)]
 
     def measure(self, adapter: Adapter, params: SuiteParams, case: Mapping[str, Any],
                 ctx: MeasureContext) -> Iterable[Measurement]:
@@ -83,6 +84,9 @@ class Eavesdropping(Suite):
         try:
             adapter.set_attack(None)  # type: ignore[attr-defined]
             base = _pooled(self._windows(adapter, params))
+            if base[3] == 0:
+                raise NotApplicable(f"{adapter.name} delivers no key at {params.fibre_km} km without an "
+                                    "attack: there is nothing for an attack to change")
             adapter.set_attack(Attack(attack, fraction))  # type: ignore[attr-defined]
             hit = _pooled(self._windows(adapter, params))
         finally:

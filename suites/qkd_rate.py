@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from harness.adapters import Adapter, Capability, KeyDelivery, KeyDeliveryError
-from suites.qkd_time import device_clock
+from suites.qkd_time import device_clock, observe_window
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _rate_by_delivery(kd: KeyDelivery, window_s: float, ticks: int = 20) -> Rate
 
 def measure_rate(adapter: Adapter, window_s: float) -> RateSample:
     if device_clock(adapter):
-        snap = adapter.observe(window_s)  # type: ignore[attr-defined]
+        snap = observe_window(adapter, window_s)
         return RateSample(snap.secret_key_rate_bps, snap.qber, snap.sifted_rate_bps, snap.channel_loss_db,
                           snap.key_delivery_active)
     if Capability.KEY_DELIVERY in adapter.capabilities:

@@ -24,6 +24,19 @@ def let_time_pass(adapter: Adapter, seconds: float) -> TelemetrySnapshot | None:
     return None
 
 
+def observe_window(adapter: Adapter, seconds: float, max_calls: int = 100_000) -> TelemetrySnapshot:
+    """A telemetry window in which the device ran at least once.
+
+    A device that works in blocks may have run ahead of the clock in its last block; a window
+    shorter than that comes back empty, so ask again until a block lands in one.
+    """
+    for _ in range(max_calls):
+        snap = adapter.observe(seconds)  # type: ignore[attr-defined]
+        if snap.window_s > 0:
+            return snap
+    raise RuntimeError(f"{adapter.name} reported {max_calls} empty windows of {seconds} s")
+
+
 def stored_keys(kd: KeyDelivery) -> int:
     try:
         return kd.status().stored_key_count

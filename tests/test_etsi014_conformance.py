@@ -71,3 +71,15 @@ def test_a_nonconforming_kme_fails_the_checks_it_breaks(simulated, tmp_path):
         client.close()
     assert verdicts["status_format"] == "FAIL"
     assert verdicts["enc_keys_post"] == "FAIL"
+
+
+def test_a_kme_without_keys_warns_instead_of_failing(tmp_path):
+    adapter = SimulatedQKDAdapter({"time_scale": 5}, source=FixedRateSource(secret_bits_per_s=0))
+    try:
+        rows = _rows(adapter, tmp_path, key_wait_s=0.5)
+    finally:
+        adapter.close()
+    verdicts = _verdicts(rows)
+    assert "FAIL" not in verdicts.values()
+    assert verdicts["enc_keys_post"] == "WARN" and verdicts["single_delivery"] == "WARN"
+    assert verdicts["error_size_not_multiple_of_8"] == "PASS"  # 400 comes before the key shortage

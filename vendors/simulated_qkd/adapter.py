@@ -133,6 +133,7 @@ class SimulatedQKDAdapter(Adapter):
         if setter is None:
             raise NotApplicable(f"this key source has no switchable countermeasure {name!r}")
         setter(name, enabled)
+        self.link.conditions_changed()
 
     def fault_kinds(self) -> Sequence[str]:
         return FAULT_KINDS

@@ -73,14 +73,21 @@ class SimulatedLink:
         if not (math.isfinite(km) and km >= 0):
             raise ValueError(f"fibre length {km!r} km: must be a finite number >= 0")
         self.fibre_km = float(km)
+        self.conditions_changed()
 
     def set_attenuation_db(self, db: float) -> None:
         if not (math.isfinite(db) and db >= 0):
             raise ValueError(f"attenuation {db!r} dB: must be a finite number >= 0")
         self.attenuation_db = float(db)
+        self.conditions_changed()
 
     def set_attack(self, attack: Attack | None) -> None:
         self.attack = attack
+        self.conditions_changed()
+
+    def conditions_changed(self) -> None:
+        """Device time run ahead under the old conditions is not owed under the new ones."""
+        self._run_ahead_s = 0.0
 
     def inject(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
