@@ -34,6 +34,28 @@ def test_split_fallback_is_bit_exact(monkeypatch: pytest.MonkeyPatch, n: int, m:
     np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
 
 
+@pytest.mark.parametrize("block", [8, 64, 100])
+@pytest.mark.parametrize(("n", "m"), [(300, 200), (1000, 999), (1000, 700), (129, 1000), (1000, 65)])
+def test_blocked_fft_is_bit_exact(monkeypatch: pytest.MonkeyPatch, block: int, n: int, m: int) -> None:
+    # A small block size sends these shapes through the c × c block decomposition, with ragged
+    # last slices on both sides.
+    monkeypatch.setattr(privacy, "_BLOCK", block)
+    bits, seed_bits = _case(n, m, block + n + m)
+    assert n + m - 1 > 4 * block
+    np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
+
+
+def test_blocked_and_single_transform_paths_agree_on_a_large_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    n, m = 700_003, 150_001
+    bits, seed_bits = _case(n, m, 13)
+    assert n + m - 1 > 4 * privacy._BLOCK  # the default takes the blocked path
+    blocked = toeplitz_hash(bits, m, seed_bits)
+    monkeypatch.setattr(privacy, "_BLOCK", 1 << 40)
+    np.testing.assert_array_equal(blocked, toeplitz_hash(bits, m, seed_bits))
+    for i in np.random.default_rng(14).choice(m, 32, replace=False):
+        assert blocked[i] == naive.toeplitz_entry(bits, int(i), seed_bits)
+
+
 def test_large_block_spot_checks_against_the_definition() -> None:
     n, m = 1 << 18, 1 << 17
     bits, seed_bits = _case(n, m, 11)

@@ -1,9 +1,10 @@
 """numba kernels of the event Monte Carlo. Private: call them through harness.qkd.channel.
 
-Every random number is a uniform double from xoshiro256+ (Blackman and Vigna), seeded through
-splitmix64: about 1 ns a draw against 7-8 ns for numba's Mersenne Twister, which matters at a
-dozen draws per detection. Its state lives in a uint64[4] array, so the plain-Python references
-in tests/qkd_reference.py reproduce these kernels draw for draw on fixed seeds.
+``error_model="numpy"`` drops Python's zero-division checks from the hot loops; the wrappers
+guarantee the divisors. Every random number is a uniform double from xoshiro256+ (Blackman and
+Vigna) seeded through splitmix64: about 1 ns a draw against 7-8 ns for numba's Mersenne
+Twister, which matters at a dozen draws per detection. Its state lives in a uint64[4] array, so
+the plain-Python references in tests/qkd_reference.py replay these kernels draw for draw.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ EVE_NO_INFORMATION = 2
 _U = np.uint64
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
+def _seeded_states(seeds):
+    """One xoshiro256 state per seed, as rows of a (n, 4) uint64 array."""
+    states = np.empty((seeds.shape[0], 4), np.uint64)
+    for i in range(seeds.shape[0]):
+        states[i] = _seeded(seeds[i])
+    return states
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _seeded(seed):
     """xoshiro256 state from a 64-bit seed via splitmix64 (the seeding its authors recommend)."""
     state = np.empty(4, np.uint64)
@@ -34,7 +44,7 @@ def _seeded(seed):
     return state
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _uniform(st):
     """Next double in [0, 1): the top 53 bits of xoshiro256+."""
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
@@ -50,7 +60,7 @@ def _uniform(st):
     return (result >> _U(11)) * (1.0 / 9007199254740992.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _search(cdf, u):
     # Linear search: the mass sits on the first few entries (small photon numbers).
     i = 0
@@ -59,17 +69,15 @@ def _search(cdf, u):
     return i
 
 
-@numba.njit(cache=True)
-def _search_row(cdf, row, u):
-    # Same on one row, without taking a slice: slices cost reference counting per call.
-    i = 0
-    last = cdf.shape[1] - 1
-    while i < last and u >= cdf[row, i]:
-        i += 1
-    return i
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _alias(threshold, alias, u):
+    """Walker's alias method: one uniform picks a column and, by its fraction, a side."""
+    x = u * threshold.shape[0]
+    i = int(x)
+    return i if x - i < threshold[i] else alias[i]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
 def _dark_pair(u, p):
     """(d0, d1) given at least one dark count, from u uniform on [0, 1 - (1-p)^2)."""
     single = p * (1.0 - p)
@@ -81,16 +89,16 @@ def _dark_pair(u, p):
 
 
 # Inlined at the numba level: as a separate call it costs half the time of an event.
-@numba.njit(cache=True, inline="always")
-def _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark, p_key,
-               misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
+@numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
+def _one_event(st, e, alias_threshold, alias_index, outcome, kind, forwarded, share, arrivals_cdf, p_dark,
+               p_key, misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
                out_photons, out_clicks, out_eve):
-    """Generate detection event e at intensity k, given that it clicked."""
+    """Generate detection event e given that it clicked: (intensity, n, path) from the alias table."""
+    j = _alias(alias_threshold, alias_index, _uniform(st))
+    k, n, path = outcome[j, 0], outcome[j, 1], outcome[j, 2]
     a_basis = 0 if _uniform(st) < p_key else 1
     a_bit = 1 if _uniform(st) < 0.5 else 0
     b_basis = 0 if _uniform(st) < p_key else 1
-    j = _search_row(event_cdf, k, _uniform(st))
-    n, path = j // 2, j % 2
     kd = kind[path]
     eve = EVE_NO_INFORMATION
     if kd == KIND_BLINDED:
@@ -123,14 +131,12 @@ def _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark
         else:
             # No photon detected: at least one dark count, (d0, d1) conditioned on that.
             d0, d1 = _dark_pair(_uniform(st) * any_dark, p_dark)
+        # Each detected photon lands on detector 1 with this probability (arithmetic, not
+        # branches: the outcome is random and would defeat the branch predictor).
+        p_one = misalignment + s_bit * (1.0 - 2.0 * misalignment) if b_basis == s_basis else 0.5
         m1 = 0
         for _ in range(m):
-            if b_basis == s_basis:
-                to_one = (s_bit == 1) != (_uniform(st) < misalignment)
-            else:
-                to_one = _uniform(st) < 0.5
-            if to_one:
-                m1 += 1
+            m1 += 1 if _uniform(st) < p_one else 0
         c0 = d0 or (m - m1) > 0
         c1 = d1 or m1 > 0
         clicks = (1 if c0 else 0) | (2 if c1 else 0)
@@ -146,45 +152,62 @@ def _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark
     out_eve[e] = eve
 
 
-@numba.njit(cache=True)
-def _subblock(seed, pulses, first_slot, start, capacity, log1m_q, intensity_cdf, event_cdf, kind,
-              forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
-              out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks, out_eve):
-    """Walk one run of pulses by geometric gaps between clicks; return events written (-1: overflow)."""
-    st = _seeded(seed)
-    if log1m_q == 0.0:
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _subblock(st, pulses, first_slot, start, capacity, inv_log1m_q, alias_threshold, alias_index,
+              outcome, kind, forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot,
+              out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
+              out_eve):
+    """Walk one run of pulses by geometric gaps between clicks; return events written (-1: overflow).
+
+    ``st`` is the run's generator state (from ``_seeded``); ``inv_log1m_q`` is 1/ln(1 - q) for
+    the per-pulse click probability q (0 when q = 0).
+    """
+    if inv_log1m_q == 0.0:
         return 0
     pos = -1
     e = start
     while True:
-        pos += 1 + int(math.log(1.0 - _uniform(st)) / log1m_q)
+        # Geometric gap: 1 + floor(ln(U) / ln(1 - q)), U uniform on (0, 1].
+        pos += 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_q)
         if pos >= pulses:
             break
         if e >= start + capacity:
             return -1
         out_slot[e] = first_slot + pos
-        k = _search(intensity_cdf, _uniform(st))
-        _one_event(st, k, e, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark, p_key,
-                   misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
+        _one_event(st, e, alias_threshold, alias_index, outcome, kind, forwarded, share, arrivals_cdf, p_dark,
+                   p_key, misalignment, out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit,
                    out_photons, out_clicks, out_eve)
         e += 1
     return e - start
 
 
-@numba.njit(cache=True, parallel=True)
-def _generate(seeds, pulses, first_slot, start, capacity, log1m_q, intensity_cdf, event_cdf, kind,
-              forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
-              out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks, out_eve, written):
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def _generate(states, pulses, first_slot, start, capacity, inv_log1m_q, alias_threshold, alias_index,
+              outcome, kind, forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot,
+              out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
+              out_eve, written):
     # Each run re-seeds its own generator, so the result does not depend on the thread count.
-    for c in numba.prange(seeds.shape[0]):
-        written[c] = _subblock(seeds[c], pulses[c], first_slot[c], start[c], capacity[c], log1m_q,
-                               intensity_cdf, event_cdf, kind, forwarded, share, arrivals_cdf, p_dark, p_key,
-                               misalignment, out_slot, out_intensity, out_a_basis, out_a_bit,
-                               out_b_basis, out_b_bit, out_photons, out_clicks, out_eve)
+    for c in numba.prange(states.shape[0]):
+        written[c] = _subblock(states[c], pulses[c], first_slot[c], start[c], capacity[c], inv_log1m_q,
+                               alias_threshold, alias_index, outcome, kind, forwarded, share,
+                               arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
+                               out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
+                               out_eve)
 
 
-@numba.njit(cache=True)
-def _dead_time_afterpulse(seed, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, total_slots,
+NEVER = 1 << 62
+
+
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _clicks_to_next_afterpulse(st, inv_log1m_p):
+    """Geometric count (>= 1) of clicks up to and including the next one that afterpulses."""
+    if inv_log1m_p == 0.0:
+        return NEVER
+    return 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_p)
+
+
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _dead_time_afterpulse(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, total_slots,
                           slot, clicks, b_bit, ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis,
                           ap_detector):
     """Apply per-detector dead time and afterpulsing in time order.
@@ -193,26 +216,29 @@ def _dead_time_afterpulse(seed, dead_slots, p_afterpulse, empty_intensity_cdf, p
     it clicks again at the first gate after that (an afterpulse: random bit relative to Alice,
     and it too starts a dead time). Candidate clicks on a dead detector are lost. Modifies
     ``clicks`` and ``b_bit`` in place (clicks 0 = event lost) and returns the afterpulse count,
-    or -1 when the afterpulse arrays are too small.
+    or -1 when the afterpulse arrays are too small. ``st`` is the generator state.
     """
-    st = _seeded(seed)
-    dead_until = np.array([-1, -1], dtype=np.int64)  # last blind slot per detector
-    pending = np.array([-1, -1], dtype=np.int64)  # afterpulse slot per detector, -1 none
+    # Whether a click afterpulses is Bernoulli(p) per detector click, in click order; drawing
+    # the number of clicks up to the next one that does (geometric) costs one draw per
+    # afterpulse instead of one per click.
+    inv_log1m_p = 1.0 / math.log1p(-p_afterpulse) if p_afterpulse > 0.0 else 0.0
+    countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
+    # Per detector: the last blind slot, and the slot of a pending afterpulse (-1: none).
+    dead0, dead1 = -1, -1
+    pend0, pend1 = -1, -1
     n_ap = 0
     n = slot.shape[0]
     i = 0
     while True:
         t = slot[i] if i < n else total_slots
-        # Afterpulses due before this event fire first (they may chain).
-        while True:
-            j = -1
-            for d in range(2):
-                if pending[d] >= 0 and pending[d] < t and (j < 0 or pending[d] < pending[j]):
-                    j = d
-            if j < 0:
-                break
-            s = pending[j]
-            pending[j] = -1
+        # Afterpulses due before this event fire first, earliest first (they may chain).
+        while (pend0 >= 0 and pend0 < t) or (pend1 >= 0 and pend1 < t):
+            if pend0 >= 0 and pend0 < t and (pend1 < 0 or pend1 >= t or pend0 <= pend1):
+                j, s = 0, pend0
+                pend0 = -1
+            else:
+                j, s = 1, pend1
+                pend1 = -1
             if s >= total_slots:
                 continue
             if n_ap >= ap_slot.shape[0]:
@@ -224,28 +250,113 @@ def _dead_time_afterpulse(seed, dead_slots, p_afterpulse, empty_intensity_cdf, p
             ap_a_bit[n_ap] = 1 if _uniform(st) < 0.5 else 0
             ap_b_basis[n_ap] = 0 if _uniform(st) < p_key else 1
             n_ap += 1
-            dead_until[j] = s + dead_slots
-            if _uniform(st) < p_afterpulse:
-                pending[j] = s + dead_slots + 1
+            countdown -= 1
+            again = -1
+            if countdown == 0:
+                again = s + dead_slots + 1
+                countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
+            if j == 0:
+                dead0, pend0 = s + dead_slots, again
+            else:
+                dead1, pend1 = s + dead_slots, again
         if i >= n:
             break
-        c = np.int64(clicks[i])
-        for d in range(2):
-            if pending[d] == t:  # an afterpulse lands on this event's gate: it adds a click
-                pending[d] = -1
-                c = c | (np.int64(1) << d)
-            if (c >> d) & 1 and t <= dead_until[d]:
-                c = c & ~(np.int64(1) << d)
+        c0 = (clicks[i] & 1) != 0
+        c1 = (clicks[i] & 2) != 0
+        if pend0 == t:  # an afterpulse lands on this event's gate: it adds a click
+            pend0 = -1
+            c0 = True
+        if pend1 == t:
+            pend1 = -1
+            c1 = True
+        c0 = c0 and t > dead0
+        c1 = c1 and t > dead1
+        c = (1 if c0 else 0) | (2 if c1 else 0)
         if c != clicks[i]:
             if c == 1 or c == 2:
                 b_bit[i] = c >> 1
             elif c == 3:
                 b_bit[i] = 1 if _uniform(st) < 0.5 else 0
             clicks[i] = c
-        for d in range(2):
-            if (c >> d) & 1:
-                dead_until[d] = t + dead_slots
-                if _uniform(st) < p_afterpulse:
-                    pending[d] = t + dead_slots + 1
+        if c0:
+            dead0 = t + dead_slots
+            countdown -= 1
+            if countdown == 0:
+                pend0 = t + dead_slots + 1
+                countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
+        if c1:
+            dead1 = t + dead_slots
+            countdown -= 1
+            if countdown == 0:
+                pend1 = t + dead_slots + 1
+                countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
         i += 1
     return n_ap
+
+
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _merge_afterpulses(n, slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve,
+                       ap_slot, ap_intensity, ap_a_basis, ap_a_bit, ap_b_basis, ap_detector):
+    """Merge, in place and in slot order, the first ``n`` events (dropping clicks == 0) with the
+    afterpulse events. The event arrays must have room for the result; returns its length."""
+    # Pass 1, forward: squeeze out the lost events (the write index never passes the read one).
+    live = 0
+    for i in range(n):
+        if clicks[i] != 0:
+            if live != i:
+                slot[live] = slot[i]
+                intensity[live] = intensity[i]
+                a_basis[live] = a_basis[i]
+                a_bit[live] = a_bit[i]
+                b_basis[live] = b_basis[i]
+                b_bit[live] = b_bit[i]
+                photons[live] = photons[i]
+                clicks[live] = clicks[i]
+                eve[live] = eve[i]
+            live += 1
+    # Pass 2, backward: merge from the end, so every write lands at or after the unread events.
+    i = live - 1
+    j = ap_slot.shape[0] - 1
+    o = live + ap_slot.shape[0] - 1
+    while j >= 0:
+        if i >= 0 and slot[i] > ap_slot[j]:
+            slot[o] = slot[i]
+            intensity[o] = intensity[i]
+            a_basis[o] = a_basis[i]
+            a_bit[o] = a_bit[i]
+            b_basis[o] = b_basis[i]
+            b_bit[o] = b_bit[i]
+            photons[o] = photons[i]
+            clicks[o] = clicks[i]
+            eve[o] = eve[i]
+            i -= 1
+        else:
+            slot[o] = ap_slot[j]
+            intensity[o] = ap_intensity[j]
+            a_basis[o] = ap_a_basis[j]
+            a_bit[o] = ap_a_bit[j]
+            b_basis[o] = ap_b_basis[j]
+            b_bit[o] = ap_detector[j]
+            photons[o] = -1  # an afterpulse in an otherwise empty slot: no photon number
+            clicks[o] = 1 << ap_detector[j]
+            eve[o] = EVE_NO_INFORMATION
+            j -= 1
+        o -= 1
+    return live + ap_slot.shape[0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _tally(intensity, a_basis, a_bit, b_basis, b_bit, n_intensities):
+    """Per intensity: all detections, those in Alice's key basis, and sifted counts and errors by basis."""
+    detections = np.zeros(n_intensities, np.int64)
+    alice_key = np.zeros(n_intensities, np.int64)
+    sifted = np.zeros((n_intensities, 2), np.int64)
+    errors = np.zeros((n_intensities, 2), np.int64)
+    for e in range(intensity.shape[0]):
+        k = intensity[e]
+        detections[k] += 1
+        alice_key[k] += a_basis[e] == 0
+        if a_basis[e] == b_basis[e]:
+            sifted[k, a_basis[e]] += 1
+            errors[k, a_basis[e]] += a_bit[e] != b_bit[e]
+    return detections, alice_key, sifted, errors

@@ -3,7 +3,8 @@
 Events, not pulses: the gaps between detections are geometric in the per-pulse click
 probability Q = sum_k p_k Q_k, so the number of detections per intensity is exactly
 Binomial(N_k, Q_k) and only detected pulses are ever generated. Each detection then draws what
-happened given that it clicked: photon number and path (honest or attacked), detected photons,
+happened given that it clicked: intensity, photon number and path (honest or attacked) in one
+alias-table draw, then basis choices, detected photons,
 dark counts, basis choices, misalignment, double clicks (squashed to a random bit). A second,
 sequential pass applies per-detector dead time and afterpulsing in time order. The cost is per
 detection, so a 1 GHz source at 100 km costs little per second of device time.
@@ -31,12 +32,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.qkd import _channel_kernels as kernels
+from harness.qkd.alias import alias_table
 from harness.qkd.photon_model import Attack, DetectorBlinding, click_model
 from harness.qkd.profiles import Profile, load_profile
 
 #: Pulses per independently seeded run; fixed so results do not depend on the thread count.
 RUN_PULSES = 1 << 26
 MAX_PULSES = 10**14
+#: Per-event arrays in kernel argument order, with their dtypes.
+EVENT_ARRAYS = {
+    "slot": np.int64, "intensity": np.uint8, "alice_basis": np.uint8, "alice_bits": np.uint8,
+    "bob_basis": np.uint8, "bob_bits": np.uint8, "photon_number": np.int16, "clicks": np.uint8,
+    "eve_bits": np.uint8,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,87 +109,87 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
     start = np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
     states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
-    total = int(capacity.sum())
-    ev = {
-        "slot": np.empty(total, np.int64), "intensity": np.empty(total, np.uint8),
-        "alice_basis": np.empty(total, np.uint8), "alice_bits": np.empty(total, np.uint8),
-        "bob_basis": np.empty(total, np.uint8), "bob_bits": np.empty(total, np.uint8),
-        "photon_number": np.empty(total, np.int16), "clicks": np.empty(total, np.uint8),
-        "eve_bits": np.empty(total, np.uint8),
-    }
+    # Room at the end for afterpulse events, which are merged into these arrays in place.
+    p_ap = prof.detector.afterpulse_probability
+    expected = pulses * q * p_ap / (1.0 - p_ap)
+    ap_room = int(expected + 12.0 * math.sqrt(expected) + 64) if p_ap > 0 else 0
+    total = int(capacity.sum()) + ap_room
+    ev = {name: np.empty(total, dtype) for name, dtype in EVENT_ARRAYS.items()}
     written = np.zeros(n_runs, np.int64)
-    intensity_cdf = np.cumsum(probs * gain) / q if q > 0 else np.ones(len(probs))
-    intensity_cdf[-1] = 1.0
+    if q > 0:
+        threshold, alias = alias_table(model.event_weights(probs))
+    else:
+        threshold, alias = np.ones(1), np.zeros(1, np.int64)
+    # Row j of `outcome` decodes alias outcome j into (intensity, photon number, path).
+    outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
+    inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
     kernels._generate(
-        states[:n_runs], run_pulses, first_slot, start, capacity, math.log1p(-q), intensity_cdf,
-        model.event_cdf(), model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
+        kernels._seeded_states(states[:n_runs]), run_pulses, first_slot, start, capacity, inv_log1m_q,
+        threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
         model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
         ev["slot"], ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
         ev["bob_bits"], ev["photon_number"], ev["clicks"], ev["eve_bits"], written,
     )
     if (written < 0).any():
         raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
-    if n_runs == 1:
-        ev = {name: arr[: written[0]] for name, arr in ev.items()}
-    else:
-        ev = {name: np.concatenate([arr[s:s + w] for s, w in zip(start, written, strict=True)])
-              for name, arr in ev.items()}
-    candidates = np.bincount(ev["intensity"], minlength=len(probs))
+    # Close the gaps between runs in place (each run moves left, so slices never clobber data).
+    end = 0
+    for s, w in zip(start, written, strict=True):
+        if s != end:
+            for arr in ev.values():
+                arr[end:end + w] = arr[s:s + w]
+        end += w
+    candidates, key_candidates, _, _ = kernels._tally(
+        ev["intensity"][:end], ev["alice_basis"][:end], ev["alice_bits"][:end], ev["bob_basis"][:end],
+        ev["bob_bits"][:end], len(probs))
 
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
     empty_cdf[-1] = 1.0
     det = prof.detector
     dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
     if dead_slots > 0 or det.afterpulse_probability > 0:
-        ev = _apply_dead_time(ev, int(states[n_runs]), dead_slots, det.afterpulse_probability,
-                              empty_cdf, prof.source.basis_probability_key, pulses)
+        end = _apply_dead_time(ev, end, int(states[n_runs]), dead_slots, det.afterpulse_probability,
+                               empty_cdf, prof.source.basis_probability_key, pulses)
+    ev = {name: arr[:end] for name, arr in ev.items()}
 
     rng = np.random.default_rng(int(states[n_runs + 1]))
     not_clicked = rng.multinomial(pulses - int(candidates.sum()), np.diff(np.concatenate(([0.0], empty_cdf))))
     sent = np.empty((len(probs), 2), np.int64)
-    key_candidates = np.bincount(ev["intensity"][ev["alice_basis"] == 0], minlength=len(probs))
     sent[:, 0] = rng.binomial(not_clicked, prof.source.basis_probability_key) + key_candidates
     sent[:, 1] = not_clicked + candidates - sent[:, 0]
     return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev)
 
 
-def _apply_dead_time(ev: dict[str, np.ndarray], seed: int, dead_slots: int, p_ap: float,
-                     empty_cdf: np.ndarray, p_key: float, pulses: int) -> dict[str, np.ndarray]:
-    n = ev["slot"].shape[0]
+def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: int, p_ap: float,
+                     empty_cdf: np.ndarray, p_key: float, pulses: int) -> int:
+    """Dead time and afterpulses on the first ``n`` events, in place; returns the new event count."""
     cap = int(n * p_ap / (1.0 - p_ap) + 12.0 * math.sqrt(n * p_ap + 1.0) + 64) if p_ap > 0 else 1
-    ap = {"slot": np.empty(cap, np.int64), "intensity": np.empty(cap, np.uint8),
-          "alice_basis": np.empty(cap, np.uint8), "alice_bits": np.empty(cap, np.uint8),
-          "bob_basis": np.empty(cap, np.uint8), "bob_bits": np.empty(cap, np.uint8)}
+    ap = {name: np.empty(cap, np.int64 if name == "slot" else np.uint8)
+          for name in ("slot", "intensity", "alice_basis", "alice_bits", "bob_basis", "detector")}
     n_ap = kernels._dead_time_afterpulse(
-        seed, dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"], ev["clicks"], ev["bob_bits"],
-        ap["slot"], ap["intensity"], ap["alice_basis"], ap["alice_bits"], ap["bob_basis"], ap["bob_bits"],
+        kernels._seeded(seed), dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"][:n],
+        ev["clicks"][:n], ev["bob_bits"][:n], *ap.values(),
     )
     if n_ap < 0:
         raise RuntimeError("afterpulse buffer overflow: far more afterpulses than expected")
-    live = ev["clicks"] > 0
-    ap = {k: v[:n_ap] for k, v in ap.items()}
-    ap["photon_number"] = np.full(n_ap, -1, np.int16)
-    ap["eve_bits"] = np.full(n_ap, kernels.EVE_NO_INFORMATION, np.uint8)
-    ap["clicks"] = (1 << ap["bob_bits"]).astype(np.uint8)
-    merged = {k: np.concatenate((v[live], ap[k])) for k, v in ev.items()}
-    order = np.argsort(merged["slot"], kind="stable")
-    return {k: v[order] for k, v in merged.items()}
+    live = int(np.count_nonzero(ev["clicks"][:n]))
+    if live + n_ap > ev["slot"].shape[0]:
+        raise RuntimeError("event buffer overflow: far more afterpulses than expected")
+    return int(kernels._merge_afterpulses(n, *(ev[name] for name in EVENT_ARRAYS),
+                                          *(arr[:n_ap] for arr in ap.values())))
 
 
 def _finish(prof: Profile, distance_km: float, pulses: int, seed: int, attack: Attack | None,
             eta: float, gain: np.ndarray, sent: np.ndarray, ev: dict[str, np.ndarray]) -> ChannelBlock:
-    n_k = len(prof.intensities)
-    sifted = ev["alice_basis"] == ev["bob_basis"]
-    wrong = sifted & (ev["alice_bits"] != ev["bob_bits"])
-    index = ev["intensity"].astype(np.int64) * 2 + ev["alice_basis"]
-    detected = np.bincount(index[sifted], minlength=2 * n_k).reshape(n_k, 2)
-    errors = np.bincount(index[wrong], minlength=2 * n_k).reshape(n_k, 2)
+    detections, _, detected, errors = kernels._tally(
+        ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"], ev["bob_bits"],
+        len(prof.intensities))
     alarm = prof.blinding_monitor and isinstance(attack, DetectorBlinding) and attack.fraction > 0
     return ChannelBlock(
         profile_name=prof.name, distance_km=float(distance_km), pulses_sent=pulses, seed=seed,
         attack=repr(attack) if attack is not None else "none", transmittance=eta, expected_gain=gain,
         sent=sent, detected=detected, errors=errors,
-        detections=np.bincount(ev["intensity"], minlength=n_k), slot=ev["slot"],
+        detections=detections, slot=ev["slot"],
         intensity=ev["intensity"], alice_basis=ev["alice_basis"], alice_bits=ev["alice_bits"],
         bob_basis=ev["bob_basis"], bob_bits=ev["bob_bits"], photon_number=ev["photon_number"],
         eve_bits=ev["eve_bits"], blinding_alarm=bool(alarm),

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.qkd.keyrate import binary_entropy, expected_observations, optimal_rate
+from harness.qkd.observations import binary_entropy, expected_observations
+from harness.qkd.optimise import optimal_rate
 from harness.qkd.profiles import Profile
 
 

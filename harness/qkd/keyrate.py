@@ -7,68 +7,35 @@ Vacuum + weak decoy bounds of Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), in the fu
     R    = q {-Q_mu f H2(E_mu) + Q1 [1 - H2(e1^U)]},   Q1 = Y1^L mu e^-mu
 
 and the infinite-decoy limit (Y1, e1 known exactly). The expected observations Q_k, E_k come
-from the same photon-number click model the Monte Carlo samples (two threshold detectors, dark
-counts per detector, double clicks squashed to a random bit), so analytic and Monte Carlo views
-check each other; for small Y0 these reduce to Ma et al.'s Q = Y0 + 1 - e^(-eta mu) and
-E Q = Y0/2 + e_d (1 - e^(-eta mu)). Afterpulses add A = p_ap Q/(1 - p_ap) clicks per pulse
-with random bits (chained afterpulses included); dead time is not modelled analytically.
+from harness.qkd.observations, the closed form of the click model the Monte Carlo samples.
 
-API: ``expected_observations``, ``decoy_bb84_asymptotic``, ``infinite_decoy_rate``,
-``optimal_rate``, ``max_distance_km``, ``binary_entropy``.
+This module is also the front door to the analytic models:
+
+    decoy_bb84_asymptotic(profile, distance_km, mu=None, nu=None) -> AsymptoticRate
+    infinite_decoy_rate(profile, distance_km, mu=None) -> AsymptoticRate
+    finite_key_rate(profile, distance_km, block_size, mu=None) -> FiniteKeyRate   (Lim et al. 2014)
+    optimal_finite_key_rate(profile, distance_km, block_size) -> FiniteKeyRate
+    plob_bound(eta), tgw_bound(eta) -> bits per channel use
+    optimal_rate(rate_of_mu, low, high) -> (rate, mu);  max_distance_km(rate_at) -> km
+    expected_observations(profile, distance_km, intensity) -> Observations(gain, qber)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-from scipy.optimize import brentq, minimize_scalar
-
+from harness.qkd.bounds import plob_bound, tgw_bound
+from harness.qkd.finite_key import FiniteKeyRate, finite_key_rate, optimal_finite_key_rate
+from harness.qkd.observations import Observations, binary_entropy, expected_observations
+from harness.qkd.optimise import max_distance_km, optimal_rate
 from harness.qkd.profiles import Profile
 
-
-def binary_entropy(x: float) -> float:
-    """H2(x) in bits; 0 at x <= 0 or x >= 1."""
-    if x <= 0.0 or x >= 1.0:
-        return 0.0
-    return -x * math.log2(x) - (1.0 - x) * math.log2(1.0 - x)
-
-
-@dataclass(frozen=True)
-class Observations:
-    """Expected gain Q and QBER E for one intensity (sifted, either basis)."""
-
-    gain: float
-    qber: float
-
-
-def _afterpulse_rate(profile: Profile, eta: float, p_dark: float) -> float:
-    p_ap = profile.detector.afterpulse_probability
-    if p_ap == 0.0:
-        return 0.0
-    no_dark = (1.0 - p_dark) ** 2
-    q = sum(p * (1.0 - no_dark * math.exp(-eta * mu))
-            for mu, p in zip(profile.intensities, profile.intensity_probabilities, strict=True))
-    return p_ap * q / (1.0 - p_ap)
-
-
-def expected_observations(profile: Profile, distance_km: float, intensity: float,
-                          background: str | None = None) -> Observations:
-    """Q and E for a coherent pulse of mean photon number ``intensity``, honest channel."""
-    if not (math.isfinite(intensity) and intensity >= 0.0):
-        raise ValueError(f"intensity must be a finite mean photon number >= 0, got {intensity!r}")
-    eta = profile.total_transmittance(distance_km)
-    p = profile.dark_count_probability_per_gate(background)  # type: ignore[arg-type]
-    e_d = profile.misalignment_error
-    # Poisson thinning: photons reaching the right and the wrong detector are independent.
-    click_right = 1.0 - (1.0 - p) * math.exp(-eta * intensity * (1.0 - e_d))
-    click_wrong = 1.0 - (1.0 - p) * math.exp(-eta * intensity * e_d)
-    gain = 1.0 - (1.0 - click_right) * (1.0 - click_wrong)
-    errors = click_wrong * (1.0 - click_right) + 0.5 * click_right * click_wrong
-    extra = _afterpulse_rate(profile, eta, p) * (1.0 - gain)
-    return Observations(gain=gain + extra, qber=(errors + 0.5 * extra) / (gain + extra))
+__all__ = [
+    "AsymptoticRate", "FiniteKeyRate", "Observations", "binary_entropy", "decoy_bb84_asymptotic",
+    "expected_observations", "finite_key_rate", "infinite_decoy_rate", "max_distance_km",
+    "optimal_finite_key_rate", "optimal_rate", "plob_bound", "tgw_bound",
+]
 
 
 def _sifting_factor(profile: Profile) -> float:
@@ -136,34 +103,3 @@ def _gllp(profile: Profile, sig: Observations, q1: float, e1: float) -> float:
     return max(rate, 0.0)
 
 
-def optimal_rate(rate_of_mu: Callable[[float], float], low: float, high: float) -> tuple[float, float]:
-    """(best rate, best mu) of a one-parameter rate: a coarse log grid, then a bounded refinement."""
-    grid = np.geomspace(low, high, 40)
-    values = np.array([rate_of_mu(float(m)) for m in grid])
-    best = int(np.argmax(values))
-    if values[best] <= 0.0:
-        return 0.0, float(grid[best])
-    lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
-    res = minimize_scalar(lambda m: -rate_of_mu(m), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-5 * hi})
-    if -res.fun > values[best]:
-        return float(-res.fun), float(res.x)
-    return float(values[best]), float(grid[best])
-
-
-def max_distance_km(rate_at: Callable[[float], float], upper_km: float = 1000.0, step_km: float = 5.0,
-                    tolerance_km: float = 0.01) -> float:
-    """Largest distance with a positive rate: step out until the rate vanishes, then bisect.
-
-    ``rate_at(distance_km)`` is any rate function (already optimised over intensities if wanted).
-    Returns 0.0 when there is no key even at 0 km and ``upper_km`` if the rate never vanishes.
-    """
-    if rate_at(0.0) <= 0.0:
-        return 0.0
-    d = 0.0
-    while d < upper_km:
-        nxt = min(d + step_km, upper_km)
-        if rate_at(nxt) <= 0.0:
-            return float(brentq(lambda x: 1.0 if rate_at(x) > 0.0 else -1.0, d, nxt, xtol=tolerance_km))
-        d = nxt
-    return upper_km

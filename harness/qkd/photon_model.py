@@ -86,15 +86,15 @@ class ClickModel:
         per_n = (self.path_weight * self.click).sum(axis=1)
         return self.photon_pmf @ per_n
 
-    def event_cdf(self) -> np.ndarray:
-        """[k, n*2+path]: cdf of (n, path) given a click at intensity k."""
-        joint = self.photon_pmf[:, :, None] * (self.path_weight * self.click)[None, :, :]
-        flat = joint.reshape(joint.shape[0], -1)
-        total = flat.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cdf = np.where(total > 0, np.cumsum(flat, axis=1) / total, 1.0)
-        cdf[:, -1] = 1.0
-        return cdf
+    def event_weights(self, intensity_probabilities: np.ndarray) -> np.ndarray:
+        """Flat [k, n, path] weights of a click: p_k P(n | k) P(path | n) P(click | n, path).
+
+        Their sum is the per-pulse click probability; normalised, the distribution of
+        (intensity, photon number, path) given a click.
+        """
+        per_n = self.path_weight * self.click
+        joint = np.asarray(intensity_probabilities)[:, None, None] * self.photon_pmf[:, :, None] * per_n
+        return joint.ravel()
 
 
 def _photon_pmf(intensities: tuple[float, ...]) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 
 from harness.qkd.bits import random_bits
 from harness.qkd.cascade import reconcile
-from harness.qkd.channel import simulate_block
+from harness.qkd.channel import ChannelBlock, simulate_block
 from harness.qkd.finite_key import lim_key_length
 from harness.qkd.keyrate import binary_entropy
 from harness.qkd.photon_model import Attack
@@ -71,6 +71,8 @@ class BlockStats:
     pulses: int
     device_seconds: float  # pulses / repetition rate
     attack: str
+    eps_sec: float  # secrecy parameter of the key length (Lim et al.)
+    eps_cor: float  # correctness: chance that differing keys pass verification, at most
     stages: tuple[StageStats, ...]
     aborted: bool
     abort_reason: str | None
@@ -132,7 +134,8 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     block = simulate_block(prof, distance_km, pulses, seed, attack=attack)
     stages = [StageStats("channel", int(block.pulses_sent), int(block.detections.sum()), clock.lap())]
     head = {"profile": prof.name, "distance_km": float(distance_km), "pulses": int(block.pulses_sent),
-            "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack}
+            "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack,
+            "eps_sec": prof.security.eps_sec, "eps_cor": prof.security.eps_cor}
     cascade_seed, verify_seed, pa_seed = (int(s) for s in np.random.SeedSequence([seed, 1]).generate_state(3))
 
     sifted = block.alice_basis == block.bob_basis
@@ -141,18 +144,10 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     stages.append(StageStats("sifting", int(block.detections.sum()), int(sifted.sum()), clock.lap()))
 
     n = int(alice_key.size)
-    test_counts, test_errors = block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS]
-    tested = int(test_counts.sum())
-    qber_estimate = float(test_errors.sum()) / tested if tested else None
-    budget, s0, s1, phi = None, None, None, None
-    if n and tested:
-        sec = prof.security
-        budget, s0, s1, phi, _ = lim_key_length(
-            block.detected[:, _KEY_BASIS], np.zeros(3), test_counts, test_errors, prof.intensities,
-            prof.intensity_probabilities, sec.eps_sec, sec.eps_cor, ec_efficiency=0.0)
+    estimates = _estimate(block, prof)
+    budget, phi = estimates["key_budget_bits"], estimates["phase_error_bound"]
+    qber_estimate, s0, s1 = estimates["qber_estimate"], estimates["s0_lower"], estimates["s1_lower"]
     stages.append(StageStats("estimation", int(sifted.sum()), n, clock.lap(), qber=qber_estimate))
-    estimates = {"qber_estimate": qber_estimate, "phase_error_bound": phi, "s0_lower": s0,
-                 "s1_lower": s1, "key_budget_bits": budget}
 
     def abort(reason: str, qber_key: float | None = None) -> BlockResult:
         stats = BlockStats(**head, stages=tuple(stages), aborted=True, abort_reason=reason, final_key_bits=0,
@@ -164,6 +159,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     if block.blinding_alarm:
         return abort("the detector blinding monitor raised an alarm")
     if budget is None:
+        tested = int(block.detected[:, _TEST_BASIS].sum())
         return abort(f"nothing to estimate from: {n} key-basis and {tested} test-basis detections")
     if not qber_estimate < 0.5:
         return abort(f"test-basis QBER {qber_estimate:.3f} leaves no usable correlation")
@@ -196,6 +192,22 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
                        qber_key=qber_key, **estimates, keys_identical=identical,
                        wall_seconds=time.perf_counter() - start)
     return BlockResult(alice_final, bob_final, stats)
+
+
+def _estimate(block: ChannelBlock, prof: Profile) -> dict[str, float | None]:
+    """Test-basis QBER and Lim et al.'s bounds from the public per-intensity counts (None if empty)."""
+    test_counts, test_errors = block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS]
+    tested = int(test_counts.sum())
+    out: dict[str, float | None] = {"qber_estimate": float(test_errors.sum()) / tested if tested else None,
+                                    "phase_error_bound": None, "s0_lower": None, "s1_lower": None,
+                                    "key_budget_bits": None}
+    if tested and block.detected[:, _KEY_BASIS].sum():
+        sec = prof.security
+        budget, s0, s1, phi, _ = lim_key_length(
+            block.detected[:, _KEY_BASIS], np.zeros(3), test_counts, test_errors, prof.intensities,
+            prof.intensity_probabilities, sec.eps_sec, sec.eps_cor, ec_efficiency=0.0)
+        out.update(phase_error_bound=phi, s0_lower=s0, s1_lower=s1, key_budget_bits=budget)
+    return out
 
 
 def _reconcile_frames(alice: np.ndarray, bob: np.ndarray, qber: float, seed: int) -> tuple[np.ndarray, int]:

@@ -15,11 +15,16 @@ Two kernels compute the same thing:
 
 * m ≤ 64: bit-packed (numba): y is the XOR of the columns selected by x, column j being the
   m-bit window of the seed that starts at bit n − 1 − j. Cost n word operations.
-* m > 64: the convolution by real FFT (scipy.fft, float64), circular over
-  L ≥ n + m − 1 points, which leaves the wanted entries free of wrap-around. Every value is an
-  integer ≤ min(n, m), so the result must sit within ``_EXACT_TOLERANCE`` of an integer; if it
-  does not, x is split in halves (two smaller, exactly representable products, XORed), down to
-  the packed kernel. At n = 10^6 the worst distance from an integer is about 1e−10.
+* m > 64: the convolution by real FFT (scipy.fft, float64). Up to n + m − 1 = 4c
+  (c = ``_BLOCK`` = 2^17) one circular convolution over L ≥ n + m − 1 points, which leaves the
+  wanted entries free of wrap-around. Beyond that T is cut into c × c blocks; block (u, v)
+  depends only on u − v, so each input slice and each distinct block is transformed once at
+  length 2c (cache-sized) and the products are summed in the frequency domain. Interleaved
+  timings here: 25–30 % less CPU time than one transform at 10^6 and 10^7 input bits.
+  Every value is an integer ≤ min(n, m), so the result must sit within ``_EXACT_TOLERANCE`` of
+  an integer; if it does not, x is split in halves (two smaller, exactly representable
+  products, XORed), down to the packed kernel. At n = 10^6 and 10^7 the worst distance from an
+  integer measured 0 (below half an ulp of the values) to 6e−11.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from harness.qkd.bits import check_bits
 
 _EXACT_TOLERANCE = 1e-3
 _PACKED_MAX_OUTPUT = 64
+_BLOCK = 1 << 17  # c for the blocked FFT; fastest of 2^14 … 2^17 at 10^6 and 10^7 input bits here
+_BATCH = 8
 _ONE = np.uint64(1)
 
 
@@ -99,6 +106,8 @@ def _fft_length(minimum: int) -> int:
 def _convolution_window(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.ndarray:
     """Entries n−1 … n+m−2 of seed_bits * bits as float64, by FFT; integers up to rounding."""
     n = bits.size
+    if n + m - 1 > 4 * _BLOCK:
+        return _blocked_window(bits, m, seed_bits, _BLOCK)
     length = _fft_length(n + m - 1)
     # Zero-padded buffers of the transform length let pocketfft work in place (about a quarter
     # faster than passing the length and letting it copy).
@@ -109,6 +118,48 @@ def _convolution_window(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.n
     padded[: n + m - 1] = seed_bits
     spectrum *= scipy.fft.rfft(padded, overwrite_x=True)
     return scipy.fft.irfft(spectrum, length, overwrite_x=True)[n - 1 : n + m - 1]
+
+
+def _blocked_window(bits: np.ndarray, m: int, seed_bits: np.ndarray, c: int) -> np.ndarray:
+    """The same entries from c × c blocks of T, each a small Toeplitz product done by FFT.
+
+    Block (u, v) of T (output slice u, input slice v) depends only on d = u − v, so every input
+    slice and every distinct block is transformed once (length 2c, cache-sized), and the block
+    products are summed in the frequency domain before one inverse transform per output slice.
+    Block d's seed is the 2c − 1 bits from seed index d·c + n − c; with the seed shifted right by
+    P = V·c − n into a zero-extended copy, block d = r − (V − 1) starts at r·c.
+    """
+    n = bits.size
+    inputs, outputs = -(-n // c), -(-m // c)
+    padded = np.zeros(inputs * c)
+    padded[:n] = bits
+    x_spectra = scipy.fft.rfft(padded.reshape(inputs, c), 2 * c, axis=1)
+    blocks = inputs + outputs - 1
+    extended = np.zeros((blocks + 1) * c - 1)
+    shift = inputs * c - n
+    extended[shift : shift + seed_bits.size] = seed_bits
+    windows = np.lib.stride_tricks.sliding_window_view(extended, 2 * c - 1)[::c]
+    block_spectra = np.empty((blocks, c + 1), dtype=np.complex128)
+    for first in range(0, blocks, _BATCH):  # batches bound the padded copies scipy makes
+        block_spectra[first : first + _BATCH] = scipy.fft.rfft(windows[first : first + _BATCH], 2 * c, axis=1)
+    sums = _block_products(block_spectra, x_spectra, outputs)
+    y = scipy.fft.irfft(sums, 2 * c, axis=1, overwrite_x=True)[:, c - 1 : 2 * c - 1]
+    return y.reshape(-1)[:m]
+
+
+@njit(cache=True)
+def _block_products(block_spectra: np.ndarray, x_spectra: np.ndarray, outputs: int) -> np.ndarray:
+    """sums[u] = Σ_v block_spectra[u − v + V − 1] · x_spectra[v], elementwise (V input slices)."""
+    inputs, width = x_spectra.shape
+    sums = np.zeros((outputs, width), dtype=np.complex128)
+    for u in range(outputs):
+        row = sums[u]
+        for v in range(inputs):
+            block = block_spectra[u - v + inputs - 1]
+            x = x_spectra[v]
+            for k in range(width):
+                row[k] += block[k] * x[k]
+    return sums
 
 
 @njit(cache=True)

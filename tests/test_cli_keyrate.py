@@ -1,0 +1,50 @@
+"""``qsbench keyrate`` through typer's CliRunner on an app with only this command registered."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from typer.testing import CliRunner
+
+from harness.cli_keyrate import register
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """qsbench (test harness)."""
+
+    return app
+
+
+def test_json_output_has_max_distance_and_rows():
+    args = ["keyrate", "--profile", "gys-2004", "--distances", "0:140:20", "--json"]
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert 140.0 <= data["max_distance_km"] <= 142.0
+    assert [r["distance_km"] for r in data["rows"]] == [0, 20, 40, 60, 80, 100, 120, 140]
+    row = data["rows"][2]
+    assert row["asymptotic_rate_bps"] == row["asymptotic_rate_per_pulse"] * 2e6
+    assert row["plob_bits_per_pulse"] > row["asymptotic_rate_per_pulse"] > 0
+    assert data["rows"][0]["plob_bits_per_pulse"] is None  # lossless at 0 km: unbounded
+
+
+def test_table_and_svg_plot(tmp_path):
+    plot = tmp_path / "rate.svg"
+    result = CliRunner().invoke(_app(), ["keyrate", "-p", "lim-2014", "--distances", "0:100:50",
+                                         "--block-size", "1000000", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    assert "max distance" in result.output
+    assert plot.read_text().lstrip().startswith("<?xml")
+
+
+def test_bad_distances_and_profile_are_reported():
+    bad = CliRunner().invoke(_app(), ["keyrate", "-p", "gys-2004", "--distances", "10:0:5"])
+    assert bad.exit_code != 0 and "START <= STOP" in bad.output
+    unknown = CliRunner().invoke(_app(), ["keyrate", "-p", "acme"])
+    assert unknown.exit_code != 0 and "gys-2004" in unknown.output

@@ -1,0 +1,200 @@
+"""The Monte Carlo channel against the analytic model, the attacks, and the detector effects."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import pytest
+
+from harness.qkd.channel import RUN_PULSES, simulate_block
+from harness.qkd.keyrate import expected_observations
+from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting
+from harness.qkd.profiles import ProfileError, load_profile
+
+Z_LIMIT = 4.5  # per comparison; the seeds are fixed, so a pass is reproducible
+
+
+def _z(measured: float, expected: float, sigma: float) -> float:
+    return abs(measured - expected) / sigma
+
+
+@pytest.mark.parametrize("distance_km", [0.0, 25.0, 60.0, 100.0, 130.0])
+def test_gain_and_qber_agree_with_analytic_expectation(distance_km):
+    prof = load_profile("gys-2004")
+    block = simulate_block(prof, distance_km, 60_000_000, seed=int(distance_km) + 11)
+    sent = block.sent.sum(axis=1)
+    for k, mu in enumerate(prof.intensities):
+        obs = expected_observations(prof, distance_km, mu)
+        sigma_q = math.sqrt(obs.gain * (1 - obs.gain) / sent[k])
+        assert _z(block.gain[k], obs.gain, sigma_q) < Z_LIMIT, (k, block.gain[k], obs.gain)
+        for basis in (0, 1):
+            n = block.detected[k, basis]
+            if n < 200:
+                continue
+            sigma_e = math.sqrt(obs.qber * (1 - obs.qber) / n)
+            assert _z(block.qber[k, basis], obs.qber, sigma_e) < Z_LIMIT, (k, basis, block.qber[k, basis])
+        # Ma et al.'s closed forms, which drop terms of order Y0 * eta * mu, agree as well.
+        eta = prof.total_transmittance(distance_km)
+        ma_gain = prof.background_yield() + 1 - math.exp(-eta * mu)
+        assert _z(block.gain[k], ma_gain, sigma_q) < Z_LIMIT
+
+
+@pytest.mark.parametrize("background", ["day", "night"])
+def test_free_space_link_agrees_with_analytic_by_day_and_night(background):
+    prof = load_profile("free-space-ground").with_changes({"detector.dead_time_s": 0.0})
+    distance_km = 8.0
+    block = simulate_block(prof, distance_km, 20_000_000, seed=17, background=background)
+    sent = block.sent.sum(axis=1)
+    for k, mu in enumerate(prof.intensities):
+        obs = expected_observations(prof, distance_km, mu, background)
+        assert _z(block.gain[k], obs.gain, math.sqrt(obs.gain * (1 - obs.gain) / sent[k])) < Z_LIMIT
+    n = block.detected[0].sum()
+    signal = expected_observations(prof, distance_km, prof.intensities[0], background)
+    assert _z(block.errors[0].sum() / n, signal.qber, math.sqrt(signal.qber / n)) < Z_LIMIT
+    if background == "day":  # enough vacuum clicks to see that background gives random bits
+        vacuum = block.detected[2].sum()
+        assert vacuum > 150
+        assert _z(block.errors[2].sum() / vacuum, 0.5, math.sqrt(0.25 / vacuum)) < Z_LIMIT
+
+
+def test_sent_counts_follow_the_intensity_and_basis_probabilities():
+    prof = load_profile("lim-2014")
+    block = simulate_block(prof, 50.0, 10_000_000, seed=3)
+    assert block.sent.sum() == 10_000_000
+    frac = block.sent.sum(axis=1) / 1e7
+    for k, p in enumerate(prof.intensity_probabilities):
+        assert _z(frac[k], p, math.sqrt(p * (1 - p) / 1e7)) < Z_LIMIT
+    key = block.sent[:, 0].sum() / 1e7
+    assert _z(key, 0.9, math.sqrt(0.09 / 1e7)) < Z_LIMIT
+    assert block.detections.sum() == block.slot.shape[0]
+    assert np.all(np.diff(block.slot) > 0)
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5, 1.0])
+def test_intercept_resend_raises_qber_by_a_quarter_of_the_fraction(fraction):
+    clean = load_profile("gys-2004").with_changes(
+        {"misalignment_error": 0.0, "detector.dark_count_probability": 0.0})
+    block = simulate_block(clean, 10.0, 20_000_000, seed=21, attack=InterceptResend(fraction))
+    n = block.detected[0].sum()
+    qber = block.errors[0].sum() / n
+    expected = fraction / 4
+    assert _z(qber, expected, math.sqrt(expected * (1 - expected) / n)) < Z_LIMIT
+    honest = simulate_block(clean, 10.0, 20_000_000, seed=21)
+    assert honest.errors.sum() == 0
+
+
+def test_intercept_resend_on_a_realistic_link_adds_a_quarter_of_the_clean_fraction():
+    prof = load_profile("gys-2004")
+    p = 0.4
+    honest = simulate_block(prof, 20.0, 40_000_000, seed=5)
+    attacked = simulate_block(prof, 20.0, 40_000_000, seed=6, attack=InterceptResend(p))
+    e0 = honest.errors[0].sum() / honest.detected[0].sum()
+    e1 = attacked.errors[0].sum() / attacked.detected[0].sum()
+    # On intercepted photon events the error becomes 1/4 + e_d/2 instead of e_d: +p/4 (1 - 2 e_d).
+    expected_rise = p / 4 * (1 - 2 * prof.misalignment_error)
+    sigma = math.hypot(math.sqrt(e0 * (1 - e0) / honest.detected[0].sum()),
+                       math.sqrt(e1 * (1 - e1) / attacked.detected[0].sum()))
+    assert _z(e1 - e0, expected_rise, sigma) < Z_LIMIT
+    for k in (0, 1):  # the detection rate is unchanged
+        sigma_q = math.sqrt(honest.gain[k] / honest.sent[k].sum() + attacked.gain[k] / attacked.sent[k].sum())
+        assert _z(attacked.gain[k], honest.gain[k], sigma_q) < Z_LIMIT
+
+
+def test_photon_number_splitting_keeps_signal_gain_and_qber_but_starves_the_decoy():
+    prof = load_profile("gys-2004")
+    honest = simulate_block(prof, 40.0, 60_000_000, seed=8)
+    pns = simulate_block(prof, 40.0, 60_000_000, seed=9, attack=PhotonNumberSplitting())
+    sigma = math.sqrt(honest.gain[0] / honest.sent[0].sum()) * math.sqrt(2)
+    assert _z(pns.gain[0], honest.gain[0], sigma) < Z_LIMIT
+    assert pns.gain[1] < 0.5 * honest.gain[1], "decoy gain must fall: that is how decoys catch PNS"
+    e_h = honest.errors[0].sum() / honest.detected[0].sum()
+    e_p = pns.errors[0].sum() / pns.detected[0].sum()
+    assert abs(e_p - e_h) < 0.01
+    multi = (pns.photon_number >= 2) & (pns.alice_basis == pns.bob_basis)
+    assert np.array_equal(pns.eve_bits[multi], pns.alice_bits[multi]), "Eve keeps a copy of multi-photon bits"
+
+
+@pytest.mark.parametrize("monitor", [False, True])
+def test_detector_blinding_is_invisible_in_qber_and_caught_only_by_a_monitor(monitor):
+    prof = load_profile("gys-2004").with_changes({"blinding_monitor": monitor})
+    honest = simulate_block(prof, 20.0, 20_000_000, seed=10)
+    blind = simulate_block(prof, 20.0, 20_000_000, seed=11, attack=DetectorBlinding(1.0))
+    assert blind.errors.sum() == 0, "Eve's bright pulses make no errors"
+    assert honest.errors.sum() > 0
+    assert blind.gain[0] == pytest.approx(honest.gain[0], rel=0.02)
+    sifted = blind.alice_basis == blind.bob_basis
+    assert np.array_equal(blind.eve_bits[sifted], blind.bob_bits[sifted]), "Eve knows every sifted bit"
+    assert blind.blinding_alarm is monitor
+    assert honest.blinding_alarm is False
+
+
+def test_dead_time_reduces_detection_like_a_non_paralysable_counter():
+    prof = load_profile("high-rate-2023").with_changes({"detector.dead_time_s": 4.0e-9})
+    block = simulate_block(prof, 10.0, 2_000_000, seed=12)
+    dead_slots = 10  # 4 ns at 2.5 GHz
+    probs = np.asarray(prof.intensity_probabilities)
+    clicks_free = float(probs @ block.expected_gain)
+    per_detector = clicks_free / 2
+    expected = 2 * per_detector / (1 + per_detector * dead_slots)
+    measured = block.detections.sum() / block.pulses_sent
+    assert measured == pytest.approx(expected, rel=0.03)
+    assert measured < 0.8 * clicks_free
+
+
+def test_afterpulses_add_random_bit_detections_as_modelled():
+    prof = load_profile("lim-2014")
+    block = simulate_block(prof, 50.0, 100_000_000, seed=13)
+    expected = sum(p * expected_observations(prof, 50.0, mu).gain
+                   for mu, p in zip(prof.intensities, prof.intensity_probabilities, strict=True))
+    measured = block.detections.sum() / block.pulses_sent
+    assert _z(measured, expected, math.sqrt(expected / block.pulses_sent)) < Z_LIMIT
+    afterpulses = block.photon_number == -1
+    assert afterpulses.mean() == pytest.approx(0.04, abs=0.005)
+    sifted = afterpulses & (block.alice_basis == block.bob_basis)
+    assert np.mean(block.alice_bits[sifted] != block.bob_bits[sifted]) == pytest.approx(0.5, abs=0.03)
+
+
+def test_same_seed_same_block_and_thread_count_does_not_matter():
+    prof = load_profile("gys-2004")
+    pulses = 2 * RUN_PULSES + 12345  # three independently seeded runs
+    a = simulate_block(prof, 120.0, pulses, seed=99)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        b = simulate_block(prof, 120.0, pulses, seed=99)
+    finally:
+        numba.set_num_threads(threads)
+    c = simulate_block(prof, 120.0, pulses, seed=100)
+    for name in ("slot", "alice_bits", "bob_bits", "alice_basis", "bob_basis", "intensity"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert np.array_equal(a.sent, b.sent)
+    assert not np.array_equal(a.slot[:50], c.slot[:50])
+    assert a.slot.max() < pulses
+
+
+def test_key_material_stays_out_of_repr():
+    block = simulate_block("gys-2004", 10.0, 100_000, seed=1)
+    text = repr(block)
+    assert "bits" not in text and "array" not in text
+    assert "gys-2004" in text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"pulses": 0}, "pulses"), ({"pulses": 1.5}, "pulses"), ({"seed": -1}, "seed"),
+        ({"distance_km": -1.0}, "distance_km"), ({"distance_km": float("nan")}, "distance_km"),
+        ({"attack": "eve"}, "unknown attack"), ({"background": "dusk"}, "background"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_clear_message(kwargs, message):
+    args = {"profile": "gys-2004", "distance_km": 10.0, "pulses": 1000, "seed": 1} | kwargs
+    with pytest.raises((ValueError, TypeError), match=message):
+        simulate_block(**args)
+
+
+def test_unknown_profile_names_the_shipped_ones():
+    with pytest.raises(ProfileError, match="gys-2004"):
+        simulate_block("no-such-device", 10.0, 1000, 1)
