@@ -14,6 +14,7 @@ import asyncio
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,11 +97,11 @@ class KmeServer:
     def start(self, timeout_s: float = 10.0) -> KmeUrls:
         self._thread = threading.Thread(target=self._run, name="kme-server", daemon=True)
         self._thread.start()
-        deadline = threading.Event()
-        for _ in range(int(timeout_s / 0.02)):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
             if self._error or not self._thread.is_alive() or all(s.started for s in self._servers.values()):
                 break
-            deadline.wait(0.02)
+            time.sleep(0.02)
         if not all(s.started for s in self._servers.values()):
             self.stop()
             raise RuntimeError(f"KME server did not start within {timeout_s} s: {self._error!r}")
