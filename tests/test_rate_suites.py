@@ -55,3 +55,14 @@ def test_distance_limit_with_a_threshold_uses_the_interval(tmp_path):
     rows = list(DistanceLimit().measure(adapter, params, {"threshold_bps": 1000.0}, _ctx(tmp_path)))
     m = {r.metric: r.value for r in rows if r.sample == 0}
     assert 94 <= m["distance_limit_km"] <= 100 <= m["distance_limit_upper_km"] <= 106
+
+
+def test_attenuation_sweep_sets_the_declared_fibre_loss(tmp_path):
+    # lim-2014 declares 0.2 dB/km: 30 km becomes 6 dB on the attenuator, fibre length untouched.
+    source = LossyRateSource(100_000, 500.0)
+    adapter = SimulatedQKDAdapter({"profile": "lim-2014", "fibre_km": 0}, source=source)
+    params = KeyRateParams(distances_km=[30.0], window_s=5.0, repeats=2, sweep="attenuation")
+    rows = list(KeyRate().measure(adapter, params, {"distance_km": 30.0}, _ctx(tmp_path)))
+    assert {(km, round(db, 9)) for km, db, _ in source.calls} == {(0.0, 6.0)}
+    loss = [r.value for r in rows if r.metric == "channel_loss_db"]
+    assert loss and all(v == pytest.approx(6.0) for v in loss)
