@@ -34,6 +34,7 @@ class LossyRateSource(FixedRateSource):
         self.cutoff_km = cutoff_km
 
     def block(self, fibre_km: float, attenuation_db: float, attack: Attack | None, seed: int) -> BlockOutcome:
+        self.calls.append((fibre_km, attenuation_db, attack))
         rng = np.random.default_rng(seed)
         loss = 0.2 * fibre_km + attenuation_db
         mean_bits = self.rate * 10 ** (-loss / 10) * self.block_seconds
