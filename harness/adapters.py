@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
@@ -121,6 +122,28 @@ class Signer(Protocol):
     def secret_key_bytes(self, secret_key: Any) -> bytes: ...
 
     def load_public_key(self, data: bytes) -> Any: ...
+
+
+# Optional methods for conformance checks (suite pqc_conformance). A Kem or Signer offers them
+# when its library can; the suite tests with isinstance() and records `n/a` with the reason otherwise.
+
+
+@runtime_checkable
+class KemFromSeed(Protocol):
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        """FIPS 203 ML-KEM.KeyGen_internal(d, z) with seed = d ‖ z (64 bytes); raise ValueError otherwise."""
+
+
+@runtime_checkable
+class KemExpandedSecretKey(Protocol):
+    def load_secret_key(self, data: bytes) -> Any:
+        """A secret-key handle from a FIPS 203 expanded decapsulation key dk; ValueError if malformed."""
+
+
+@runtime_checkable
+class SignerFromSeed(Protocol):
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        """FIPS 204 ML-DSA.KeyGen_internal(ξ) with the 32-byte seed ξ; raise ValueError otherwise."""
 
 
 class KemProvider(Protocol):
@@ -332,3 +355,94 @@ class FaultInjection(Protocol):
         """Raise NotApplicable for a kind the device cannot produce."""
 
     def clear_faults(self) -> None: ...
+
+
+# --- TLS capability protocol ----------------------------------------------------------------
+# A TLS stack serves and performs TLS 1.3 handshakes over sockets the suite provides, so that the
+# suite (not the stack) owns the clock, the emulated network and the byte counting.
+
+# Named groups (name → IANA codepoint): draft-ietf-tls-ecdhe-mlkem, draft-ietf-tls-mlkem, RFC 8446.
+TLS_GROUPS: dict[str, int] = {
+    "X25519": 0x001D,
+    "P-256": 0x0017,
+    "X25519MLKEM768": 0x11EC,
+    "SecP256r1MLKEM768": 0x11EB,
+    "SecP384r1MLKEM1024": 0x11ED,
+    "MLKEM512": 0x0200,
+    "MLKEM768": 0x0201,
+    "MLKEM1024": 0x0202,
+}
+# Certificate key types a server chain can use (names from SIGNATURE_ALGORITHMS).
+TLS_CERT_TYPES: tuple[str, ...] = ("ECDSA-P256", "Ed25519", "RSA-2048", "ML-DSA-44", "ML-DSA-65", "ML-DSA-87")
+# Signature schemes (IANA codepoint → name; ML-DSA from draft-ietf-tls-mldsa).
+TLS_SIGNATURE_SCHEMES: dict[int, str] = {
+    0x0403: "ecdsa_secp256r1_sha256",
+    0x0503: "ecdsa_secp384r1_sha384",
+    0x0807: "ed25519",
+    0x0804: "rsa_pss_rsae_sha256",
+    0x0805: "rsa_pss_rsae_sha384",
+    0x0806: "rsa_pss_rsae_sha512",
+    0x0809: "rsa_pss_pss_sha256",
+    0x0904: "mldsa44",
+    0x0905: "mldsa65",
+    0x0906: "mldsa87",
+}
+
+
+@dataclass(frozen=True)
+class CertChain:
+    """A server's certificate chain as PEM files (made per run by `harness.certs`)."""
+
+    cert_type: str  # one of TLS_CERT_TYPES
+    chain_pem: Path  # leaf then root: what the server sends
+    key_pem: Path  # the leaf's private key, PKCS#8
+    root_pem: Path  # the trust anchor clients verify against
+    server_name: str = "localhost"
+
+
+@dataclass(frozen=True)
+class TlsHandshake:
+    """What a client negotiated (canonical names: TLS_GROUPS keys, TLS_SIGNATURE_SCHEMES values)."""
+
+    group: str
+    signature_scheme: str
+
+
+class TlsHandshakeFailed(Exception):
+    """A handshake that did not complete; the message is the reason recorded in results."""
+
+
+class TlsServer(Protocol):
+    def failures(self) -> list[str]:
+        """Reasons of the server-side handshakes that failed so far."""
+
+    def close(self) -> None: ...
+
+
+class TlsClient(Protocol):
+    def handshake(self, sock: Any, server_name: str) -> TlsHandshake:
+        """One TLS 1.3 handshake over a connected socket, using only its `sendall`/`send` and `recv`.
+
+        Returns when the client has sent its Finished; raise TlsHandshakeFailed on any failure.
+        """
+
+
+class TlsStack(Protocol):
+    """What an adapter with Capability.TLS13 offers."""
+
+    def tls_groups(self) -> Sequence[str]:
+        """The TLS_GROUPS this stack can negotiate here."""
+
+    def tls_cert_types(self) -> Sequence[str]:
+        """The TLS_CERT_TYPES this stack can serve and verify."""
+
+    def tls_server(self, listener: Any, chain: CertChain, groups: Sequence[str]) -> TlsServer:
+        """Serve TLS 1.3 handshakes on a listening socket in the background until `close()`.
+
+        The server accepts exactly `groups` (in preference order). Raise NotApplicable for a group or
+        certificate type the stack lacks.
+        """
+
+    def tls_client(self, trust_root: Path, groups: Sequence[str]) -> TlsClient:
+        """A client offering `groups` in that order, with a key share for the first one only,
+        verifying the server against `trust_root`. Raise NotApplicable for an unsupported group."""

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness import cli_eval
+from harness.cli_keyrate import register as register_keyrate
+from harness.cli_netem import register as register_netem
+from harness.console import stderr_console, stdout_console
 from harness.manifest import new_manifest, new_run_id
 from harness.plan import Case, param_columns, plan
 from harness.registry import adapter_names, suite_class, vendor_info
@@ -28,9 +31,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-# Piped output (CI logs, files) gets a wide console so tables and reasons are not folded.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+out = stdout_console()
+err = stderr_console()
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -131,7 +133,8 @@ def run(
     hang costs that case only. Rows are written as each case finishes, so an interrupted
     run keeps what it measured: finish it with --resume RUN_DIR.
     The last line printed is the run directory.
-    Exit codes: 0 every case ran, 1 a case failed or timed out, 2 unusable input.
+    Exit codes: 0 every case ran, 1 a case failed or timed out or a mandatory success
+    criterion (scenario `criteria:` with `gate: true`) is not met, 2 unusable input.
 
     Example: [bold]qsbench run suites/scenarios/demo.yaml --out results[/bold]
     """
@@ -161,10 +164,27 @@ def run(
     store.write_manifest(manifest)
     _print_summary(store.run_dir)
     out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")
+    gates_failed = _print_gates(store.run_dir)
     print(store.run_dir)
     sys.stdout.flush()
-    if counts.get("failed", 0) or counts.get("timeout", 0):
+    if counts.get("failed", 0) or counts.get("timeout", 0) or gates_failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _print_gates(run_dir: Path) -> bool:
+    """Judge the scenario's success criteria; True when a mandatory one is not met."""
+    from harness.evaluation import evaluate
+
+    ev = evaluate(run_dir)
+    if ev.verdicts:
+        counts = {o: sum(v.outcome == o for v in ev.verdicts) for o in ("pass", "fail", "n/a")}
+        out.print(f"criteria: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a "
+                  f"(details: qsbench verdicts {run_dir})")
+    for v in ev.gate_failures:
+        reason = " ".join(v.reason.split())
+        out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
+        out.print(reason if len(reason) <= 160 else reason[:159] + "…", markup=False, highlight=False)
+    return bool(ev.gate_failures)
 
 
 def _print_summary(run_dir: Path) -> Path:
@@ -187,15 +207,38 @@ def _print_summary(run_dir: Path) -> Path:
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")]) -> None:
-    """Summarise a run: print the table and write RUN_DIR/report/summary.md.
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")],
+    baseline: Annotated[str | None, typer.Option(
+        help="a baseline run directory, or 'latest' (newest other run of the same scenario next to RUN_DIR), "
+             "to add regressions and trends")] = None,
+) -> None:
+    """Summarise and evaluate a run: RUN_DIR/report/{scorecard.html, summary.md, results.json, junit.xml}.
 
-    Example: [bold]qsbench report results/20261124T120000Z-demo-1a2b[/bold]
+    scorecard.html is one self-contained file (open it anywhere, nothing is fetched): verdicts first,
+    then scorecard and sensitivity, regressions against the baseline, trends and evidence plots.
+
+    Example: [bold]qsbench report results/20261124T120000Z-demo-1a2b --baseline latest[/bold]
     """
+    from harness.compare import latest_baseline
+    from harness.report import render
+    from harness.rundata import RunDirError
+
     if not (run_dir / "manifest.json").is_file():
         raise _bad_input(f"{run_dir}: not a run directory (no manifest.json)")
-    path = _print_summary(run_dir)
-    print(path)
+    _print_summary(run_dir)
+    try:
+        base = latest_baseline(run_dir) if baseline == "latest" else baseline
+    except RunDirError as exc:  # the first night has nothing to compare with: report without
+        err.print(f"{exc}; reporting without a comparison", markup=False)
+        base = None
+    rendered = render(run_dir, base)
+    for path in (rendered.markdown, rendered.results, rendered.junit, rendered.html):
+        print(path)
+
+
+for _register in (register_keyrate, register_netem, cli_eval.register):
+    _register(app)
 
 
 def main() -> None:

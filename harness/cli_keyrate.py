@@ -9,9 +9,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from harness.console import stdout_console
 from harness.qkd.profiles import ProfileError, load_profile
 from harness.qkd.sweep import KeyRateSweep, sweep
 
@@ -75,24 +75,33 @@ DistancesOpt = Annotated[str, typer.Option(help="START:STOP:STEP in km, STOP inc
 BlockOpt = Annotated[int | None, typer.Option(
     "--block-size", min=1, help="finite-key block in key-basis detections (default: the profile's)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")]
+BackgroundOpt = Annotated[str | None, typer.Option(
+    "--background", help="free-space links only: 'day' or 'night' background light (default: the profile's)")]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", help="write a plot; the format follows the extension (.svg, .png, .pdf)")]
 
 
 def keyrate(profile: ProfileOpt, distances: DistancesOpt = "0:200:5", block_size: BlockOpt = None,
-            as_json: JsonOpt = False, plot: PlotOpt = None) -> None:
+            as_json: JsonOpt = False, plot: PlotOpt = None, background: BackgroundOpt = None) -> None:
     """Key rate per pulse and bit/s against distance, the maximum distance, and the PLOB/TGW bounds.
 
     Rates are decoy-state BB84, optimised over the signal intensity at each distance: asymptotic
     with vacuum + weak decoy (Ma, Qi, Zhao, Lo 2005), the infinite-decoy limit, and the finite key
     of Lim et al. 2014 for the given block size. Bounds are bits per use of the channel alone.
 
-    Example:  qsbench keyrate --profile gys-2004 --distances 0:150:10 --plot gys.svg
+    Examples:  qsbench keyrate --profile gys-2004 --distances 0:150:10 --plot gys.svg
+               qsbench keyrate -p free-space-ground --background day --json
     """
     try:
         prof = load_profile(profile)
     except ProfileError as exc:
         raise typer.BadParameter(str(exc), param_hint="--profile") from exc
+    if background is not None:
+        if background not in ("day", "night") or prof.channel.kind != "free_space":
+            raise typer.BadParameter(
+                f"{background!r}: 'day' or 'night', and only for a free-space profile "
+                f"({prof.name} is {prof.channel.kind})", param_hint="--background")
+        prof = prof.with_changes({"channel.background": background})
     result = sweep(prof, parse_distances(distances), block_size)
     if plot is not None:
         _plot(result, plot)
@@ -111,7 +120,7 @@ def keyrate(profile: ProfileOpt, distances: DistancesOpt = "0:200:5", block_size
             _num(r["finite_key_rate_per_pulse"]), _num(r["finite_key_rate_bps"], "{:.4g}"),
             _num(r["plob_bits_per_pulse"]), _num(r["tgw_bits_per_pulse"]),
         )
-    console = Console()
+    console = stdout_console()
     console.print(table)
     console.print(
         f"max distance: {result.max_distance_km:.2f} km (vacuum + weak decoy), "

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from harness import netem
 from harness.registry import adapter_names, vendor_info
 from harness.scenario import LoadedScenario
 
@@ -52,6 +53,7 @@ def new_manifest(loaded: LoadedScenario, run_id: str, seed: int, columns: dict[s
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "finished": None,
         "host": host(),
+        "network_emulation": netem.environment(),
         "versions": {"qsbench": qsbench_version(),
                      **{f"adapter:{name}": vars(vendor_info(name)) for name in adapter_names()}},
         "user": os.environ.get("USER") or os.environ.get("LOGNAME") or "",

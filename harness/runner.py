@@ -82,14 +82,22 @@ def _rows(run_id: str, case: Case, status: str, reason: str,
             for metric, value, unit, sample, labels in measurements]
 
 
-def _not_applicable(case: Case) -> str | None:
-    """Why a case cannot run at all, decided without starting a worker."""
-    info = vendor_info(case.adapter)
-    if not info.available:
-        return f"{case.vendor} unavailable: {info.reason}"
-    missing = suite_class(case.suite).requires - adapter_class(case.adapter).capabilities
-    if missing:
-        return f"{case.vendor} has no {', '.join(sorted(missing))}"
+def _not_applicable(case: Case, peer_adapter: str | None) -> str | None:
+    """Why a case cannot run at all, decided without starting a worker.
+
+    A pairwise case needs both sides: an unavailable peer makes it n/a, not a failure.
+    """
+    required = suite_class(case.suite).requires
+    sides = [(case.vendor, case.adapter)]
+    if peer_adapter is not None:
+        sides.append((case.params["peer"], peer_adapter))
+    for vendor, adapter in sides:
+        info = vendor_info(adapter)
+        if not info.available:
+            return f"{vendor} unavailable: {info.reason}"
+        missing = required - adapter_class(adapter).capabilities
+        if missing:
+            return f"{vendor} has no {', '.join(sorted(missing))}"
     return None
 
 
@@ -99,6 +107,11 @@ class Runner:
         self.loaded = loaded
         self.jobs = max(1, jobs)
         self.run_id = store.manifest["run_id"]
+
+    def _peer_adapter(self, case: Case) -> str | None:
+        if "peer" not in case.params:
+            return None
+        return self.loaded.scenario.vendor(case.params["peer"]).adapter_name
 
     def _order(self, case: Case) -> worker.CaseOrder:
         scenario = self.loaded.scenario
@@ -123,7 +136,7 @@ class Runner:
         counts: Counter = Counter()
         queue: list[Case] = []
         for case in pending:
-            reason = _not_applicable(case)
+            reason = _not_applicable(case, self._peer_adapter(case))
             if reason is None:
                 queue.append(case)
             else:

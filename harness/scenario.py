@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness import criteria_spec
+from harness.criteria_spec import Criterion, RegressionPolicy
 from harness.registry import UnknownPlugin, adapter_class, suite_class
 from harness.suite import SuiteParams
 
@@ -53,6 +55,11 @@ class Scenario(_Strict):
     timeout_s: float = Field(300.0, gt=0, description="default per-case timeout in seconds")
     vendors: list[VendorSpec] = Field(min_length=1)
     suites: list[SuiteRun] = Field(min_length=1)
+    criteria: list[Criterion] = Field(default_factory=list, description="success criteria (pilot verdicts)")
+    categories: dict[str, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="scoring category → weight; default five equal categories")
+    regression: RegressionPolicy = Field(default_factory=RegressionPolicy,
+                                         description="when a change against a baseline is a regression")
 
     @field_validator("vendors", mode="before")
     @classmethod
@@ -175,6 +182,9 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
             params.append(cls.Params.model_validate(run.params))
         except ValidationError as exc:
             errors.extend(_errors_from(exc, ("suites", i, "params"), marks, source))
+    for loc, message in criteria_spec.check(list(scenario.criteria), scenario.categories, names,
+                                            [run.suite for run in scenario.suites]):
+        fail(loc, message)
     if errors:
         raise ScenarioInvalid(errors)
     return LoadedScenario(scenario, text, source, tuple(params))

@@ -19,8 +19,10 @@ def summarize(rows: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=[*keys, *STAT_COLUMNS])
     grouped = ok.groupby(keys, dropna=False, sort=True, observed=True)["value"]
     stats = grouped.agg(n="count", median="median", mean="mean", min="min", max="max")
-    quantiles = grouped.quantile([0.25, 0.75, 0.99]).unstack()
-    stats["p25"], stats["p75"], stats["p99"] = quantiles[0.25], quantiles[0.75], quantiles[0.99]
+    # Positional, not by index: other suites' parameter columns are NaN in these keys, and pandas
+    # does not align MultiIndex labels holding NaN (the quantiles came out all NaN).
+    for name, q in (("p25", 0.25), ("p75", 0.75), ("p99", 0.99)):
+        stats[name] = grouped.quantile(q).to_numpy()
     return stats.reset_index()[[*keys, *STAT_COLUMNS]]
 
 

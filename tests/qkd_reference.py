@@ -59,9 +59,10 @@ def reference_events(seed: int, pulses: int, q: float, alias_threshold, alias_in
     events = []
     slot = -1
     while True:
-        slot += 1 + int(math.log(1.0 - rng.uniform()) * inv_log1m_q)  # geometric gap to the next click
-        if slot >= pulses:
+        gap = math.log(1.0 - rng.uniform()) * inv_log1m_q  # geometric gap to the next click
+        if gap >= pulses - 1 - slot:
             return events
+        slot += 1 + int(gap)
         # Alias method: column from the integer part, side from the fraction.
         x = rng.uniform() * len(alias_threshold)
         column = int(x)
@@ -127,7 +128,7 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
         # Geometric number of detector clicks up to the next one that afterpulses.
         if inv_log1m_p == 0.0:
             return 1 << 62
-        return 1 + int(math.log(1.0 - rng.uniform()) * inv_log1m_p)
+        return 1 + int(min(math.log(1.0 - rng.uniform()) * inv_log1m_p, 1e18))
 
     countdown = clicks_to_next_afterpulse()
     clicks = [int(c) for c in clicks]

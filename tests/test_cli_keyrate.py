@@ -48,3 +48,16 @@ def test_bad_distances_and_profile_are_reported():
     assert bad.exit_code != 0 and "START <= STOP" in bad.output
     unknown = CliRunner().invoke(_app(), ["keyrate", "-p", "acme"])
     assert unknown.exit_code != 0 and "gys-2004" in unknown.output
+
+
+def test_background_switches_free_space_day_and_night():
+    runner, app = CliRunner(), _app()
+    reach = {}
+    for when in ("day", "night"):
+        args = ["keyrate", "-p", "free-space-ground", "--distances", "10", "--background", when, "--json"]
+        out = runner.invoke(app, args)
+        assert out.exit_code == 0, out.output
+        reach[when] = json.loads(out.output)["max_distance_km"]
+    assert 0 < reach["day"] < reach["night"]
+    fibre = runner.invoke(app, ["keyrate", "-p", "gys-2004", "--background", "day"])
+    assert fibre.exit_code != 0 and "free-space" in fibre.output

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness.qkd.channel import RUN_PULSES, simulate_block
-from harness.qkd.keyrate import expected_observations
+from harness.qkd.keyrate import Observations, expected_observations, vacuum_weak_bounds
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting
 from harness.qkd.profiles import ProfileError, load_profile
 
@@ -114,6 +114,17 @@ def test_photon_number_splitting_keeps_signal_gain_and_qber_but_starves_the_deco
     assert abs(e_p - e_h) < 0.01
     multi = (pns.photon_number >= 2) & (pns.alice_basis == pns.bob_basis)
     assert np.array_equal(pns.eve_bits[multi], pns.alice_bits[multi]), "Eve keeps a copy of multi-photon bits"
+    # The decoy estimate from the measured counts sees through it: no single-photon yield is certified.
+    mu, nu = prof.intensities[:2]
+
+    def y1_lower(block):
+        obs = [Observations(float(block.gain[k]), float(block.errors[k].sum() / block.detected[k].sum()))
+               for k in (0, 1)]
+        return vacuum_weak_bounds(mu, nu, obs[0], obs[1], float(block.gain[2]))[0]
+
+    true_y1 = prof.background_yield() + prof.total_transmittance(40.0)
+    assert y1_lower(honest) == pytest.approx(true_y1, rel=0.15)
+    assert y1_lower(pns) < 0.1 * true_y1
 
 
 @pytest.mark.parametrize("monitor", [False, True])
@@ -154,6 +165,20 @@ def test_afterpulses_add_random_bit_detections_as_modelled():
     assert afterpulses.mean() == pytest.approx(0.04, abs=0.005)
     sifted = afterpulses & (block.alice_basis == block.bob_basis)
     assert np.mean(block.alice_bits[sifted] != block.bob_bits[sifted]) == pytest.approx(0.5, abs=0.03)
+
+
+@pytest.mark.parametrize("distance_km", [0.0, 60.0, 120.0, 170.0])
+def test_afterpulsing_detector_agrees_with_analytic_per_intensity(distance_km):
+    prof = load_profile("lim-2014")  # afterpulse 4 %, no dead time
+    block = simulate_block(prof, distance_km, 40_000_000, seed=40 + int(distance_km))
+    sent = block.sent.sum(axis=1)
+    for k, mu in enumerate(prof.intensities):
+        obs = expected_observations(prof, distance_km, mu)
+        assert _z(block.gain[k], obs.gain, math.sqrt(obs.gain / sent[k])) < Z_LIMIT, (k, block.gain[k])
+        n = block.detected[k].sum()
+        if n >= 500:
+            measured = block.errors[k].sum() / n
+            assert _z(measured, obs.qber, math.sqrt(obs.qber * (1 - obs.qber) / n)) < Z_LIMIT, (k, measured)
 
 
 def test_same_seed_same_block_and_thread_count_does_not_matter():
@@ -198,3 +223,14 @@ def test_bad_input_is_rejected_with_a_clear_message(kwargs, message):
 def test_unknown_profile_names_the_shipped_ones():
     with pytest.raises(ProfileError, match="gys-2004"):
         simulate_block("no-such-device", 10.0, 1000, 1)
+
+
+def test_extreme_links_stay_well_defined():
+    far = simulate_block("gys-2004", 1000.0, 10**12, seed=1)  # q ~ 2e-6 (dark counts only)
+    assert far.detections.sum() == pytest.approx(10**12 * 1.7e-6, rel=0.01)
+    perfect = load_profile("gys-2004").with_changes(
+        {"detector.efficiency": 1.0, "detector.dark_count_probability": 0.0})
+    block = simulate_block(perfect, 0.0, 100_000, seed=2)  # eta = 1: every non-empty pulse clicks
+    for k, mu in enumerate(perfect.intensities):
+        assert block.expected_gain[k] == pytest.approx(1 - math.exp(-mu), rel=1e-12)
+    assert np.isfinite(block.gain).all()

@@ -82,3 +82,16 @@ def test_resume_runs_only_missing_cases(tmp_path):
     assert len(after) == 9
     first = after[after.case_id == cases[0].case_id].reset_index(drop=True)
     assert first.equals(before.reset_index(drop=True))
+
+
+def test_pairwise_case_with_an_unavailable_peer_is_na(tmp_path, monkeypatch):
+    from qsbench_test_plugins import KeygenTiming
+
+    monkeypatch.setattr(KeygenTiming, "pairwise", True)
+    text = "name: pairs\nvendors: [toy, absent]\nsuites:\n  - suite: keygen_timing\n"
+    store, loaded, cases = start(tmp_path, text)
+    assert {(c.vendor, c.params["peer"]) for c in cases} == {("toy", "absent"), ("absent", "toy")}
+    counts = Runner(store, loaded).run(cases)
+    assert counts == {"na": 2}
+    reasons = set(store.read()["reason"])
+    assert all(r.startswith("absent unavailable: libabsent.so not found") for r in reasons)

@@ -31,10 +31,15 @@ class MLKEM:
     def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
         self.algorithm = algorithm
         self._generate = private_cls.generate
+        self._from_seed = private_cls.from_seed_bytes
         self._load = public_cls.from_public_bytes
 
     def keygen(self) -> tuple[Any, Any]:
         sk = self._generate()
+        return sk.public_key(), sk
+
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        sk = self._from_seed(seed)  # FIPS 203 d ‖ z
         return sk.public_key(), sk
 
     def encaps(self, public_key: Any) -> tuple[bytes, bytes]:
@@ -115,10 +120,15 @@ class MLDSA:
     def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
         self.algorithm = algorithm
         self._generate = private_cls.generate
+        self._from_seed = private_cls.from_seed_bytes
         self._load = public_cls.from_public_bytes
 
     def keygen(self) -> tuple[Any, Any]:
         sk = self._generate()
+        return sk.public_key(), sk
+
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        sk = self._from_seed(seed)  # FIPS 204 ξ
         return sk.public_key(), sk
 
     def sign(self, secret_key: Any, message: bytes) -> bytes:

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import ClassVar
 
 from harness.adapters import Adapter, Availability, Capability, Kem, Kind, Signer
-from vendors._pqc import unsupported
+from vendors._pqc import BytesKeys, checked_length, unsupported
 
 _KEM_MODULES = {
     "ML-KEM-512": "pqcrypto.kem.ml_kem_512",
@@ -43,15 +43,10 @@ def _pqcrypto_version() -> str | None:
         return None
 
 
-def _check_public_key(module: ModuleType, data: bytes) -> bytes:
-    if not isinstance(data, bytes) or len(data) != module.PUBLIC_KEY_SIZE:
-        raise ValueError(f"{module.ALGORITHM} public key must be {module.PUBLIC_KEY_SIZE} bytes")
-    return data
-
-
-class PQCleanKem:
+class PQCleanKem(BytesKeys):
     def __init__(self, algorithm: str, module: ModuleType) -> None:
         self.algorithm = algorithm
+        self.public_key_size = module.PUBLIC_KEY_SIZE
         self._module = module
         self.keygen = module.generate_keypair  # already returns (pk, sk)
         self.encaps = module.encrypt  # already returns (ciphertext, shared_secret)
@@ -59,19 +54,15 @@ class PQCleanKem:
     def decaps(self, secret_key: bytes, ciphertext: bytes) -> bytes:
         return self._module.decrypt(secret_key, ciphertext)
 
-    def public_key_bytes(self, public_key: bytes) -> bytes:
-        return public_key
-
-    def secret_key_bytes(self, secret_key: bytes) -> bytes:
-        return secret_key
-
-    def load_public_key(self, data: bytes) -> bytes:
-        return _check_public_key(self._module, data)
+    def load_secret_key(self, data: bytes) -> bytes:
+        # PQClean keeps the FIPS 203 expanded decapsulation key; only its length can be checked here.
+        return checked_length(f"{self.algorithm} secret key", data, self._module.SECRET_KEY_SIZE)
 
 
-class PQCleanSigner:
+class PQCleanSigner(BytesKeys):
     def __init__(self, algorithm: str, module: ModuleType) -> None:
         self.algorithm = algorithm
+        self.public_key_size = module.PUBLIC_KEY_SIZE
         self._module = module
         self.keygen = module.generate_keypair
         self.sign = module.sign
@@ -81,15 +72,6 @@ class PQCleanSigner:
             return bool(self._module.verify(public_key, message, signature))
         except ValueError:  # 0.4 raises for an over-long signature: that is a bad signature
             return False
-
-    def public_key_bytes(self, public_key: bytes) -> bytes:
-        return public_key
-
-    def secret_key_bytes(self, secret_key: bytes) -> bytes:
-        return secret_key
-
-    def load_public_key(self, data: bytes) -> bytes:
-        return _check_public_key(self._module, data)
 
 
 class PQCleanAdapter(Adapter):

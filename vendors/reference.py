@@ -14,7 +14,7 @@ from importlib.util import find_spec
 from typing import Any, ClassVar
 
 from harness.adapters import Adapter, Availability, Capability, Kem, Kind, Signer
-from vendors._pqc import unsupported
+from vendors._pqc import BytesKeys, checked_length, unsupported
 
 _KEMS = {"ML-KEM-512": "ML_KEM_512", "ML-KEM-768": "ML_KEM_768", "ML-KEM-1024": "ML_KEM_1024"}
 _SIGNERS = {"ML-DSA-44": "ML_DSA_44", "ML-DSA-65": "ML_DSA_65", "ML-DSA-87": "ML_DSA_87"}
@@ -22,19 +22,21 @@ _PACKAGES = {"kyber_py": "kyber-py", "dilithium_py": "dilithium-py"}
 # Public-key lengths, to reject a malformed key when it is loaded rather than deep inside an operation.
 _PK_BYTES = {"ML-KEM-512": 800, "ML-KEM-768": 1184, "ML-KEM-1024": 1568,
              "ML-DSA-44": 1312, "ML-DSA-65": 1952, "ML-DSA-87": 2592}
+_DK_BYTES = {"ML-KEM-512": 1632, "ML-KEM-768": 2400, "ML-KEM-1024": 3168}  # expanded, FIPS 203
 
 
-def _checked(algorithm: str, data: bytes) -> bytes:
-    if not isinstance(data, bytes) or len(data) != _PK_BYTES[algorithm]:
-        raise ValueError(f"{algorithm} public key must be {_PK_BYTES[algorithm]} bytes")
-    return data
-
-
-class ReferenceKem:
+class ReferenceKem(BytesKeys):
     def __init__(self, algorithm: str, scheme: Any) -> None:
         self.algorithm = algorithm
+        self.public_key_size = _PK_BYTES[algorithm]
         self._scheme = scheme
         self.keygen = scheme.keygen  # returns (ek, dk)
+
+    def keygen_from_seed(self, seed: bytes) -> tuple[bytes, bytes]:
+        return self._scheme.key_derive(seed)  # d ‖ z, FIPS 203 §7.1; raises ValueError unless 64 bytes
+
+    def load_secret_key(self, data: bytes) -> bytes:
+        return checked_length(f"{self.algorithm} decapsulation key", data, _DK_BYTES[self.algorithm])
 
     def encaps(self, public_key: bytes) -> tuple[bytes, bytes]:
         shared_secret, ciphertext = self._scheme.encaps(public_key)  # kyber-py's order is (K, c)
@@ -43,21 +45,14 @@ class ReferenceKem:
     def decaps(self, secret_key: bytes, ciphertext: bytes) -> bytes:
         return self._scheme.decaps(secret_key, ciphertext)
 
-    def public_key_bytes(self, public_key: bytes) -> bytes:
-        return public_key
 
-    def secret_key_bytes(self, secret_key: bytes) -> bytes:
-        return secret_key
-
-    def load_public_key(self, data: bytes) -> bytes:
-        return _checked(self.algorithm, data)
-
-
-class ReferenceSigner:
+class ReferenceSigner(BytesKeys):
     def __init__(self, algorithm: str, scheme: Any) -> None:
         self.algorithm = algorithm
+        self.public_key_size = _PK_BYTES[algorithm]
         self._scheme = scheme
         self.keygen = scheme.keygen  # returns (pk, sk)
+        self.keygen_from_seed = scheme.key_derive  # ξ, FIPS 204 §6.1; raises ValueError unless 32 bytes
         self.sign = scheme.sign
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
@@ -65,15 +60,6 @@ class ReferenceSigner:
             return bool(self._scheme.verify(public_key, message, signature))
         except ValueError:  # a malformed signature is a bad signature
             return False
-
-    def public_key_bytes(self, public_key: bytes) -> bytes:
-        return public_key
-
-    def secret_key_bytes(self, secret_key: bytes) -> bytes:
-        return secret_key
-
-    def load_public_key(self, data: bytes) -> bytes:
-        return _checked(self.algorithm, data)
 
 
 class ReferenceAdapter(Adapter):

@@ -167,10 +167,12 @@ def _subblock(st, pulses, first_slot, start, capacity, inv_log1m_q, alias_thresh
     pos = -1
     e = start
     while True:
-        # Geometric gap: 1 + floor(ln(U) / ln(1 - q)), U uniform on (0, 1].
-        pos += 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_q)
-        if pos >= pulses:
+        # Geometric gap: 1 + floor(ln(U) / ln(1 - q)), U uniform on (0, 1]. Compared as a float
+        # first: for a tiny q the gap can exceed any integer type.
+        gap = math.log(1.0 - _uniform(st)) * inv_log1m_q
+        if gap >= pulses - 1 - pos:
             break
+        pos += 1 + int(gap)
         if e >= start + capacity:
             return -1
         out_slot[e] = first_slot + pos
@@ -203,7 +205,7 @@ def _clicks_to_next_afterpulse(st, inv_log1m_p):
     """Geometric count (>= 1) of clicks up to and including the next one that afterpulses."""
     if inv_log1m_p == 0.0:
         return NEVER
-    return 1 + int(math.log(1.0 - _uniform(st)) * inv_log1m_p)
+    return 1 + int(min(math.log(1.0 - _uniform(st)) * inv_log1m_p, 1e18))
 
 
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
@@ -345,18 +347,20 @@ def _merge_afterpulses(n, slot, intensity, a_basis, a_bit, b_basis, b_bit, photo
     return live + ap_slot.shape[0]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", parallel=True)
 def _tally(intensity, a_basis, a_bit, b_basis, b_bit, n_intensities):
     """Per intensity: all detections, those in Alice's key basis, and sifted counts and errors by basis."""
-    detections = np.zeros(n_intensities, np.int64)
-    alice_key = np.zeros(n_intensities, np.int64)
-    sifted = np.zeros((n_intensities, 2), np.int64)
-    errors = np.zeros((n_intensities, 2), np.int64)
-    for e in range(intensity.shape[0]):
-        k = intensity[e]
-        detections[k] += 1
-        alice_key[k] += a_basis[e] == 0
-        if a_basis[e] == b_basis[e]:
-            sifted[k, a_basis[e]] += 1
-            errors[k, a_basis[e]] += a_bit[e] != b_bit[e]
-    return detections, alice_key, sifted, errors
+    n = intensity.shape[0]
+    chunks = 64
+    # Partial counts per chunk, summed at the end: no shared writes between threads.
+    part = np.zeros((chunks, n_intensities, 6), np.int64)
+    for c in numba.prange(chunks):
+        for e in range(c * n // chunks, (c + 1) * n // chunks):
+            k = intensity[e]
+            part[c, k, 0] += 1
+            part[c, k, 1] += a_basis[e] == 0
+            if a_basis[e] == b_basis[e]:
+                part[c, k, 2 + a_basis[e]] += 1
+                part[c, k, 4 + a_basis[e]] += a_bit[e] != b_bit[e]
+    total = part.sum(axis=0)
+    return total[:, 0].copy(), total[:, 1].copy(), total[:, 2:4].copy(), total[:, 4:6].copy()

@@ -4,10 +4,11 @@ Events, not pulses: the gaps between detections are geometric in the per-pulse c
 probability Q = sum_k p_k Q_k, so the number of detections per intensity is exactly
 Binomial(N_k, Q_k) and only detected pulses are ever generated. Each detection then draws what
 happened given that it clicked: intensity, photon number and path (honest or attacked) in one
-alias-table draw, then basis choices, detected photons,
-dark counts, basis choices, misalignment, double clicks (squashed to a random bit). A second,
-sequential pass applies per-detector dead time and afterpulsing in time order. The cost is per
-detection, so a 1 GHz source at 100 km costs little per second of device time.
+alias-table draw, then basis choices, detected photons, dark counts, misalignment and double
+clicks (squashed to a random bit). A second, sequential pass applies per-detector dead time and
+afterpulsing in time order. The cost is per detection, so a 1 GHz source at 100 km costs little
+per second of device time. Runs of 2^26 pulses are seeded independently and simulated in
+parallel; the result depends on the seed only, not on the thread count.
 
 API (stable; the post-processing half builds on it):
 
@@ -33,7 +34,7 @@ import numpy as np
 
 from harness.qkd import _channel_kernels as kernels
 from harness.qkd.alias import alias_table
-from harness.qkd.photon_model import Attack, DetectorBlinding, click_model
+from harness.qkd.photon_model import Attack, ClickModel, DetectorBlinding, click_model
 from harness.qkd.profiles import Profile, load_profile
 
 #: Pulses per independently seeded run; fixed so results do not depend on the thread count.
@@ -103,12 +104,45 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
         raise ValueError(f"per-pulse click probability {q} is 1: the model is degenerate")
 
     n_runs = -(-pulses // RUN_PULSES)
+    states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
+    ev, end = _candidate_clicks(prof, model, q, pulses, states[:n_runs])
+    candidates, key_candidates, sifted, errors = _count({k: v[:end] for k, v in ev.items()}, len(probs))
+
+    empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
+    empty_cdf[-1] = 1.0
+    det = prof.detector
+    dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
+    detector_memory = dead_slots > 0 or det.afterpulse_probability > 0
+    if detector_memory:
+        end = _apply_dead_time(ev, end, int(states[n_runs]), dead_slots, det.afterpulse_probability,
+                               empty_cdf, prof.source.basis_probability_key, pulses)
+    ev = {name: arr[:end] for name, arr in ev.items()}
+    # Without dead time or afterpulses every candidate click is a detection: no second tally.
+    tally = _count(ev, len(probs)) if detector_memory else (candidates, key_candidates, sifted, errors)
+
+    # Pulses without a candidate click: their intensities and Alice's bases, drawn in bulk.
+    rng = np.random.default_rng(int(states[n_runs + 1]))
+    not_clicked = rng.multinomial(pulses - int(candidates.sum()), np.diff(np.concatenate(([0.0], empty_cdf))))
+    sent = np.empty((len(probs), 2), np.int64)
+    sent[:, 0] = rng.binomial(not_clicked, prof.source.basis_probability_key) + key_candidates
+    sent[:, 1] = not_clicked + candidates - sent[:, 0]
+    return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev, tally)
+
+
+def _count(ev: dict[str, np.ndarray], n_intensities: int) -> tuple[np.ndarray, ...]:
+    return kernels._tally(ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
+                          ev["bob_bits"], n_intensities)
+
+
+def _candidate_clicks(prof: Profile, model: ClickModel, q: float, pulses: int,
+                      seeds: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    """Every pulse that would click, before dead time: event arrays (with room) and their count."""
+    n_runs = seeds.shape[0]
     run_pulses = np.full(n_runs, RUN_PULSES, dtype=np.int64)
     run_pulses[-1] = pulses - RUN_PULSES * (n_runs - 1)
     first_slot = np.concatenate(([0], np.cumsum(run_pulses)[:-1])).astype(np.int64)
     capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
     start = np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
-    states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
     # Room at the end for afterpulse events, which are merged into these arrays in place.
     p_ap = prof.detector.afterpulse_probability
     expected = pulses * q * p_ap / (1.0 - p_ap)
@@ -116,6 +150,7 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     total = int(capacity.sum()) + ap_room
     ev = {name: np.empty(total, dtype) for name, dtype in EVENT_ARRAYS.items()}
     written = np.zeros(n_runs, np.int64)
+    probs = np.asarray(prof.intensity_probabilities)
     if q > 0:
         threshold, alias = alias_table(model.event_weights(probs))
     else:
@@ -124,11 +159,10 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
     inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
     kernels._generate(
-        kernels._seeded_states(states[:n_runs]), run_pulses, first_slot, start, capacity, inv_log1m_q,
+        kernels._seeded_states(seeds), run_pulses, first_slot, start, capacity, inv_log1m_q,
         threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
         model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
-        ev["slot"], ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
-        ev["bob_bits"], ev["photon_number"], ev["clicks"], ev["eve_bits"], written,
+        *ev.values(), written,
     )
     if (written < 0).any():
         raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
@@ -139,25 +173,7 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
             for arr in ev.values():
                 arr[end:end + w] = arr[s:s + w]
         end += w
-    candidates, key_candidates, _, _ = kernels._tally(
-        ev["intensity"][:end], ev["alice_basis"][:end], ev["alice_bits"][:end], ev["bob_basis"][:end],
-        ev["bob_bits"][:end], len(probs))
-
-    empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
-    empty_cdf[-1] = 1.0
-    det = prof.detector
-    dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
-    if dead_slots > 0 or det.afterpulse_probability > 0:
-        end = _apply_dead_time(ev, end, int(states[n_runs]), dead_slots, det.afterpulse_probability,
-                               empty_cdf, prof.source.basis_probability_key, pulses)
-    ev = {name: arr[:end] for name, arr in ev.items()}
-
-    rng = np.random.default_rng(int(states[n_runs + 1]))
-    not_clicked = rng.multinomial(pulses - int(candidates.sum()), np.diff(np.concatenate(([0.0], empty_cdf))))
-    sent = np.empty((len(probs), 2), np.int64)
-    sent[:, 0] = rng.binomial(not_clicked, prof.source.basis_probability_key) + key_candidates
-    sent[:, 1] = not_clicked + candidates - sent[:, 0]
-    return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev)
+    return ev, end
 
 
 def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: int, p_ap: float,
@@ -180,10 +196,9 @@ def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: i
 
 
 def _finish(prof: Profile, distance_km: float, pulses: int, seed: int, attack: Attack | None,
-            eta: float, gain: np.ndarray, sent: np.ndarray, ev: dict[str, np.ndarray]) -> ChannelBlock:
-    detections, _, detected, errors = kernels._tally(
-        ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"], ev["bob_bits"],
-        len(prof.intensities))
+            eta: float, gain: np.ndarray, sent: np.ndarray, ev: dict[str, np.ndarray],
+            tally: tuple[np.ndarray, ...]) -> ChannelBlock:
+    detections, _, detected, errors = tally
     alarm = prof.blinding_monitor and isinstance(attack, DetectorBlinding) and attack.fraction > 0
     return ChannelBlock(
         profile_name=prof.name, distance_km=float(distance_km), pulses_sent=pulses, seed=seed,

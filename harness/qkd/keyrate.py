@@ -18,6 +18,7 @@ This module is also the front door to the analytic models:
     plob_bound(eta), tgw_bound(eta) -> bits per channel use
     optimal_rate(rate_of_mu, low, high) -> (rate, mu);  max_distance_km(rate_at) -> km
     expected_observations(profile, distance_km, intensity) -> Observations(gain, qber)
+    vacuum_weak_bounds(mu, nu, signal, decoy, y0) -> (Y1^L, e1^U) from any observations
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from harness.qkd.profiles import Profile
 __all__ = [
     "AsymptoticRate", "FiniteKeyRate", "Observations", "binary_entropy", "decoy_bb84_asymptotic",
     "expected_observations", "finite_key_rate", "infinite_decoy_rate", "max_distance_km",
-    "optimal_finite_key_rate", "optimal_rate", "plob_bound", "tgw_bound",
+    "optimal_finite_key_rate", "optimal_rate", "plob_bound", "tgw_bound", "vacuum_weak_bounds",
 ]
 
 
@@ -59,23 +60,36 @@ class AsymptoticRate:
     e1: float  # single-photon error rate (upper bound, or exact)
 
 
+def vacuum_weak_bounds(mu: float, nu: float, signal: Observations, decoy: Observations,
+                       y0: float) -> tuple[float, float]:
+    """(Y1^L, e1^U) from observed gains and QBERs: Ma et al. 2005, vacuum + weak decoy, full form.
+
+    Works on measured values as well as expected ones (e.g. a Monte Carlo block's ``gain`` and
+    ``qber``). Y1^L <= 0 means the observations certify no single-photon contribution; e1^U is
+    then 0.5.
+    """
+    if not 0.0 < nu < mu:
+        raise ValueError(f"need 0 < nu < mu for the vacuum + weak decoy bound, got mu={mu}, nu={nu}")
+    y1 = mu / (mu * nu - nu * nu) * (
+        decoy.gain * math.exp(nu) - signal.gain * math.exp(mu) * nu * nu / (mu * mu)
+        - (mu * mu - nu * nu) / (mu * mu) * y0
+    )
+    if y1 <= 0.0:
+        return y1, 0.5
+    return y1, min(0.5, max(0.0, (decoy.qber * decoy.gain * math.exp(nu) - 0.5 * y0) / (y1 * nu)))
+
+
 def decoy_bb84_asymptotic(profile: Profile, distance_km: float, mu: float | None = None,
                           nu: float | None = None, background: str | None = None) -> AsymptoticRate:
     """GLLP rate with the vacuum + weak decoy bounds (Ma et al. 2005, full Y1^L form)."""
     mu = profile.intensities[0] if mu is None else mu
     nu = profile.intensities[1] if nu is None else nu
-    if not 0.0 < nu < mu:
-        raise ValueError(f"need 0 < nu < mu for the vacuum + weak decoy bound, got mu={mu}, nu={nu}")
     y0 = _vacuum_yield(profile, distance_km, background)
     sig = expected_observations(profile, distance_km, mu, background)
     dec = expected_observations(profile, distance_km, nu, background)
-    y1 = mu / (mu * nu - nu * nu) * (
-        dec.gain * math.exp(nu) - sig.gain * math.exp(mu) * nu * nu / (mu * mu)
-        - (mu * mu - nu * nu) / (mu * mu) * y0
-    )
+    y1, e1 = vacuum_weak_bounds(mu, nu, sig, dec, y0)
     if y1 <= 0.0:
-        return AsymptoticRate(0.0, mu, nu, sig.gain, sig.qber, max(y1, 0.0), 0.5)
-    e1 = min(0.5, max(0.0, (dec.qber * dec.gain * math.exp(nu) - 0.5 * y0) / (y1 * nu)))
+        return AsymptoticRate(0.0, mu, nu, sig.gain, sig.qber, 0.0, 0.5)
     rate = _gllp(profile, sig, y1 * mu * math.exp(-mu), e1)
     return AsymptoticRate(rate, mu, nu, sig.gain, sig.qber, y1, e1)
 

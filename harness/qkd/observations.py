@@ -8,9 +8,10 @@ reaching the right and the wrong detector are independent, so
     Q = 1 - (1 - right)(1 - wrong),                  E Q = wrong (1 - right) + right wrong / 2
 
 which for small Y0 reduce to Ma et al.'s Q = Y0 + 1 - e^(-eta mu) and
-E Q = Y0/2 + e_d (1 - e^(-eta mu)). Afterpulses add A = p_ap Q/(1 - p_ap) clicks per pulse with
-random bits (chained afterpulses included), spread over the slots without a click; dead time is
-not modelled here (the Monte Carlo has it).
+E Q = Y0/2 + e_d (1 - e^(-eta mu)). Afterpulses (with zero dead time) add p_ap Q (1 - Q_k) /
+(1 - p_ap (1 - Q)) events with random bits per pulse of intensity k, Q the mean click
+probability, chained afterpulses included; dead time is not modelled here (the Monte Carlo
+has it).
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def _afterpulse_rate(profile: Profile, eta: float, p_dark: float) -> float:
     no_dark = (1.0 - p_dark) ** 2
     q = sum(p * (1.0 - no_dark * math.exp(-eta * mu))
             for mu, p in zip(profile.intensities, profile.intensity_probabilities, strict=True))
-    return p_ap * q / (1.0 - p_ap)
+    # Every click afterpulses with probability p_ap into the next gate; that makes a new event
+    # only if the gate has no click of its own (1 - q), and the new event may afterpulse in
+    # turn: all events T = q + p_ap (1 - q) T. The T - q afterpulse events fall on empty gates
+    # in proportion to p_k (1 - Q_k); per pulse of intensity k that is this factor times (1 - Q_k).
+    return p_ap * q / (1.0 - p_ap * (1.0 - q))
 
 
 def expected_observations(profile: Profile, distance_km: float, intensity: float,

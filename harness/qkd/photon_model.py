@@ -149,7 +149,11 @@ def click_model(profile: Profile, distance_km: float, attack: Attack | None = No
             f"unknown attack {attack!r}; use InterceptResend, PhotonNumberSplitting or DetectorBlinding"
         )
 
-    photon_fires = passing * -np.expm1(forwarded * np.log1p(-np.minimum(transmission, 1.0 - 1e-300)))
+    # 1 - (1 - t)^f through log1p/expm1 so that t ~ 1e-20 does not round to zero; t = 1 apart.
+    below_one = np.minimum(transmission, np.nextafter(1.0, 0.0))
+    fires = np.where(transmission >= 1.0, (forwarded > 0).astype(float),
+                     -np.expm1(forwarded * np.log1p(-below_one)))
+    photon_fires = passing * fires
     click = 1.0 - (1.0 - photon_fires) * no_dark
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(click > 0, photon_fires / click, 0.0)

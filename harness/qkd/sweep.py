@@ -19,14 +19,19 @@ from harness.qkd.profiles import Profile
 MU_HIGH = 1.5
 
 
-def asymptotic_vacuum_weak(profile: Profile, distance_km: float) -> float:
-    """Vacuum + weak decoy asymptotic rate per pulse, signal intensity optimised."""
+def best_vacuum_weak(profile: Profile, distance_km: float) -> tuple[float, float]:
+    """(rate per pulse, optimal signal intensity) for the vacuum + weak decoy asymptotic rate."""
     nu = profile.intensities[1]
 
     def rate(mu: float) -> float:
         return decoy_bb84_asymptotic(profile, distance_km, mu=mu, nu=nu).rate_per_pulse
 
-    return optimal_rate(rate, nu * 1.05, MU_HIGH)[0]
+    return optimal_rate(rate, nu * 1.05, MU_HIGH)
+
+
+def asymptotic_vacuum_weak(profile: Profile, distance_km: float) -> float:
+    """Vacuum + weak decoy asymptotic rate per pulse, signal intensity optimised."""
+    return best_vacuum_weak(profile, distance_km)[0]
 
 
 def asymptotic_infinite_decoy(profile: Profile, distance_km: float) -> float:
@@ -51,7 +56,7 @@ class KeyRateSweep:
     max_distance_km: float  # asymptotic, vacuum + weak decoy
     max_distance_infinite_decoy_km: float
     max_distance_finite_km: float
-    rows: list[dict[str, float | None]]
+    rows: list[dict[str, float | None]]  # optimal parameters are None where there is no key
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -70,14 +75,18 @@ def sweep(profile: Profile, distances_km: np.ndarray, block_size: int | None = N
     for d in distances_km:
         d = float(d)
         eta = profile.channel_transmittance(d)
-        asym = asymptotic_vacuum_weak(profile, d)
+        asym, mu_opt = best_vacuum_weak(profile, d)
         inf = asymptotic_infinite_decoy(profile, d)
-        fin = finite_key(profile, d, n_block)
+        fin = optimal_finite_key_rate(profile, d, n_block)
         rows.append({
             "distance_km": d, "channel_transmittance": eta,
             "asymptotic_rate_per_pulse": asym, "asymptotic_rate_bps": asym * rate_hz,
+            "asymptotic_mu_opt": mu_opt if asym > 0 else None,
             "infinite_decoy_rate_per_pulse": inf,
-            "finite_key_rate_per_pulse": fin, "finite_key_rate_bps": fin * rate_hz,
+            "finite_key_rate_per_pulse": fin.rate_per_pulse,
+            "finite_key_rate_bps": fin.rate_per_pulse * rate_hz,
+            "finite_key_mu_opt": fin.mu if fin.rate_per_pulse > 0 else None,
+            "finite_key_basis_probability_key": fin.basis_probability_key if fin.rate_per_pulse > 0 else None,
             # A lossless channel (eta = 1) has unbounded capacity: reported as None.
             "plob_bits_per_pulse": _finite_or_none(plob_bound(eta)),
             "tgw_bits_per_pulse": _finite_or_none(tgw_bound(eta)),

@@ -1,0 +1,184 @@
+"""Evaluation commands: `verdicts`, `compare`, `history` (added to the `qsbench` app by `register`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness import junit
+from harness.compare import compare, latest_baseline
+from harness.console import stdout_console
+from harness.criteria_spec import RegressionPolicy
+from harness.evaluation import evaluate_run
+from harness.history import query, steps
+from harness.rundata import RunData, RunDirError, load
+from harness.summary import fmt
+
+out = stdout_console()
+STYLE = {"pass": "green", "fail": "red", "n/a": "yellow"}
+
+
+def _load(run_dir: Path) -> RunData:
+    try:
+        return load(run_dir)
+    except (RunDirError, OSError, ValueError) as exc:
+        print(f"{run_dir}: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def _short(text: str, limit: int = 160) -> str:
+    """Terminal tables keep reasons to a glance; results.json and the report keep them whole."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"{what} {item!r}: write it as KEY=VALUE", file=sys.stderr)
+            raise typer.Exit(2)
+        pairs[key] = value
+    return pairs
+
+
+def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")]) -> None:
+    """Print the success-criteria verdicts of a run; exit 1 when a mandatory criterion is not met.
+
+    Each verdict shows the statistic, its 95 % bootstrap interval and the sample count; "marginal"
+    means the threshold lies inside the interval.
+
+    Example: [bold]qsbench verdicts results/20261124T120000Z-pilot-1a2b[/bold]
+    """
+    ev = evaluate_run(_load(run_dir))
+    if not ev.verdicts:
+        out.print(f"{run_dir}: the scenario states no criteria")
+        return
+    table = Table(title=f"Verdicts ({ev.run.run_id})")
+    for col in ("criterion", "vendor", "verdict", "value", "95% CI", "n", "requirement", "reason"):
+        table.add_column(col, overflow="fold")
+    for v in ev.verdicts:
+        ci = f"[{fmt(v.evidence.ci[0])}, {fmt(v.evidence.ci[1])}]" if v.evidence.ci else ""
+        value = "" if v.evidence.value is None else f"{fmt(v.evidence.value)} {v.evidence.unit or ''}"
+        name = v.criterion.id + (" (gate)" if v.criterion.gate else "")
+        requirement = f"{v.criterion.statistic} {v.criterion.op} {v.criterion.threshold}"
+        table.add_row(name, v.vendor, f"[{STYLE[v.outcome]}]{v.label}[/]", value, ci, str(v.evidence.n),
+                      requirement, _short(v.reason))
+    out.print(table)
+    if ev.scorecard is not None and len(ev.scorecard.vendors) > 1:
+        out.print("ranking: " + " > ".join(
+            f"{s.vendor} {s.total:.1f}" + (" [red](gate failed)[/]" if s.failed_gates else "")
+            for s in ev.scorecard.vendors))
+    for v in ev.gate_failures:
+        out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
+        out.print(_short(v.reason), markup=False, highlight=False)
+    raise typer.Exit(ev.exit_code)
+
+
+def compare_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="the run to judge")],
+    baseline: Annotated[str, typer.Option(help="baseline run directory, or 'latest' for the newest other "
+                                               "run of the same scenario next to RUN_DIR")] = "latest",
+    alpha: Annotated[float | None, typer.Option(help="significance level of the Mann–Whitney U test "
+                                                     "(default: the scenario's, else 0.01)")] = None,
+    threshold: Annotated[float | None, typer.Option(help="relative change that matters, 0.10 = 10 % "
+                                                         "(default: the scenario's, else 0.10)")] = None,
+    metric_threshold: Annotated[list[str] | None, typer.Option(
+        "--metric-threshold", help="per-metric override METRIC=FRACTION, repeatable")] = None,
+    junit_xml: Annotated[Path | None, typer.Option("--junit", help="also write JUnit XML here")] = None,
+) -> None:
+    """Compare a run with a baseline case by case; exit 1 on a regression.
+
+    A change is a regression only when Mann–Whitney U says it is real (p < alpha), it exceeds the
+    threshold, and it goes the metric's bad way. Too few samples to ever reach alpha are reported
+    as such, never as "unchanged". A case that stopped finishing is a regression too.
+
+    Example: [bold]qsbench compare results/RUN --baseline latest --metric-threshold handshake_ms=0.2[/bold]
+    """
+    current = _load(run_dir)
+    try:
+        base_dir = latest_baseline(run_dir) if baseline == "latest" else Path(baseline)
+    except RunDirError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(2) from None
+    base = _load(base_dir)
+    policy = current.scenario.regression if current.scenario else RegressionPolicy()
+    updates = {k: v for k, v in (("alpha", alpha), ("threshold", threshold)) if v is not None}
+    overrides = {k: float(v) for k, v in _pairs(metric_threshold or [], "--metric-threshold").items()}
+    if overrides:
+        updates["metrics"] = {**policy.metrics, **overrides}
+    policy = RegressionPolicy(**{**policy.model_dump(), **updates})
+    result = compare(current, base, policy)
+    table = Table(title=f"{result.run_id} against {result.baseline_run_id}")
+    columns = ("kind", "suite", "vendor", "metric", "baseline", "current", "change", "p", "n", "case", "note")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    shown = [c for c in result.changes if c.kind != "unchanged"]
+    for c in shown:
+        colour = {"regression": "red", "status": "red", "improvement": "green"}.get(c.kind, "yellow")
+        table.add_row(f"[{colour}]{c.kind}[/]", c.suite, c.vendor, c.metric, fmt(c.baseline),
+                      f"{fmt(c.current)} {c.unit}", "" if c.change is None else f"{c.change:+.1%}",
+                      "" if c.p_value is None else f"{c.p_value:.2g}", f"{c.n_baseline}/{c.n_current}",
+                      c.case_id, _short(c.note))
+    if shown:
+        out.print(table)
+    unchanged = len(result.changes) - len(shown)
+    out.print(f"{len(result.regressions)} regressions, {len(result.improvements)} improvements, "
+              f"{unchanged} unchanged (alpha {policy.alpha}, threshold {policy.threshold:.0%})")
+    if junit_xml is not None:
+        junit.write(junit_xml, result.run_id, [], result)
+    raise typer.Exit(1 if result.regressions else 0)
+
+
+def history(
+    metric: Annotated[str, typer.Argument(help="metric name, e.g. handshake_ms")],
+    where: Annotated[list[str] | None, typer.Option(help="filter COLUMN=VALUE, repeatable")] = None,
+    by: Annotated[list[str] | None, typer.Option(help="split the series by this column, repeatable")] = None,
+    scenario: Annotated[str | None, typer.Option(help="only runs of this scenario name")] = None,
+    results: Annotated[Path, typer.Option(help="the results store")] = Path("results"),
+    threshold: Annotated[float, typer.Option(help="smallest relative step worth reporting")] = 0.10,
+    plot: Annotated[Path | None, typer.Option(help="also draw the series to this SVG file")] = None,
+) -> None:
+    """Print a metric's per-run medians across the results store and the steps found in them.
+
+    Rows of every run under RESULTS are queried with DuckDB; the manifests order the runs.
+
+    Example: [bold]qsbench history handshake_ms --where group=X25519MLKEM768 --plot h.svg[/bold]
+    """
+    try:
+        series = query(results, metric, _pairs(where or [], "--where"), by, scenario)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        raise typer.Exit(2) from None
+    if series.empty:
+        out.print(f"no ok rows of {metric} under {results}")
+        raise typer.Exit(1)
+    keys = ["vendor", *(by or [])]
+    table = Table(title=f"{metric} per run")
+    for col in ("run", "started", *keys, "n", "cases", "median", "p25–p75"):
+        table.add_column(col, overflow="fold")
+    for _, r in series.iterrows():
+        table.add_row(r["run_id"], str(r["started"]), *[str(r[k]) for k in keys], str(r["n"]),
+                      str(r["cases"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}")
+    out.print(table)
+    for key, part in series.groupby(keys, sort=True):
+        for step in steps(part["median"].to_numpy(), threshold):
+            run = part["run_id"].iloc[step.index]
+            change = "" if step.change is None else f" ({step.change:+.1%})"
+            out.print(f"step for {key}: {fmt(step.before)} → {fmt(step.after)}{change} at run {run}")
+    if plot is not None:
+        from harness.report.trends import series_svg
+
+        plot.write_text(series_svg(series, metric, keys, threshold))
+        print(plot)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(verdicts)
+    app.command("compare")(compare_cmd)
+    app.command()(history)

@@ -1,0 +1,160 @@
+"""The scenario's evaluation blocks: success criteria, scoring categories, the regression policy.
+
+    criteria:
+      - id: tls_p95
+        metric: handshake_ms            # the unit comes from the name's suffix (harness.metrics)
+        where: {group: X25519MLKEM768, rtt_ms: 31.1}
+        statistic: p95                  # median, mean, min, max, pNN, rate (share of true booleans)
+        op: "<="
+        threshold: 150 ms               # or `threshold: 150` plus `unit: ms`
+        target: 80 ms                   # scores 100 here and 0 at the threshold
+        gate: true                      # mandatory: failing it fails the pilot
+        category: performance
+        weight: 2
+
+Units are checked when the scenario is validated: a threshold in ms against a
+metric in s converts (same dimension), a threshold in ms against a metric in
+bps is an error that points at the threshold's line. A metric whose name does
+not declare its unit is checked later against the rows' `unit` column.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harness import units
+from harness.metrics import unit_of
+
+DEFAULT_CATEGORIES = {"performance": 1.0, "resilience": 1.0, "interoperability": 1.0,
+                      "security_evidence": 1.0, "operations": 1.0}
+Scalar = str | bool | int | float
+_STATISTIC = re.compile(r"^(median|mean|min|max|rate|p(\d{1,2}(\.\d+)?))$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Criterion(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="stable name for reports and CI")
+    description: str = ""
+    metric: str = Field(min_length=1)
+    suite: str | None = Field(None, description="only rows of this suite (default: any suite)")
+    where: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict,
+                                                    description="column: value (or list of values)")
+    vendors: list[str] | None = Field(None, description="judge only these vendors (default all)")
+    statistic: str = Field(description="median, mean, min, max, pNN (e.g. p95, p99) or rate")
+    op: Literal["<=", ">=", "<", ">"]
+    threshold: float | str = Field(description="'40 ms' or a number with `unit`")
+    unit: str | None = Field(None, description="unit of threshold and target when they are numbers")
+    target: float | str | None = Field(None, description="the excellent value: scores 100")
+    gate: bool = Field(False, description="mandatory: a fail fails the evaluation")
+    category: str = "performance"
+    weight: float = Field(1.0, ge=0)
+
+    @field_validator("statistic")
+    @classmethod
+    def _known_statistic(cls, value: str) -> str:
+        if not _STATISTIC.match(value):
+            raise ValueError("statistic must be median, mean, min, max, rate or a percentile like p95")
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, value: str | None) -> str | None:
+        if value is not None:
+            units.unit(value)
+        return value
+
+    @field_validator("threshold", "target")
+    @classmethod
+    def _quantity(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str):
+            units.parse_quantity(value)
+        return value
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.op in ("<=", "<")
+
+    def _quantity_of(self, value: float | str) -> tuple[float, str | None]:
+        if isinstance(value, str):
+            number, symbol = units.parse_quantity(value)
+            return number, symbol or self.unit
+        return float(value), self.unit
+
+    @property
+    def threshold_quantity(self) -> tuple[float, str | None]:
+        return self._quantity_of(self.threshold)
+
+    @property
+    def target_quantity(self) -> tuple[float, str | None] | None:
+        return None if self.target is None else self._quantity_of(self.target)
+
+    def expected_unit(self) -> str | None:
+        """The unit the statistic is in: the metric's, or a fraction for `rate`."""
+        return "ratio" if self.statistic == "rate" else unit_of(self.metric)
+
+
+class RegressionPolicy(_Strict):
+    alpha: float = Field(0.01, gt=0, lt=1, description="Mann–Whitney p below this is significant")
+    threshold: float = Field(0.10, gt=0, description="relative change that matters (0.10 = 10 %)")
+    metrics: dict[str, float] = Field(default_factory=dict, description="per-metric threshold override")
+
+    def threshold_for(self, metric: str) -> float:
+        return self.metrics.get(metric, self.threshold)
+
+
+def _unit_problem(crit: Criterion, quantity: tuple[float, str | None]) -> str | None:
+    _, symbol = quantity
+    expected = crit.expected_unit()
+    if expected is None or not units.known(expected):
+        return None  # checked against the rows' unit at evaluation
+    dimension = units.unit(expected).dimension
+    if symbol is None:
+        if dimension in ("fraction", "count", "cycles"):
+            return None
+        return f"give a unit: {crit.metric} is measured in {expected} ({dimension})"
+    try:
+        units.convert(1.0, symbol, expected)
+    except units.UnitError as exc:
+        return f"{exc} (metric {crit.metric} is in {expected})"
+    return None
+
+
+def check(criteria: list[Criterion], categories: dict[str, float] | None,
+          vendors: list[str], suites: list[str]) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-field problems as (location, message); locations are relative to the scenario root."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    known_categories = categories if categories is not None else DEFAULT_CATEGORIES
+    ids = [c.id for c in criteria]
+    for i, crit in enumerate(criteria):
+        at = ("criteria", i)
+        if ids.count(crit.id) > 1:
+            problems.append(((*at, "id"), f"criterion id {crit.id!r} is used twice"))
+        for field in ("threshold", "target"):
+            quantity = crit.threshold_quantity if field == "threshold" else crit.target_quantity
+            if quantity is not None and (problem := _unit_problem(crit, quantity)):
+                problems.append(((*at, field), problem))
+        target = crit.target_quantity
+        if target is not None and not _unit_problem(crit, target):
+            thr = crit.threshold_quantity
+            try:
+                t = units.convert(target[0], target[1], thr[1]) if target[1] and thr[1] else target[0]
+            except units.UnitError:
+                t = None
+            if t is not None and (t >= thr[0] if crit.lower_is_better else t <= thr[0]):
+                problems.append(((*at, "target"), f"target must be better than the threshold "
+                                 f"(op {crit.op}): it is what scores 100, the threshold scores 0"))
+        if crit.category not in known_categories:
+            problems.append(((*at, "category"),
+                             f"unknown category {crit.category!r}; categories: {sorted(known_categories)}"))
+        for j, vendor in enumerate(crit.vendors or []):
+            if vendor not in vendors:
+                problems.append(((*at, "vendors", j), f"{vendor!r} is not among the scenario's vendors"))
+        if crit.suite is not None and crit.suite not in suites:
+            problems.append(((*at, "suite"), f"suite {crit.suite!r} is not run by this scenario: {suites}"))
+    return problems

@@ -1,0 +1,133 @@
+"""Render a run's report: `RUN_DIR/report/{scorecard.html, summary.md, results.json, junit.xml}`.
+
+`render(run_dir, baseline=None)` is what `qsbench report` calls. The HTML is one
+self-contained file (CSS inline, plots inline SVG, no scripts, nothing fetched
+at view time) and its bytes depend only on the data: the same run renders to
+the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from harness import junit
+from harness.compare import Comparison, compare
+from harness.evaluation import Evaluation, evaluate_run
+from harness.manifest import qsbench_version
+from harness.report.data import results
+from harness.report.markdown import evaluation_markdown
+from harness.report.plots import evidence_plots
+from harness.report.trends import trend_plots
+from harness.rundata import RunData, load, param_columns
+from harness.store import CASE_STATUS_METRIC
+from harness.summary import fmt, problems, summarize, to_markdown
+
+
+@dataclass(frozen=True)
+class Rendered:
+    report_dir: Path
+    html: Path
+    markdown: Path
+    results: Path
+    junit: Path
+    evaluation: Evaluation
+    comparison: Comparison | None
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = lambda v: "" if v is None else fmt(v)
+    env.filters["short"] = _short  # long reasons in full in the title and the evidence list
+    return env
+
+
+def _short(text: str, limit: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _params_text(row: pd.Series, columns: list[str]) -> str:
+    return ", ".join(f"{c}={row[c]}" for c in columns if pd.notna(row[c]))
+
+
+def _cases(rows: pd.DataFrame, params: list[str]) -> list[dict]:
+    counts = rows[rows["metric"] != CASE_STATUS_METRIC].groupby("case_id").size()
+    first = rows.drop_duplicates("case_id").sort_values(["suite", "vendor", "case_id"])
+    return [{"case_id": r["case_id"], "suite": r["suite"], "vendor": r["vendor"],
+             "params": _params_text(r, params), "status": r["status"],
+             "reason": r["reason"] if pd.notna(r["reason"]) else "", "rows": int(counts.get(r["case_id"], 0))}
+            for _, r in first.iterrows()]
+
+
+def _summary_rows(rows: pd.DataFrame, params: list[str]) -> list[dict]:
+    table = summarize(rows, params)
+    if table.empty:
+        return []
+    keys = ["suite", "vendor", *[c for c in params if c in rows.columns], "metric", "unit"]
+    ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC)]
+    ids = ok.groupby(keys, dropna=False, sort=True, observed=True)["case_id"].unique()
+    table["case_ids"] = list(ids.to_numpy())  # same grouping, same order; labels with NaN do not align
+    shown = [c for c in params if c in table.columns]
+    return [{**{k: r[k] for k in ("suite", "vendor", "metric", "unit", "n", "median", "p25", "p75", "p99")},
+             "params": _params_text(r, shown),
+             "case_ids": sorted(map(str, r["case_ids"]))}
+            for _, r in table.iterrows()]
+
+
+def _verdict_rows(res: dict) -> list[dict]:
+    rows: dict[str, dict] = {}
+    for v in res["verdicts"]:
+        where = "".join(f", {k}={w}" for k, w in v["where"].items())
+        row = rows.setdefault(v["criterion"], {
+            "id": v["criterion"], "gate": v["gate"], "description": v["description"], "cells": {},
+            "requirement": f"{v['statistic']}({v['metric']}{where}) {v['op']} {v['threshold_stated']}"})
+        row["cells"][v["vendor"]] = v
+    return list(rows.values())
+
+
+def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
+    """Evaluate the run in `run_dir` (against the `baseline` run directory, if any) and write its report."""
+    run = load(run_dir)
+    ev = evaluate_run(run)
+    comparison = compare(run, load(baseline)) if baseline is not None else None
+    res = results(ev, comparison)
+    extra = param_columns(run.rows)
+    params = [c for c in run.manifest.get("param_columns", extra) if c in extra]  # case conditions
+    labels = [c for c in extra if c not in params]  # per-row results a suite declared
+    suite_order = [s.suite for s in run.scenario.suites] if run.scenario else []
+    out = Path(run_dir) / "report"
+    out.mkdir(exist_ok=True)
+
+    title = run.scenario.name if run.scenario else run.run_id
+    html = _env().get_template("scorecard.html.j2").render(
+        scenario_name=title, description=run.scenario.description if run.scenario else "",
+        run_id=run.run_id, started=run.manifest.get("started"), finished=run.manifest.get("finished"),
+        host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=len(run.rows),
+        vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
+        gate_failures=res["gate_failures"], scorecard=res["scorecard"],
+        score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
+                                 for c in s["by_category"]}),
+        comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
+        evidence=evidence_plots(run.rows, params, labels, suite_order),
+        summary_rows=_summary_rows(run.rows, params),
+        cases=_cases(run.rows, params), version=qsbench_version(),
+        css=(Path(__file__).parent / "templates" / "style.css").read_text())
+    html_path = out / "scorecard.html"
+    html_path.write_text(html)
+    results_path = out / "results.json"
+    results_path.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    junit_path = junit.write(out / "junit.xml", run.run_id, list(ev.verdicts), comparison)
+    md_path = out / "summary.md"
+    md_path.write_text(evaluation_markdown(res) + "\n" + to_markdown(
+        summarize(run.rows, params), problems(run.rows), params, f"Results of {run.run_id}"))
+    return Rendered(out, html_path, md_path, results_path, junit_path, ev, comparison)
+
+
+__all__ = ["Rendered", "RunData", "render"]

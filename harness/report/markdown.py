@@ -1,0 +1,63 @@
+"""The evaluation part of `summary.md`: verdicts, scorecard, regressions, from `results.json` data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.summary import fmt
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def evaluation_markdown(res: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if res["verdicts"]:
+        lines += ["# Verdicts", ""]
+        if res["gate_failures"]:
+            lines += [f"**Mandatory criteria not met: {len(res['gate_failures'])}** ("
+                      + "; ".join(f"{g['criterion']} for {g['vendor']}: {g['outcome']}"
+                                  for g in res["gate_failures"]) + ")", ""]
+        else:
+            lines += ["Every mandatory criterion is met.", ""]
+        lines += ["| criterion | vendor | verdict | value | 95% CI | n | threshold | reason |",
+                  "|---|---|---|---:|---|---:|---|---|"]
+        for v in res["verdicts"]:
+            ci = f"[{fmt(v['ci_low'])}, {fmt(v['ci_high'])}]" if v["ci_low"] is not None else ""
+            value = f"{fmt(v['value'])} {v['unit'] or ''}" if v["value"] is not None else ""
+            gate = " (mandatory)" if v["gate"] else ""
+            lines.append(f"| {v['criterion']}{gate} | {v['vendor']} | {v['label']} | {value} | {ci} | "
+                         f"{v['n']} | {v['op']} {v['threshold_stated']} | {_cell(v['reason'])} |")
+        lines.append("")
+    card = res["scorecard"]
+    if card:
+        lines += ["# Scorecard", "", "| rank | vendor | total (0–100) | mandatory gates |",
+                  "|---:|---|---:|---|"]
+        for s in card["ranking"]:
+            gates = f"**failed: {', '.join(s['failed_gates'])}**" if s["failed_gates"] else "all met"
+            lines.append(f"| {s['rank']} | {s['vendor']} | {fmt(s['total'])} | {gates} |")
+        changed = [p for p in card["sensitivity"] if p["changed"]]
+        lines.append("")
+        if len(card["ranking"]) > 1:
+            lines.append("Sensitivity (each weight ±20 %): " + (
+                "the ranking never changes." if not changed else
+                f"{len(changed)} of {len(card['sensitivity'])} perturbations reorder it; deciding criteria: "
+                + (", ".join(card["decisive"]) or "none (category weights only)") + "."))
+            lines.append("")
+    comp = res["comparison"]
+    if comp:
+        lines += [f"# Changes against {comp['baseline_run_id']}", "",
+                  "Counts: " + ", ".join(f"{k} {n}" for k, n in sorted(comp["counts"].items())), ""]
+        flagged = [c for c in comp["changes"] if c["kind"] in ("regression", "status", "improvement")]
+        if flagged:
+            lines += ["| kind | suite | vendor | metric | baseline | current | change | p | case |",
+                      "|---|---|---|---|---:|---:|---:|---:|---|"]
+            for c in flagged:
+                change = f"{c['change']:+.1%}" if c["change"] is not None else ""
+                p = f"{c['p_value']:.2g}" if c["p_value"] is not None else ""
+                lines.append(f"| {c['kind']} | {c['suite']} | {c['vendor']} | {c['metric']} | "
+                             f"{fmt(c['baseline_median'])} | {fmt(c['current_median'])} {c['unit']} | "
+                             f"{change} | {p} | {c['case_id']} |")
+            lines.append("")
+    return "\n".join(lines)

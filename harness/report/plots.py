@@ -1,0 +1,345 @@
+"""Evidence plots chosen from the shape of the rows, never from suite names.
+
+For every suite × metric with ok rows:
+
+- a timeline metric (`harness.metrics.is_timeline`: the sample index is time,
+  e.g. the stored key count while keys are consumed, `*_timeline` from a
+  failure-recovery suite) → value against tick, median and p25–p75 per vendor;
+- a numeric parameter with three or more values (fibre_km, intercept_fraction,
+  rtt_ms, loss_pct, t_s …) → the metric against it, median line with its
+  p25–p75 band per vendor: key rate against distance, QBER against the
+  intercepted fraction, latency against loss, recovery timelines;
+- a `peer` column (pairwise suites) → a vendor × peer matrix in colour;
+- many samples per case (≥ 20) → latency-style CDFs and p50/p95/p99 bars per
+  vendor and category (group, certificate, RTT);
+- otherwise medians with their p25–p75 per vendor and category;
+- more vendor × category lines than fit (10): one panel per value of the
+  category with the fewest values (up to 6 panels), and where that is still too
+  many, a category × vendor grid of medians coloured within each row (25 PQC
+  algorithms × 4 libraries).
+
+Reference curves are metrics named `*_bound*` (`plob_bound_bps`), `analytic_*`,
+`expected_*` or `*_expected` in the same suite and unit: drawn dashed on the
+measured metric's plot (the PLOB bound and the analytic key rate), never alone;
+`qber_rise_expected` goes on `qber_rise` only. A suite's own summaries of
+samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
+Suites appear in scenario order, and within a suite the metrics with reference
+curves come first: the key rate against distance before its by-products.
+Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
+what 1 000 do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness.metrics import higher_is_better, is_timeline
+from harness.report.svg import figure, palette, styled, to_svg
+from harness.store import CASE_STATUS_METRIC
+
+REFERENCE = re.compile(r"^(?:analytic|expected|theory)_|_bound(?:_|$)|_expected$")
+INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
+MANY_SAMPLES = 20
+MAX_LINES = 10
+MAX_PLOTS = 40
+MIN_PER_SUITE = 6
+MAX_GRID_ROWS = 60
+MAX_PANELS = 6
+FREE_TEXT_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Plot:
+    id: str
+    title: str
+    caption: str
+    svg: str
+    n: int  # samples drawn from
+    case_ids: tuple[str, ...]
+
+
+def _label(values: tuple, names: list[str]) -> str:
+    return ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True)) if names else ""
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+
+
+def _ylabel(metric: str, unit: str) -> str:
+    return f"{metric} [{unit}]" if unit else metric
+
+
+def _maybe_log(ax, values: np.ndarray, axis: str = "y") -> str:
+    """Log scale when the positive values span more than two decades (key rates over distance);
+    returns a caption note when zeros or negatives exist, since a log axis cannot show them."""
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    if not positive.size or positive.max() / positive.min() <= 100 or positive.size < finite.size / 2:
+        return ""
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log", nonpositive="mask")
+    hidden = finite.size - positive.size
+    return f"; log scale: {hidden} value(s) ≤ 0 not drawn" if hidden else ""
+
+
+def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
+    """(vendor, label, rows) per vendor × hue combination, at most MAX_LINES."""
+    out = []
+    for key, part in g.groupby(["vendor", *hue], sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        out.append((str(key[0]), " ".join([str(key[0]), _label(key[1:], hue)]).strip(), part))
+    return out[:MAX_LINES]
+
+
+def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
+             colours: dict) -> tuple[str, str]:
+    fig, ax = figure()
+    for vendor, label, part in _lines(g, hue):
+        agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
+        ax.plot(agg.index, agg[0.5], marker="o", ms=3, color=colours[vendor], label=label)
+        ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
+    drawn: set[tuple] = set()
+    styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
+    for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
+        curve = part.groupby(x)["value"].median().sort_index()
+        signature = (ref, tuple(np.round(curve.to_numpy(), 12)))
+        if signature in drawn:
+            continue  # the same bound for several vendors: draw it once
+        drawn.add(signature)
+        ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
+                label=f"{ref} ({vendor})")
+    log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float)]))
+    ax.set_xlabel(x)
+    ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    _legend(ax)
+    caption = (f"median per {x}, band p25–p75" + ("; dashed/dotted: reference curves" if len(refs) else "")
+               + log_note)
+    return to_svg(fig), caption
+
+
+def _legend(ax) -> None:
+    """Beside the axes once it would cover the curves (many references), inside otherwise."""
+    if len(ax.get_legend_handles_labels()[0]) > 4:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=7, frameon=False)
+
+
+def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
+    import seaborn as sns
+
+    table = g.groupby(["vendor", "peer"])["value"].mean().unstack("peer").sort_index()
+    counts = g.groupby(["vendor", "peer"])["value"].size().unstack("peer").reindex_like(table)
+    better_high = higher_is_better(metric)
+    cmap = "RdYlGn" if better_high else "RdYlGn_r" if better_high is False else "viridis"
+    fig, ax = figure(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0])
+    annot = table.map(lambda v: f"{v:.3g}") + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
+    # Shares (booleans, ratios) on their full 0–1 scale: 0.9 is not the worst possible outcome.
+    share = str(g["unit"].iloc[0]) in ("bool", "ratio", "fraction")
+    sns.heatmap(table, annot=annot, fmt="", cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
+                vmin=0 if share else None, vmax=1 if share else None, annot_kws={"fontsize": 7})
+    ax.set_xlabel("peer")
+    ax.set_ylabel("vendor")
+    return to_svg(fig), f"mean of {metric} per vendor × peer; n samples in each cell"
+
+
+def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+    fig, ax = figure()
+    probs = np.linspace(0, 1, 201)
+    styles = ["-", "--", ":", "-."]
+    lines = _lines(g, hue)
+    # colour says the vendor, line style the condition: the same style means the same condition
+    conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
+    for vendor, label, part in lines:
+        q = np.quantile(part["value"].to_numpy(float), probs)
+        style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
+        ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
+    log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x")
+    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.set_ylabel("fraction ≤ x")
+    ax.legend(fontsize=7, frameon=False)
+    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note
+
+
+def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+    lines = _lines(g, hue)
+    fig, ax = figure(6.4, 0.8 + 0.35 * len(lines))
+    for i, (vendor, _label, part) in enumerate(lines):
+        p50, p95, p99 = np.quantile(part["value"].to_numpy(float), [0.5, 0.95, 0.99])
+        for value, alpha in ((p99, 0.3), (p95, 0.6), (p50, 1.0)):
+            ax.barh(i, value, color=colours[vendor], alpha=alpha, height=0.7)
+        ax.text(p99, i, f" p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})",
+                va="center", fontsize=7)
+    ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.set_xlim(0, 2.0 * float(g["value"].quantile(0.99)))  # room for the labels right of the bars
+    return to_svg(fig), "bars: p50 (solid), p95, p99 (lightest)"
+
+
+def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+    lines = _lines(g, hue)
+    fig, ax = figure(6.4, 0.8 + 0.3 * len(lines))
+    for i, (vendor, _label, part) in enumerate(lines):
+        q25, q50, q75 = np.quantile(part["value"].to_numpy(float), [0.25, 0.5, 0.75])
+        ax.errorbar(q50, i, xerr=[[q50 - q25], [q75 - q50]], fmt="o", color=colours[vendor], capsize=3)
+        ax.text(q75, i, f"  {q50:.4g} (n={len(part)})", va="center", fontsize=7)
+    ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.margins(x=0.3, y=0.2)
+    return to_svg(fig), "median with p25–p75 whiskers"
+
+
+def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
+    """Too many categories for lines: a category × vendor grid of medians, coloured within each row."""
+    import seaborn as sns
+
+    med = g.groupby([*rows_of, "vendor"], dropna=False)["value"].median().unstack("vendor").sort_index()
+    n = g.groupby([*rows_of, "vendor"], dropna=False)["value"].size().unstack("vendor").reindex_like(med)
+    total_rows = len(med)
+    med, n = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS]
+    # A reader compares vendors within a row, so the colour is each row's own best-to-worst scale.
+    low, high = med.min(axis=1), med.max(axis=1)
+    shade = med.sub(low, axis=0).div((high - low).replace(0, 1), axis=0)
+    if higher_is_better(metric) is not True:
+        shade = 1 - shade
+    annot = med.map(lambda v: f"{v:.3g}" if pd.notna(v) else "") + n.map(
+        lambda c: f" (n={c:.0f})" if pd.notna(c) else "")
+    fig, ax = figure(1.8 + 1.3 * med.shape[1], 0.8 + 0.24 * med.shape[0])
+    sns.heatmap(shade, annot=annot, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5,
+                ax=ax, annot_kws={"fontsize": 6})
+    ax.set_yticks(np.arange(med.shape[0]) + 0.5,
+                  [" ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in med.index], fontsize=6)
+    ax.set_ylabel(", ".join(rows_of))
+    ax.set_xlabel("vendor")
+    unit = str(g["unit"].iloc[0])
+    shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
+    return to_svg(fig), f"median {metric} [{unit}] per row and vendor; green = best in its row{shown}"
+
+
+def _reference_for(ref: str, metrics: set[str]) -> str | None:
+    """The one metric a reference belongs to (`qber_rise_expected` → `qber_rise`), or None when it
+    bounds every metric of its unit (`plob_bound_bps` on every key rate)."""
+    stripped = re.sub(r"^expected_|_expected$", "", ref)
+    return stripped if stripped != ref and stripped in metrics else None
+
+
+def _free_text(col: pd.Series) -> bool:
+    """Evidence and failure messages (long, varied strings) label rows; they are no axis to plot on."""
+    if _is_numeric(col) or pd.api.types.is_bool_dtype(col):
+        return False
+    return col.dropna().astype(str).str.len().mean() > FREE_TEXT_CHARS
+
+
+def _slug(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    plots: list[Plot]
+    omitted: list[str]  # "suite: metric" left out by the plot budget, named in the report
+
+
+def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
+                   suite_order: list[str] = ()) -> Evidence:
+    """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
+    per-row results such as the conformance check's name) give them only when no parameter varies.
+    Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next."""
+    ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
+    colours = palette(sorted(set(rows["vendor"])))
+    references = ok[ok["metric"].str.contains(REFERENCE)]
+    metrics_of = {suite: set(part) for suite, part in ok.groupby("suite")["metric"]}
+    plots: list[Plot] = []
+    groups = dict(iter(ok.groupby(["suite", "metric"], sort=True)))
+    unit_of = {key: str(g["unit"].iloc[0]) for key, g in groups.items()}
+    refs_of = {(s, m): _reference_for(m, metrics_of[s]) for s, m in groups if REFERENCE.search(m)}
+    owned = {(s, target) for (s, _), target in refs_of.items() if target is not None}
+    bounded = {(s, unit_of[(s, m)]) for (s, m), target in refs_of.items() if target is None}
+
+    def priority(key: tuple[str, str]) -> tuple:
+        suite, metric = key
+        rank = suite_order.index(suite) if suite in suite_order else len(suite_order)
+        has_ref = (suite, metric) in owned or (suite, unit_of[key]) in bounded
+        return (rank, suite, not has_ref, metric)
+
+    drawable = [k for k in sorted(groups, key=priority) if not (
+        REFERENCE.search(k[1]) or INTERVAL.search(k[1])
+        or (k[1].endswith("_mean") and k[1][:-5] in metrics_of[k[0]]))]  # a suite's mean of its samples
+    share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
+    per_suite: dict[str, int] = {}
+    omitted: list[str] = []
+    for suite, metric in drawable:
+        g = groups[(suite, metric)]
+        if per_suite.get(suite, 0) >= share or len(plots) >= MAX_PLOTS:
+            omitted.append(f"{suite}: {metric}")
+            continue
+        present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"
+                   and not _free_text(g[c])]
+        varying = [c for c in present if g[c].nunique() > 1]
+        if not varying:
+            labels = [c for c in label_columns
+                      if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
+            varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
+        numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
+        unit = str(g["unit"].iloc[0])
+        refs = references[(references["suite"] == suite) & (references["unit"] == unit)]
+        mine = {r for r in set(refs["metric"]) if _reference_for(r, metrics_of[suite]) in (None, metric)}
+        refs = refs[refs["metric"].isin(mine)]
+        for panel, part, rest in _panels(g, varying, numeric_x):
+            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours)
+            plots += drawn
+            per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
+    return Evidence(plots, omitted)
+
+
+def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
+    """One panel, or one per value of the first categorical column when the lines would not fit."""
+    hue = [c for c in varying if c not in numeric_x[:1]]
+    lines = g.groupby(["vendor", *hue], dropna=False).ngroups
+    if lines <= MAX_LINES or not hue:
+        yield "", g, varying
+        return
+    split = min(hue, key=lambda c: g[c].nunique())  # few panels, each with the most in it
+    if g[split].nunique() > MAX_PANELS:
+        yield "", g, varying
+        return
+    for value, part in g.groupby(split, sort=True):
+        yield f"{split}={value}", part, [c for c in varying if c != split]
+
+
+def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
+          unit: str, refs: pd.DataFrame, colours: dict) -> list[Plot]:
+    cases = tuple(sorted(set(g["case_id"])))
+    drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
+    with styled():
+        if is_timeline(metric):
+            hue = [c for c in varying if g[c].nunique() <= 4][:1]
+            drawn.append(("timeline", *_against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
+                                                 "tick", hue, colours)))
+        elif "peer" in g.columns and g["peer"].notna().any():
+            drawn.append(("matrix", *_matrix(g, metric)))
+        elif numeric_x:
+            x = numeric_x[0]
+            hue = [c for c in varying if c != x and g[c].nunique() <= 4][:1]
+            drawn.append((f"against {x}", *_against(g, refs, metric, x, hue, colours)))
+        else:
+            hue = [c for c in varying if g[c].nunique() <= 8][:2]
+            per_case = g.groupby("case_id").size().median()
+            if varying and g.groupby(["vendor", *varying], dropna=False).ngroups > MAX_LINES:
+                drawn.append(("grid", *_grid(g, metric, varying)))
+            elif per_case >= MANY_SAMPLES:
+                drawn.append(("CDF", *_cdf(g, metric, hue, colours)))
+                drawn.append(("percentiles", *_percentiles(g, metric, hue, colours)))
+            else:
+                drawn.append(("medians", *_medians(g, metric, hue, colours)))
+    where = f", {panel}" if panel else ""
+    return [Plot(_slug("plot", suite, metric, kind, panel), f"{suite}: {metric} ({kind}{where})",
+                 f"{caption}; n = {len(g)} samples from {len(cases)} cases"
+                 + (f"; unit {unit}" if unit else ""),
+                 svg, len(g), cases) for kind, svg, caption in drawn]

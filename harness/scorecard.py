@@ -1,0 +1,152 @@
+"""Procurement scorecard: criteria scores 0–100, weighted by category, gates first, and sensitivity.
+
+Each criterion is scored against bounds fixed by the criterion itself, never by
+the other vendors (SPOTIS-style): the threshold scores 0, the target scores
+100, linear in between and clipped; a criterion without a target scores 100 for
+pass and 0 for fail; n/a scores 0 (no evidence is no credit). Adding or removing
+a vendor therefore never changes another vendor's score or their relative order.
+
+Effective weight of a criterion = its category's share of the category weights
+× its share of the weights within the category. Criteria judged for only some
+vendors (`vendors:`) are left out of the scorecard, since they cannot compare.
+
+Ranking: vendors that pass every mandatory gate first, by total score; vendors
+that fail a gate after them, marked, never hidden.
+
+Sensitivity: every criterion weight and every category weight is moved by
+±20 % with the others rescaled to keep the sum; a perturbation that reorders
+the ranking is listed, and criteria whose perturbation reorders it "decide" it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from harness import units
+from harness.criteria import Verdict
+from harness.criteria_spec import DEFAULT_CATEGORIES, Criterion
+
+SENSITIVITY = 0.20
+
+
+def criterion_score(verdict: Verdict) -> float:
+    crit = verdict.criterion
+    if verdict.outcome == "n/a":
+        return 0.0
+    target = crit.target_quantity
+    if target is None or verdict.evidence.value is None or verdict.threshold is None:
+        return 100.0 if verdict.outcome == "pass" else 0.0
+    value, symbol = target
+    if symbol is not None and verdict.evidence.unit is not None and symbol != verdict.evidence.unit:
+        value = units.convert(value, symbol, verdict.evidence.unit)
+    span = value - verdict.threshold
+    fraction = (verdict.evidence.value - verdict.threshold) / span
+    return float(min(max(fraction, 0.0), 1.0) * 100.0)
+
+
+@dataclass(frozen=True)
+class VendorScore:
+    vendor: str
+    rank: int
+    total: float
+    by_category: dict[str, float]  # weighted contribution of each category to `total`
+    scores: dict[str, float]  # criterion id → 0–100
+    failed_gates: tuple[str, ...]  # criterion ids
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    what: str  # "criterion tls_p95" or "category performance"
+    factor: float  # 0.8 or 1.2
+    ranking: tuple[str, ...]
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    vendors: tuple[VendorScore, ...]  # ranked
+    weights: dict[str, float]  # criterion id → effective weight (sums to 1)
+    categories: dict[str, str]  # criterion id → category
+    sensitivity: tuple[Perturbation, ...]
+    decisive: tuple[str, ...]  # criterion ids whose ±20 % reorders the ranking
+    drivers: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...]  # (upper, lower, top contributions)
+    unscored: tuple[str, ...]  # criterion ids left out, with vendor restrictions
+
+    @property
+    def ranking(self) -> tuple[str, ...]:
+        return tuple(v.vendor for v in self.vendors)
+
+
+def effective_weights(criteria: list[Criterion], categories: dict[str, float] | None) -> dict[str, float]:
+    cat_weights = categories if categories is not None else DEFAULT_CATEGORIES
+    used = {c.category for c in criteria}
+    cat_total = sum(cat_weights[c] for c in used)
+    weights = {}
+    for crit in criteria:
+        inside = sum(c.weight for c in criteria if c.category == crit.category)
+        share = cat_weights[crit.category] / cat_total if cat_total else 0.0
+        weights[crit.id] = share * (crit.weight / inside if inside else 0.0)
+    return weights
+
+
+def _rank(scores: dict[str, dict[str, float]], weights: dict[str, float],
+          gated: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:
+    totals = {v: sum(weights[c] * s for c, s in per.items()) for v, per in scores.items()}
+    order = sorted(totals, key=lambda v: (bool(gated[v]), -round(totals[v], 9), v))
+    return [(v, totals[v]) for v in order]
+
+
+def _perturbed(weights: dict[str, float], group: set[str], factor: float) -> dict[str, float] | None:
+    inside = sum(weights[c] for c in group)
+    if inside <= 0 or inside >= 1:
+        return None  # the only group: rescaling the rest cannot keep the sum
+    new_inside = min(inside * factor, 1.0)
+    rest = (1 - new_inside) / (1 - inside)
+    return {c: w * (new_inside / inside if c in group else rest) for c, w in weights.items()}
+
+
+def build(verdicts: list[Verdict], categories: dict[str, float] | None) -> Scorecard:
+    scored = [v for v in verdicts if v.criterion.vendors is None]
+    unscored = tuple(dict.fromkeys(v.criterion.id for v in verdicts if v.criterion.vendors is not None))
+    criteria = list({v.criterion.id: v.criterion for v in scored}.values())
+    weights = effective_weights(criteria, categories)
+    scores: dict[str, dict[str, float]] = {}
+    gated: dict[str, tuple[str, ...]] = {}
+    for v in scored:
+        scores.setdefault(v.vendor, {})[v.criterion.id] = criterion_score(v)
+        gated.setdefault(v.vendor, ())
+        if v.gate_failed:
+            gated[v.vendor] += (v.criterion.id,)
+    ranking = _rank(scores, weights, gated)
+    order = tuple(v for v, _ in ranking)
+    category_of = {c.id: c.category for c in criteria}
+
+    vendors = []
+    for i, (vendor, total) in enumerate(ranking, start=1):
+        by_cat: dict[str, float] = {}
+        for cid, s in scores[vendor].items():
+            by_cat[category_of[cid]] = by_cat.get(category_of[cid], 0.0) + weights[cid] * s
+        vendors.append(VendorScore(vendor, i, total, by_cat, scores[vendor], gated[vendor]))
+
+    groups = [(f"criterion {c.id}", {c.id}) for c in criteria]
+    groups += [(f"category {cat}", {c.id for c in criteria if c.category == cat})
+               for cat in dict.fromkeys(c.category for c in criteria)]
+    perturbations, decisive = [], []
+    for what, group in groups:
+        for factor in (1 - SENSITIVITY, 1 + SENSITIVITY):
+            new = _perturbed(weights, group, factor)
+            if new is None:
+                continue
+            new_order = tuple(v for v, _ in _rank(scores, new, gated))
+            perturbations.append(Perturbation(what, factor, new_order, new_order != order))
+            if new_order != order and what.startswith("criterion ") and what[10:] not in decisive:
+                decisive.append(what[10:])
+
+    drivers = []
+    for upper, lower in pairwise(order):
+        gaps = sorted(((cid, weights[cid] * (scores[upper][cid] - scores[lower].get(cid, 0.0)))
+                       for cid in scores[upper]), key=lambda item: -item[1])
+        drivers.append((upper, lower, tuple((cid, gap) for cid, gap in gaps[:3] if gap > 0)))
+    return Scorecard(tuple(vendors), weights, category_of, tuple(perturbations), tuple(decisive),
+                     tuple(drivers), unscored)

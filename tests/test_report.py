@@ -1,0 +1,117 @@
+"""The rendered report: files, machine-readable content, reproducible bytes, sections only with data."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from harness.report import render
+from tests.evalkit import case_rows, pilot_run, write_run
+
+
+@pytest.fixture(scope="module")
+def pilot(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    base = pilot_run(root / "run-1", seed=1, started="2026-11-22T00:00:00Z")
+    current = pilot_run(root / "run-2", seed=2, slowdown=1.3, started="2026-11-23T00:00:00Z")
+    return base, current, render(current, baseline=base)
+
+
+def test_results_json_carries_verdicts_scores_and_regressions(pilot):
+    _, _, out = pilot
+    res = json.loads(out.results.read_text())
+    by = {(v["criterion"], v["vendor"]): v for v in res["verdicts"]}
+    assert len(by) == 12
+    gamma = by[("interop", "gamma")]
+    assert gamma["outcome"] == "fail" and gamma["n"] == 40 and gamma["case_ids"]
+    assert by[("tls_p95", "alpha")]["ci_low"] < by[("tls_p95", "alpha")]["value"]
+    assert res["scorecard"]["ranking"][0]["vendor"] == "beta"  # the only one interoperating with everyone
+    kinds = res["comparison"]["counts"]
+    # 30 % slower handshakes over 100 samples per case: every TLS case regresses, nothing else does.
+    assert kinds["regression"] == 12
+    regressed = {c["metric"] for c in res["comparison"]["changes"] if c["kind"] == "regression"}
+    assert regressed == {"handshake_ms"}
+    assert res["exit_code"] == 0
+
+
+def test_junit_has_one_case_per_verdict_and_per_regression_check(pilot):
+    _, _, out = pilot
+    root = ET.parse(out.junit).getroot()
+    criteria, regressions = root.findall("testsuite")
+    assert criteria.get("tests") == "12" and criteria.get("failures") == "2"
+    failed = [c.get("name") for c in criteria if c.find("failure") is not None]
+    assert sorted(failed) == ["interop[alpha]", "interop[gamma]"]
+    assert int(regressions.get("failures")) == 12
+    assert int(regressions.get("tests")) > 12  # unchanged checks are reported as passed test cases
+
+
+def test_html_puts_the_verdict_table_first_and_links_every_verdict_to_its_cases(pilot):
+    _, _, out = pilot
+    html = out.html.read_text()
+    order = [html.index(f'<section id="{s}">') for s in ("verdicts", "scorecard", "regressions", "evidence")]
+    assert order == sorted(order)
+    for target in set(re.findall(r'href="#(ev-[^"]+)"', html)):
+        assert f'id="{target}"' in html
+    for case in set(re.findall(r'href="#case-([0-9a-f]{16})"', html)):
+        assert f'id="case-{case}"' in html
+    assert "<script" not in html and "<metadata>" not in html
+    assert not re.search(r'(src|href)="(https?:)?//|url\((?!#)|@import', html)  # nothing fetched at view time
+    assert html.count("<svg") >= 6
+
+
+def test_same_data_renders_to_the_same_bytes(tmp_path):
+    a = render(pilot_run(tmp_path / "a" / "run-x", seed=5)).html.read_bytes()
+    b = render(pilot_run(tmp_path / "b" / "run-x", seed=5)).html.read_bytes()
+    assert a == b
+
+
+def test_sections_appear_only_with_their_data(tmp_path):
+    scenario = {"name": "bare", "vendors": ["alpha"], "suites": [{"suite": "toy"}]}
+    rows = case_rows("bare-run", "toy", "alpha", {"algorithm": "X"}, "keygen_us", "us", [1.0, 2.0, 3.0])
+    out = render(write_run(tmp_path / "bare-run", scenario, rows, {"algorithm": "string"}))
+    html = out.html.read_text()
+    for absent in ('id="verdicts"', 'id="scorecard"', 'id="regressions"', 'id="trends"'):
+        assert absent not in html
+    assert 'id="evidence"' in html and 'id="results"' in html
+    assert json.loads(out.results.read_text())["verdicts"] == []
+
+
+def test_summary_md_leads_with_the_answer(pilot):
+    _, _, out = pilot
+    text = out.markdown.read_text()
+    assert text.startswith("# Verdicts")
+    assert re.search(r"\| interop \| gamma \| fail(, marginal)? \|", text)
+    assert "# Scorecard" in text and "| regression | tls_handshake |" in text
+
+
+def test_results_table_gives_spread_and_cases_for_every_line(pilot):
+    """Other suites' parameters are NaN in each line's keys; quantiles and case links must survive that."""
+    _, _, out = pilot
+    html = out.html.read_text()
+    results = html[html.index('<section id="results">'):html.index('<section id="cases">')]
+    lines = results.split("<tr>")[2:]
+    assert len(lines) > 50
+    assert all('href="#case-' in line and "–</td>" not in line for line in lines)
+
+
+def test_nightly_report_shows_trends_with_the_step(tmp_path):
+    nights = [pilot_run(tmp_path / f"night-{i}", seed=i, slowdown=slow, started=f"2026-11-1{i}T02:00:00Z")
+              for i, slow in enumerate((1.0, 1.0, 1.0, 1.4, 1.4))]
+    html = render(nights[4], baseline=nights[3]).html.read_text()
+    trends = html[html.index('<section id="trends">'):html.index('<section id="evidence">')]
+    assert "tls_handshake: handshake_ms over runs" in trends and "over 5 runs" in trends
+    assert "step at run night-3" in trends
+    early = render(nights[2]).html.read_text()  # history up to that night only: 3 runs, no step yet
+    assert "over 3 runs" in early and "step at run" not in early
+
+
+def test_a_pilot_of_vendor_specific_criteria_has_verdicts_but_no_scorecard(tmp_path):
+    criteria = [{"id": "tls", "metric": "handshake_ms", "vendors": ["alpha"], "statistic": "median",
+                 "op": "<=", "threshold": "1 s", "gate": True}]
+    out = render(pilot_run(tmp_path / "pilot", criteria=criteria))
+    html = out.html.read_text()
+    assert 'id="verdicts"' in html and 'id="scorecard"' not in html
+    assert json.loads(out.results.read_text())["scorecard"] is None

@@ -1,0 +1,56 @@
+"""scorecard.html as a person sees it: headless Chromium, no console errors, plots drawn, verdicts visible.
+
+Needs Debian's `chromium` (`.ci/run` installs it: apt-get install -y chromium) and the
+Playwright Python package (test extra); the browser is the system one, never downloaded.
+The screenshot is kept under reports/test-artifacts/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.report import render
+from tests.evalkit import pilot_run
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "reports" / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed here "
+                                "(apt-get install -y chromium; .ci/run installs it)")
+
+
+def test_scorecard_renders_in_chromium_without_errors(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
+    base = pilot_run(tmp_path / "run-1", seed=1, started="2026-11-22T00:00:00Z")
+    html = render(pilot_run(tmp_path / "run-2", seed=2, slowdown=1.3), baseline=base).html
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri())
+            page.wait_for_load_state("load")
+            table = page.locator("#verdict-table")
+            assert table.is_visible()
+            assert table.locator("tbody tr").count() == 4
+            assert "fail" in table.inner_text() and "pass" in table.inner_text()
+            sizes = [page.locator("figure.plot svg").nth(i).bounding_box()
+                     for i in range(page.locator("figure.plot svg").count())]
+            assert len(sizes) >= 6
+            assert all(box and box["width"] > 50 and box["height"] > 50 for box in sizes), sizes
+            page.screenshot(path=str(ARTIFACTS / "scorecard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    assert requests == [html.as_uri()]  # the file itself and nothing else: self-contained
+    assert (ARTIFACTS / "scorecard.png").stat().st_size > 10_000
