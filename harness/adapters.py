@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -27,6 +27,7 @@ class Capability(StrEnum):
     TELEMETRY = "telemetry"
     CHANNEL_CONTROL = "channel_control"
     FAULT_INJECTION = "fault_injection"
+    ETSI014 = "etsi014"  # the raw ETSI GS QKD 014 endpoints, for conformance testing
 
 
 class Kind(StrEnum):
@@ -180,6 +181,180 @@ SIGNATURE_ALGORITHMS: tuple[str, ...] = (
     "ECDSA-P256",
     "RSA-2048",
 )
+
+
+# --- QKD capability protocols -------------------------------------------------------------
+# Key material crosses these interfaces as `Key` objects whose repr and str never show the
+# bytes, so a key that ends up in a log line, an exception or a result reveals only its ID.
+
+
+@dataclass(frozen=True)
+class Key:
+    """One delivered key: its UUID and its material (never printed)."""
+
+    key_id: str
+    material: bytes = field(repr=False)
+
+    @property
+    def size_bits(self) -> int:
+        return 8 * len(self.material)
+
+    def __str__(self) -> str:
+        return f"Key({self.key_id}, {self.size_bits} bits)"
+
+
+@dataclass(frozen=True)
+class KmeStatus:
+    """The ETSI GS QKD 014 Status object, field for field (sizes in bits)."""
+
+    source_KME_ID: str  # the spec's field names, kept verbatim
+    target_KME_ID: str
+    master_SAE_ID: str
+    slave_SAE_ID: str
+    key_size: int
+    stored_key_count: int
+    max_key_count: int
+    max_key_per_request: int
+    max_key_size: int
+    min_key_size: int
+    max_SAE_ID_count: int
+    status_extension: Mapping[str, Any] | None = None
+
+
+class KeyDeliveryError(Exception):
+    """A key request the KME refused: the HTTP status (400/401/503, or 0 when unreachable) and its message.
+
+    Never carries key material: build it from the KME's error message only.
+    """
+
+    def __init__(self, http_status: int, message: str) -> None:
+        self.http_status = http_status
+        self.message = message
+        super().__init__(f"KME answered {http_status}: {message}" if http_status else message)
+
+
+@runtime_checkable
+class KeyDelivery(Protocol):
+    """What an adapter with Capability.KEY_DELIVERY offers: one QKD link between a master and a slave SAE."""
+
+    def status(self) -> KmeStatus: ...
+
+    def enc_keys(self, number: int = 1, size_bits: int | None = None) -> list[Key]:
+        """Keys for the master SAE (ETSI 014 Get key); raise KeyDeliveryError when refused."""
+
+    def dec_keys(self, key_ids: Sequence[str]) -> list[Key]:
+        """The same keys for the slave SAE (ETSI 014 Get key with key IDs); raise KeyDeliveryError."""
+
+
+@dataclass(frozen=True)
+class Etsi014Endpoints:
+    """How to reach a link's two KMEs over ETSI GS QKD 014 (files are PEM paths).
+
+    `third_*` name an SAE of the same PKI that is no party to this link, for the
+    wrong-SAE checks; None where the vendor provides none.
+    """
+
+    master_kme_url: str
+    slave_kme_url: str
+    ca_cert: str
+    master_sae_id: str
+    master_cert: str
+    master_key: str
+    slave_sae_id: str
+    slave_cert: str
+    slave_key: str
+    third_sae_id: str | None = None
+    third_cert: str | None = None
+    third_key: str | None = None
+
+
+class Etsi014Access(Protocol):
+    """What an adapter with Capability.ETSI014 offers: the raw endpoints, for conformance testing."""
+
+    def etsi014_endpoints(self) -> Etsi014Endpoints: ...
+
+
+@dataclass(frozen=True)
+class TelemetrySnapshot:
+    """What a QKD device reports over an observation window (rates over that window)."""
+
+    window_s: float
+    qber: float
+    secret_key_rate_bps: float
+    sifted_rate_bps: float
+    channel_loss_db: float
+    stored_key_count: int
+    key_delivery_active: bool  # False once the device stopped distilling (e.g. QBER above its abort point)
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+
+class Telemetry(Protocol):
+    """What an adapter with Capability.TELEMETRY offers."""
+
+    def observe(self, duration_s: float) -> TelemetrySnapshot:
+        """Let the link run for `duration_s` of device time and report that window.
+
+        A real device waits that long; a simulated one runs its device clock (as fast as it can).
+        """
+
+
+@dataclass(frozen=True)
+class Attack:
+    """An eavesdropper's settings: `kind` is intercept_resend, pns or blinding; `fraction` of pulses."""
+
+    kind: str
+    fraction: float = 1.0
+
+
+class ChannelControl(Protocol):
+    """What an adapter with Capability.CHANNEL_CONTROL offers."""
+
+    def set_fibre_km(self, km: float) -> None: ...
+
+    def set_attenuation_db(self, db: float) -> None:
+        """Extra loss on top of the fibre (a variable optical attenuator)."""
+
+    def set_attack(self, attack: Attack | None) -> None: ...
+
+
+class Countermeasures(Protocol):
+    """Switchable defences of a device (e.g. decoy_analysis, blinding_monitor), for the attack suites.
+
+    Real devices rarely allow switching a defence off; such an adapter lists only what it can switch.
+    """
+
+    def countermeasures(self) -> Sequence[str]: ...
+
+    def set_countermeasure(self, name: str, enabled: bool) -> None: ...
+
+
+class Datasheet(Protocol):
+    """What a QKD device declares about itself (not observations): the basis of analytic expectations."""
+
+    def declared_profile(self) -> Any:
+        """A harness.qkd.profiles.Profile with the declared parameters, or None when not declared."""
+
+    def declared_fibre_km(self) -> float | None:
+        """The installed fibre length of a link whose channel cannot be changed, or None."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault to inject: `kind` (e.g. kme_unavailable, link_down) for `duration_s` of device time."""
+
+    kind: str
+    duration_s: float = float("inf")
+
+
+class FaultInjection(Protocol):
+    """What an adapter with Capability.FAULT_INJECTION offers (the resilience suites drive it)."""
+
+    def fault_kinds(self) -> Sequence[str]: ...
+
+    def inject(self, fault: Fault) -> None:
+        """Raise NotApplicable for a kind the device cannot produce."""
+
+    def clear_faults(self) -> None: ...
 
 
 # --- TLS capability protocol ----------------------------------------------------------------

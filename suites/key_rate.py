@@ -1,0 +1,70 @@
+"""Secret key rate, QBER and sifted rate against distance, with repeats and confidence intervals.
+
+Each rate is also given as a fraction of the PLOB bound at the same channel loss and as a
+ratio to the analytic finite-key rate (Lim et al. 2014) for the device's declared parameters.
+Distance is fibre length on a device that can change it (`sweep: fibre`), attenuation steps on
+one with an attenuator (`sweep: attenuation`), or the installed length otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from harness.adapters import Adapter, Capability
+from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from suites.qkd_channel import set_distance
+from suites.qkd_expectations import declared_profile, expectation
+from suites.qkd_rate import measure_rate, summary
+
+
+class KeyRateParams(SuiteParams):
+    distances_km: list[float] = Field([10.0, 25.0, 50.0], min_length=1, description="one case per distance")
+    window_s: float = Field(60.0, gt=0, le=86_400, description="link time per repeat")
+    repeats: int = Field(5, ge=2, le=1000, description="windows per distance (for the interval)")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    sweep: Literal["fibre", "attenuation"] = "fibre"
+
+
+class KeyRate(Suite):
+    name: ClassVar[str] = "key_rate"
+    requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
+    Params: ClassVar[type[SuiteParams]] = KeyRateParams
+
+    def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
+        assert isinstance(params, KeyRateParams)
+        return [{"distance_km": float(d)} for d in params.distances_km]
+
+    def measure(self, adapter: Adapter, params: SuiteParams, case: Mapping[str, Any],
+                ctx: MeasureContext) -> Iterable[Measurement]:
+        assert isinstance(params, KeyRateParams)
+        distance = float(case["distance_km"])
+        extra_db = set_distance(adapter, distance, params.sweep)
+        samples = [measure_rate(adapter, params.window_s) for _ in range(params.repeats)]
+        for i, s in enumerate(samples):
+            yield Measurement("secret_key_rate_bps", s.secret_key_rate_bps, "bit/s", i)
+            observed = (("qber", s.qber, "ratio"), ("sifted_rate_bps", s.sifted_rate_bps, "bit/s"),
+                        ("channel_loss_db", s.channel_loss_db, "dB"))
+            for metric, value, unit in observed:
+                if math.isfinite(value):
+                    yield Measurement(metric, value, unit, i)
+        rate = summary([s.secret_key_rate_bps for s in samples], params.confidence)
+        yield Measurement("secret_key_rate_bps_mean", rate.mean, "bit/s")
+        yield Measurement("secret_key_rate_bps_ci_low", rate.low, "bit/s")
+        yield Measurement("secret_key_rate_bps_ci_high", rate.high, "bit/s")
+        qber = summary([s.qber for s in samples], params.confidence)
+        if qber.n:
+            yield Measurement("qber_mean", qber.mean, "ratio")
+        profile = declared_profile(adapter)
+        if profile is None:
+            return
+        exp = expectation(profile, distance, extra_db)
+        yield Measurement("plob_bound_bps", exp.plob_bps, "bit/s")
+        yield Measurement("plob_fraction", rate.mean / exp.plob_bps if exp.plob_bps else math.nan, "ratio")
+        yield Measurement("analytic_asymptotic_bps", exp.asymptotic_bps, "bit/s")
+        yield Measurement("analytic_finite_key_bps", exp.finite_key_bps, "bit/s")
+        if exp.finite_key_bps > 0:
+            yield Measurement("ratio_to_analytic_finite_key", rate.mean / exp.finite_key_bps, "ratio")

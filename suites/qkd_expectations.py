@@ -1,0 +1,57 @@
+"""What theory expects of a QKD device at a given channel loss, from its declared parameters.
+
+PLOB bounds any repeaterless link: -log2(1 - eta) bits per channel use, here times the
+repetition rate. The analytic rates are the asymptotic vacuum + weak decoy GLLP rate and the
+finite-key rate of Lim et al. 2014 at the device's own block size (harness.qkd).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from harness.adapters import Adapter, NotApplicable
+from harness.qkd.bounds import plob_bound
+from harness.qkd.finite_key import finite_key_rate
+from harness.qkd.keyrate import decoy_bb84_asymptotic
+from harness.qkd.profiles import FibreChannel
+
+
+def declared_profile(adapter: Adapter) -> Any:
+    getter = getattr(adapter, "declared_profile", None)
+    return getter() if getter is not None else None
+
+
+def declared_fibre_km(adapter: Adapter) -> float | None:
+    getter = getattr(adapter, "declared_fibre_km", None)
+    return getter() if getter is not None else None
+
+
+def attenuation_for(profile: Any, distance_km: float) -> float:
+    """The attenuator setting (dB) that emulates `distance_km` of the profile's fibre."""
+    if profile is None or not isinstance(profile.channel, FibreChannel):
+        raise NotApplicable("an attenuation sweep needs a declared fibre profile (dB/km)")
+    return profile.channel.attenuation_db_per_km * distance_km
+
+
+@dataclass(frozen=True)
+class Expectation:
+    plob_bps: float
+    asymptotic_bps: float
+    finite_key_bps: float
+    channel_loss_db: float
+
+
+def expectation(profile: Any, distance_km: float, extra_loss_db: float = 0.0) -> Expectation:
+    eta = profile.channel_transmittance(distance_km) * 10 ** (-extra_loss_db / 10)
+    rep = profile.source.repetition_rate_hz
+    equivalent_km = distance_km
+    if extra_loss_db and isinstance(profile.channel, FibreChannel) and profile.channel.attenuation_db_per_km:
+        equivalent_km += extra_loss_db / profile.channel.attenuation_db_per_km
+    asym = decoy_bb84_asymptotic(profile, equivalent_km).rate_per_pulse
+    # Lim et al.'s bound needs three intensities; a two-intensity profile has no finite-key figure.
+    three = len(profile.intensities) == 3
+    finite = finite_key_rate(profile, equivalent_km).rate_per_pulse if three else math.nan
+    loss_db = -10 * math.log10(eta) if eta > 0 else math.inf
+    return Expectation(plob_bound(eta) * rep, asym * rep, finite * rep, loss_db)

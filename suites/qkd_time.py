@@ -1,0 +1,54 @@
+"""Letting time pass on a QKD link, whichever kind of device it is.
+
+A device with telemetry runs its own clock (`observe`: a real one waits, the simulated
+one runs its Monte Carlo as fast as it can); a device reached only through key delivery
+runs on wall time, so the suite sleeps. Every suite that needs time to pass uses this.
+"""
+
+from __future__ import annotations
+
+import time
+
+from harness.adapters import Adapter, Capability, KeyDelivery, KeyDeliveryError, TelemetrySnapshot
+
+
+def device_clock(adapter: Adapter) -> bool:
+    return Capability.TELEMETRY in adapter.capabilities
+
+
+def let_time_pass(adapter: Adapter, seconds: float) -> TelemetrySnapshot | None:
+    """Advance the link by `seconds` of its own time; the telemetry of that window where there is one."""
+    if device_clock(adapter):
+        return adapter.observe(seconds)  # type: ignore[attr-defined]
+    time.sleep(seconds)
+    return None
+
+
+def observe_window(adapter: Adapter, seconds: float, max_calls: int = 100_000) -> TelemetrySnapshot:
+    """A telemetry window in which the device ran at least once.
+
+    A device that works in blocks may have run ahead of the clock in its last block; a window
+    shorter than that comes back empty, so ask again until a block lands in one.
+    """
+    for _ in range(max_calls):
+        snap = adapter.observe(seconds)  # type: ignore[attr-defined]
+        if snap.window_s > 0:
+            return snap
+    raise RuntimeError(f"{adapter.name} reported {max_calls} empty windows of {seconds} s")
+
+
+def stored_keys(kd: KeyDelivery) -> int:
+    try:
+        return kd.status().stored_key_count
+    except KeyDeliveryError:
+        return 0
+
+
+def wait_for_keys(adapter: Adapter, count: int, budget_s: float, step_s: float = 0.25) -> int:
+    """Let time pass in steps until `count` keys are stored or `budget_s` (link time) is spent."""
+    spent, stored = 0.0, stored_keys(adapter)  # type: ignore[arg-type]
+    while stored < count and spent < budget_s:
+        let_time_pass(adapter, step_s)
+        spent += step_s
+        stored = stored_keys(adapter)  # type: ignore[arg-type]
+    return stored

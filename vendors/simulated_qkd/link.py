@@ -1,0 +1,169 @@
+"""One simulated QKD link on a device clock: blocks of the QKD core feed a key store on both ends.
+
+The link asks its `KeySource` for one post-processed block at a time and advances
+its device clock by the block's device time (pulses / repetition rate). Inside a
+suite it runs as fast as it can (`run_for`); when served it is paced so that device
+time keeps step with wall time times `time_scale` (`run_paced`).
+
+Faults (the resilience suites' hook): `kme_unavailable` makes the KMEs answer 503,
+`link_down` stops key generation; each lasts a given device time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from harness.adapters import Attack, Fault, NotApplicable, TelemetrySnapshot
+from vendors.simulated_qkd.keystore import LinkKeyStore
+
+FAULT_KINDS = ("kme_unavailable", "link_down")
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    """What one block of the QKD core produced (key bits as 0/1 uint8 arrays, never logged)."""
+
+    device_seconds: float
+    alice_key: np.ndarray
+    bob_key: np.ndarray
+    sifted_bits: int
+    qber: float  # estimated by the protocol (the device's own view)
+    channel_loss_db: float
+    aborted: bool  # the device refused to distil this block (QBER above its threshold, or an alarm)
+    alarm: str = ""  # e.g. the blinding monitor's, empty when none
+
+
+class KeySource(Protocol):
+    def block(self, fibre_km: float, attenuation_db: float, attack: Attack | None, seed: int) -> BlockOutcome:
+        """Run one block of the link under these conditions."""
+
+
+@dataclass
+class _Window:
+    device_s: float = 0.0
+    secret_bits: int = 0
+    sifted_bits: int = 0
+    error_weighted: float = 0.0
+    blocks: int = 0
+    aborted_blocks: int = 0
+    loss_db: float = math.nan
+    alarms: int = 0
+
+
+class SimulatedLink:
+    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0, seed: int = 0) -> None:
+        self.source, self.store = source, store
+        self.fibre_km, self.attenuation_db = float(fibre_km), 0.0
+        self.attack: Attack | None = None
+        self.device_time_s = 0.0
+        self._faults: dict[str, float] = {}  # kind -> device time when it clears
+        self._seed = np.random.SeedSequence(seed)
+        self._lock = threading.Lock()  # one block at a time, whoever drives the clock
+        self.last_delivery_active = True
+        self._run_ahead_s = 0.0
+
+    # --- channel control and faults ---
+    def set_fibre_km(self, km: float) -> None:
+        if not (math.isfinite(km) and km >= 0):
+            raise ValueError(f"fibre length {km!r} km: must be a finite number >= 0")
+        self.fibre_km = float(km)
+        self.conditions_changed()
+
+    def set_attenuation_db(self, db: float) -> None:
+        if not (math.isfinite(db) and db >= 0):
+            raise ValueError(f"attenuation {db!r} dB: must be a finite number >= 0")
+        self.attenuation_db = float(db)
+        self.conditions_changed()
+
+    def set_attack(self, attack: Attack | None) -> None:
+        self.attack = attack
+        self.conditions_changed()
+
+    def conditions_changed(self) -> None:
+        """Device time run ahead under the old conditions is not owed under the new ones."""
+        self._run_ahead_s = 0.0
+
+    def inject(self, fault: Fault) -> None:
+        if fault.kind not in FAULT_KINDS:
+            raise NotApplicable(f"the simulated device cannot inject {fault.kind!r}; it can: {FAULT_KINDS}")
+        if not fault.duration_s > 0:
+            raise ValueError(f"fault duration {fault.duration_s!r} s: must be > 0")
+        self._faults[fault.kind] = self.device_time_s + fault.duration_s
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def _fault_active(self, kind: str) -> bool:
+        return self._faults.get(kind, -math.inf) > self.device_time_s
+
+    def unavailable_reason(self) -> str | None:
+        return "injected fault kme_unavailable" if self._fault_active("kme_unavailable") else None
+
+    # --- the clock ---
+    def _step(self, window: _Window) -> None:
+        seed = int(self._seed.spawn(1)[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+        out = self.source.block(self.fibre_km, self.attenuation_db, self.attack, seed)
+        link_down = self._fault_active("link_down")
+        self.device_time_s += out.device_seconds
+        window.device_s += out.device_seconds
+        window.blocks += 1
+        window.loss_db = out.channel_loss_db
+        window.alarms += bool(out.alarm)
+        if link_down:
+            window.aborted_blocks += 1
+            return
+        window.sifted_bits += out.sifted_bits
+        window.error_weighted += out.qber * out.sifted_bits
+        if out.aborted:
+            window.aborted_blocks += 1
+            return
+        n = len(out.alice_key) - len(out.alice_key) % 8  # whole bytes; < 8 bits per block are dropped
+        if n:
+            alice, bob = np.packbits(out.alice_key[:n]).tobytes(), np.packbits(out.bob_key[:n]).tobytes()
+            self.store.deposit(alice, bob)
+            window.secret_bits += n
+
+    def _snapshot(self, w: _Window) -> TelemetrySnapshot:
+        span = w.device_s or math.nan
+        if w.blocks:
+            self.last_delivery_active = w.aborted_blocks < w.blocks
+        return TelemetrySnapshot(
+            window_s=w.device_s, qber=w.error_weighted / w.sifted_bits if w.sifted_bits else math.nan,
+            secret_key_rate_bps=w.secret_bits / span, sifted_rate_bps=w.sifted_bits / span,
+            channel_loss_db=w.loss_db, stored_key_count=self.store.stored_key_count(),
+            key_delivery_active=self.last_delivery_active,
+            extra={"blocks": float(w.blocks), "aborted_blocks": float(w.aborted_blocks),
+                   "alarms": float(w.alarms), "secret_bits": float(w.secret_bits),
+                   "sifted_bits": float(w.sifted_bits)})
+
+    def run_for(self, device_seconds: float) -> TelemetrySnapshot:
+        """Run blocks until at least `device_seconds` of device time has passed; report that window."""
+        if not device_seconds > 0:
+            raise ValueError(f"device_seconds={device_seconds!r}: must be > 0")
+        window = _Window()
+        with self._lock:
+            # Blocks are indivisible: time run past a request is owed to the next one, so many
+            # short requests add up to the device time they asked for.
+            target = device_seconds - self._run_ahead_s
+            while window.device_s < target:
+                self._step(window)
+            self._run_ahead_s = window.device_s - target
+        return self._snapshot(window)
+
+    def run_paced(self, stop: threading.Event, time_scale: float = 1.0) -> None:
+        """Run until `stop` is set, keeping device time at wall time x `time_scale`."""
+        if not time_scale > 0:
+            raise ValueError(f"time_scale={time_scale!r}: must be > 0")
+        start_wall, start_dev = time.monotonic(), self.device_time_s
+        while not stop.is_set():
+            with self._lock:
+                self._step(_Window())
+            ahead = (self.device_time_s - start_dev) / time_scale - (time.monotonic() - start_wall)
+            if ahead > 0:
+                stop.wait(ahead)
