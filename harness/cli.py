@@ -14,6 +14,7 @@ from rich.table import Table
 
 from harness import cli_eval
 from harness.cli_keyrate import register as register_keyrate
+from harness.cli_kme import register as register_kme
 from harness.cli_netem import register as register_netem
 from harness.console import stderr_console, stdout_console
 from harness.manifest import new_manifest, new_run_id
@@ -237,7 +238,7 @@ def report(
         print(path)
 
 
-for _register in (register_keyrate, register_netem, cli_eval.register):
+for _register in (register_keyrate, register_netem, register_kme, cli_eval.register):
     _register(app)
 
 
