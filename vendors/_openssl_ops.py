@@ -114,21 +114,17 @@ class P256DH:
         return ec.EllipticCurvePublicKey.from_encoded_point(_P256, data)
 
 
-class MLDSA:
-    """Pure ML-DSA (FIPS 204), empty context, hedged (randomised) signing as OpenSSL does by default."""
+class RawKeySigner:
+    """A signature whose keys are raw bytes in `cryptography` (Ed25519, ML-DSA): sign(message) and
+    verify(signature, message) on the key objects."""
 
     def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
         self.algorithm = algorithm
         self._generate = private_cls.generate
-        self._from_seed = private_cls.from_seed_bytes
         self._load = public_cls.from_public_bytes
 
     def keygen(self) -> tuple[Any, Any]:
         sk = self._generate()
-        return sk.public_key(), sk
-
-    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
-        sk = self._from_seed(seed)  # FIPS 204 ξ
         return sk.public_key(), sk
 
     def sign(self, secret_key: Any, message: bytes) -> bytes:
@@ -151,31 +147,16 @@ class MLDSA:
         return self._load(data)
 
 
-class Ed25519:
-    algorithm = "Ed25519"
+class MLDSA(RawKeySigner):
+    """Pure ML-DSA (FIPS 204), empty context, hedged (randomised) signing as OpenSSL does by default."""
 
-    def keygen(self) -> tuple[Any, Any]:
-        sk = ed25519.Ed25519PrivateKey.generate()
+    def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
+        super().__init__(algorithm, private_cls, public_cls)
+        self._from_seed = private_cls.from_seed_bytes
+
+    def keygen_from_seed(self, seed: bytes) -> tuple[Any, Any]:
+        sk = self._from_seed(seed)  # FIPS 204 ξ
         return sk.public_key(), sk
-
-    def sign(self, secret_key: Any, message: bytes) -> bytes:
-        return secret_key.sign(message)
-
-    def verify(self, public_key: Any, message: bytes, signature: bytes) -> bool:
-        try:
-            public_key.verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
-
-    def public_key_bytes(self, public_key: Any) -> bytes:
-        return public_key.public_bytes_raw()
-
-    def secret_key_bytes(self, secret_key: Any) -> bytes:
-        return secret_key.private_bytes_raw()
-
-    def load_public_key(self, data: bytes) -> Any:
-        return ed25519.Ed25519PublicKey.from_public_bytes(data)
 
 
 class ECDSAP256:
@@ -261,7 +242,7 @@ def make_signers(with_mldsa: bool) -> dict[str, Any]:
             name = f"ML-DSA-{level}"
             ops[name] = MLDSA(name, getattr(mldsa, f"MLDSA{level}PrivateKey"),
                               getattr(mldsa, f"MLDSA{level}PublicKey"))
-    ops["Ed25519"] = Ed25519()
+    ops["Ed25519"] = RawKeySigner("Ed25519", ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)
     ops["ECDSA-P256"] = ECDSAP256()
     ops["RSA-2048"] = RSAPSS2048()
     return ops
