@@ -5,10 +5,11 @@ probability Q = sum_k p_k Q_k, so the number of detections per intensity is exac
 Binomial(N_k, Q_k) and only detected pulses are ever generated. Each detection then draws what
 happened given that it clicked: intensity, photon number and path (honest or attacked) in one
 alias-table draw, then basis choices, detected photons, dark counts, misalignment and double
-clicks (squashed to a random bit). A second, sequential pass applies per-detector dead time and
-afterpulsing in time order. The cost is per detection, so a 1 GHz source at 100 km costs little
-per second of device time. Runs of 2^26 pulses are seeded independently and simulated in
-parallel; the result depends on the seed only, not on the thread count.
+clicks (squashed to a random bit). A second, sequential pass joins the runs and applies
+per-detector dead time and afterpulsing in time order. The cost is per detection, so a 1 GHz
+source at 100 km costs little per second of device time. Runs of 2^26 pulses are seeded
+independently and simulated in parallel; the result depends on the seed only, not on the
+thread count.
 
 API (stable; the post-processing half builds on it):
 
@@ -105,20 +106,22 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
 
     n_runs = -(-pulses // RUN_PULSES)
     states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
-    ev, end = _candidate_clicks(prof, model, q, pulses, states[:n_runs])
-    candidates, key_candidates, sifted, errors = _count({k: v[:end] for k, v in ev.items()}, len(probs))
+    ev, run_start, written, codes = _candidate_clicks(prof, model, q, pulses, states[:n_runs])
+    candidates, key_candidates, _, _ = kernels.tally_from_codes(codes, len(probs))
 
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
     empty_cdf[-1] = 1.0
     det = prof.detector
     dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
-    detector_memory = dead_slots > 0 or det.afterpulse_probability > 0
-    if detector_memory:
-        end = _apply_dead_time(ev, end, int(states[n_runs]), dead_slots, det.afterpulse_probability,
-                               empty_cdf, prof.source.basis_probability_key, pulses)
+    # One pass joins the runs and, where the detector has memory, applies dead time and
+    # afterpulses and corrects the tally (without memory it only joins the runs: no draws).
+    end = kernels._detector_pass(
+        kernels._seeded(int(states[n_runs])), dead_slots, det.afterpulse_probability, empty_cdf,
+        prof.source.basis_probability_key, pulses, run_start, written, *ev.values(), codes)
+    if end < 0:
+        raise RuntimeError("event buffer overflow: far more afterpulses than expected")
     ev = {name: arr[:end] for name, arr in ev.items()}
-    # Without dead time or afterpulses every candidate click is a detection: no second tally.
-    tally = _count(ev, len(probs)) if detector_memory else (candidates, key_candidates, sifted, errors)
+    tally = kernels.tally_from_codes(codes, len(probs))
 
     # Pulses without a candidate click: their intensities and Alice's bases, drawn in bulk.
     rng = np.random.default_rng(int(states[n_runs + 1]))
@@ -129,28 +132,26 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev, tally)
 
 
-def _count(ev: dict[str, np.ndarray], n_intensities: int) -> tuple[np.ndarray, ...]:
-    return kernels._tally(ev["intensity"], ev["alice_basis"], ev["alice_bits"], ev["bob_basis"],
-                          ev["bob_bits"], n_intensities)
-
-
 def _candidate_clicks(prof: Profile, model: ClickModel, q: float, pulses: int,
-                      seeds: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
-    """Every pulse that would click, before dead time: event arrays (with room) and their count."""
+                      seeds: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Every pulse that would click, before dead time: event arrays, where each run's events
+    start and how many there are, and their tally bins (``_channel_kernels._code``, summed)."""
     n_runs = seeds.shape[0]
     run_pulses = np.full(n_runs, RUN_PULSES, dtype=np.int64)
     run_pulses[-1] = pulses - RUN_PULSES * (n_runs - 1)
     first_slot = np.concatenate(([0], np.cumsum(run_pulses)[:-1])).astype(np.int64)
     capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
-    start = np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
-    # Room at the end for afterpulse events, which are merged into these arrays in place.
+    # Room in front for afterpulse events: the detector pass writes the joined result from
+    # index 0 and stays behind the unread runs while the afterpulses fit in this room.
     p_ap = prof.detector.afterpulse_probability
     expected = pulses * q * p_ap / (1.0 - p_ap)
     ap_room = int(expected + 12.0 * math.sqrt(expected) + 64) if p_ap > 0 else 0
+    start = ap_room + np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
     total = int(capacity.sum()) + ap_room
     ev = {name: np.empty(total, dtype) for name, dtype in EVENT_ARRAYS.items()}
     written = np.zeros(n_runs, np.int64)
     probs = np.asarray(prof.intensity_probabilities)
+    codes = np.zeros((n_runs, 8 * len(probs)), np.int64)
     if q > 0:
         threshold, alias = alias_table(model.event_weights(probs))
     else:
@@ -162,37 +163,11 @@ def _candidate_clicks(prof: Profile, model: ClickModel, q: float, pulses: int,
         kernels._seeded_states(seeds), run_pulses, first_slot, start, capacity, inv_log1m_q,
         threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
         model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
-        *ev.values(), written,
+        *ev.values(), codes, written,
     )
     if (written < 0).any():
         raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
-    # Close the gaps between runs in place (each run moves left, so slices never clobber data).
-    end = 0
-    for s, w in zip(start, written, strict=True):
-        if s != end:
-            for arr in ev.values():
-                arr[end:end + w] = arr[s:s + w]
-        end += w
-    return ev, end
-
-
-def _apply_dead_time(ev: dict[str, np.ndarray], n: int, seed: int, dead_slots: int, p_ap: float,
-                     empty_cdf: np.ndarray, p_key: float, pulses: int) -> int:
-    """Dead time and afterpulses on the first ``n`` events, in place; returns the new event count."""
-    cap = int(n * p_ap / (1.0 - p_ap) + 12.0 * math.sqrt(n * p_ap + 1.0) + 64) if p_ap > 0 else 1
-    ap = {name: np.empty(cap, np.int64 if name == "slot" else np.uint8)
-          for name in ("slot", "intensity", "alice_basis", "alice_bits", "bob_basis", "detector")}
-    n_ap = kernels._dead_time_afterpulse(
-        kernels._seeded(seed), dead_slots, p_ap, empty_cdf, p_key, pulses, ev["slot"][:n],
-        ev["clicks"][:n], ev["bob_bits"][:n], *ap.values(),
-    )
-    if n_ap < 0:
-        raise RuntimeError("afterpulse buffer overflow: far more afterpulses than expected")
-    live = int(np.count_nonzero(ev["clicks"][:n]))
-    if live + n_ap > ev["slot"].shape[0]:
-        raise RuntimeError("event buffer overflow: far more afterpulses than expected")
-    return int(kernels._merge_afterpulses(n, *(ev[name] for name in EVENT_ARRAYS),
-                                          *(arr[:n_ap] for arr in ap.values())))
+    return ev, start, written, codes.sum(axis=0)
 
 
 def _finish(prof: Profile, distance_km: float, pulses: int, seed: int, attack: Attack | None,
