@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from harness.qkd import _channel_kernels as kernels
+from harness.qkd import _detector_kernels as detector
 from harness.qkd.alias import alias_probabilities, alias_table
 from harness.qkd.channel import RUN_PULSES, simulate_block
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting, click_model
@@ -93,7 +94,7 @@ def test_dead_time_kernel_matches_reference():
     buffers, run_start, written = _runs_with_gaps(columns, [n // 3, n // 2], front=n // 4, gap=50)
     codes = _codes(block.intensity, block.alice_basis, block.alice_bits, block.bob_basis, bob, 3)
     dead_slots, p_ap = 7, 0.2
-    end = kernels._detector_pass(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000, run_start,
+    end = detector._detector_pass(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000, run_start,
                                  written, *buffers, codes)
     r_clicks, r_bob, r_ap = reference_dead_time(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots,
                                                 clicks, bob)
@@ -126,7 +127,7 @@ def test_detector_pass_without_memory_only_joins_the_runs():
     codes = _codes(*columns[1:6], 3)
     state = kernels._seeded(5)
     before = state.copy()
-    end = kernels._detector_pass(state, 0, 0.0, np.array([1.0]), 0.9, 100_000, run_start, written,
+    end = detector._detector_pass(state, 0, 0.0, np.array([1.0]), 0.9, 100_000, run_start, written,
                                  *buffers, codes.copy())
     assert end == n
     for got, want in zip(buffers, columns, strict=True):
@@ -140,7 +141,7 @@ def test_detector_pass_reports_too_little_room_for_afterpulses():
     columns[7][:] = 1
     buffers, run_start, written = _runs_with_gaps(columns, [], front=0, gap=0)
     # Every click afterpulses one gate later: the first afterpulse would overwrite an unread event.
-    end = kernels._detector_pass(kernels._seeded(1), 0, 1.0 - 1e-12, np.array([1.0]), 0.9, 4 * n,
+    end = detector._detector_pass(kernels._seeded(1), 0, 1.0 - 1e-12, np.array([1.0]), 0.9, 4 * n,
                                  run_start, written, *buffers, np.zeros(8, np.int64))
     assert end == -1
 
@@ -181,7 +182,7 @@ def test_tally_kernel_matches_bincount():
     rng = np.random.default_rng(4)
     n = 10_000
     k, ab, a, bb, b = (rng.integers(0, hi, n).astype(np.uint8) for hi in (3, 2, 2, 2, 2))
-    detections, key, sifted, errors = kernels.tally_from_codes(_codes(k, ab, a, bb, b, 3), 3)
+    detections, key, sifted, errors = detector.tally_from_codes(_codes(k, ab, a, bb, b, 3), 3)
     index = k.astype(np.int64) * 2 + ab
     match = ab == bb
     np.testing.assert_array_equal(detections, np.bincount(k, minlength=3))

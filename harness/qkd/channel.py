@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.qkd import _channel_kernels as kernels
+from harness.qkd import _detector_kernels as detector
 from harness.qkd.alias import alias_table
 from harness.qkd.photon_model import Attack, ClickModel, DetectorBlinding, click_model
 from harness.qkd.profiles import Profile, load_profile
@@ -107,7 +108,7 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     n_runs = -(-pulses // RUN_PULSES)
     states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
     ev, run_start, written, codes = _candidate_clicks(prof, model, q, pulses, states[:n_runs])
-    candidates, key_candidates, _, _ = kernels.tally_from_codes(codes, len(probs))
+    candidates, key_candidates, _, _ = detector.tally_from_codes(codes, len(probs))
 
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
     empty_cdf[-1] = 1.0
@@ -115,13 +116,13 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
     # One pass joins the runs and, where the detector has memory, applies dead time and
     # afterpulses and corrects the tally (without memory it only joins the runs: no draws).
-    end = kernels._detector_pass(
+    end = detector._detector_pass(
         kernels._seeded(int(states[n_runs])), dead_slots, det.afterpulse_probability, empty_cdf,
         prof.source.basis_probability_key, pulses, run_start, written, *ev.values(), codes)
     if end < 0:
         raise RuntimeError("event buffer overflow: far more afterpulses than expected")
     ev = {name: arr[:end] for name, arr in ev.items()}
-    tally = kernels.tally_from_codes(codes, len(probs))
+    tally = detector.tally_from_codes(codes, len(probs))
 
     # Pulses without a candidate click: their intensities and Alice's bases, drawn in bulk.
     rng = np.random.default_rng(int(states[n_runs + 1]))

@@ -47,6 +47,7 @@ from harness.qkd.bits import check_bits
 _EXACT_TOLERANCE = 1e-3
 _PACKED_MAX_OUTPUT = 64
 _BLOCK = 1 << 16  # c for the blocked FFT: transforms of 2^17 points stay in L2 (see module docstring)
+_MAX_BLOCK_PAIRS = 1024  # beyond this many c × c blocks, c doubles (see _block_size)
 _BATCH = 8  # rows filled per FFT call
 _TILE = 128  # frequency bins per tile of the block products
 _SCRATCH_MAX_BYTES = 64 << 20
@@ -127,7 +128,7 @@ def _convolution_rows(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.nda
     """
     n = bits.size
     if n + m - 1 > 4 * _BLOCK:
-        return _blocked_window(bits, m, seed_bits, _BLOCK)
+        return _blocked_window(bits, m, seed_bits, _block_size(n, m))
     length = _fft_length(n + m - 1)
     # Zero-padded buffers of the transform length let pocketfft work in place (about a quarter
     # faster than passing the length and letting it copy).
@@ -138,6 +139,16 @@ def _convolution_rows(bits: np.ndarray, m: int, seed_bits: np.ndarray) -> np.nda
     padded[: n + m - 1] = seed_bits
     spectrum *= scipy.fft.rfft(padded, overwrite_x=True)
     return scipy.fft.irfft(spectrum, length, overwrite_x=True)[n - 1 : n + m - 1].reshape(1, m)
+
+
+def _block_size(n: int, m: int) -> int:
+    """c for n input and m output bits: ``_BLOCK``, doubled when the (n/c)·(m/c) block products
+    would outweigh the transforms. Measured here (CPU time): break-even near 1,000 block pairs
+    at c = 2^16 (4·10^6 → 10^6 bits: 177 against 185 ms); 10^7 → 1.9·10^6 bits (a pipeline
+    block) takes 0.56 s at 2^17 against 1.12 s at 2^16."""
+    if -(-n // _BLOCK) * -(-m // _BLOCK) > _MAX_BLOCK_PAIRS:
+        return 2 * _BLOCK
+    return _BLOCK
 
 
 def _blocked_window(bits: np.ndarray, m: int, seed_bits: np.ndarray, c: int) -> np.ndarray:
