@@ -73,6 +73,16 @@ def _runs_with_gaps(columns: list[np.ndarray], cuts: list[int], front: int, gap:
     return buffers, run_start, written
 
 
+def _detector_pass(st, dead_slots, p_ap, empty_cdf, p_key, total_slots, run_start, written,
+                   *arrays_and_codes):
+    """The detector pass over all runs, fed one by one as simulate_block feeds them."""
+    *arrays, codes = arrays_and_codes
+    run = detector.DetectorPass(st, dead_slots, p_ap, empty_cdf, p_key, total_slots, arrays, codes)
+    for first, count in zip(run_start, written, strict=True):
+        run.add_run(first, count)
+    return run.finish()
+
+
 def _codes(k, ab, a, bb, b, n_intensities):
     bins = [kernels._code(*map(int, row)) for row in zip(k, ab, a, bb, b, strict=True)]
     return np.bincount(np.array(bins, np.int64), minlength=8 * n_intensities)
@@ -94,7 +104,7 @@ def test_dead_time_kernel_matches_reference():
     buffers, run_start, written = _runs_with_gaps(columns, [n // 3, n // 2], front=n // 4, gap=50)
     codes = _codes(block.intensity, block.alice_basis, block.alice_bits, block.bob_basis, bob, 3)
     dead_slots, p_ap = 7, 0.2
-    end = detector._detector_pass(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000, run_start,
+    end = _detector_pass(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000, run_start,
                                  written, *buffers, codes)
     r_clicks, r_bob, r_ap = reference_dead_time(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots,
                                                 clicks, bob)
@@ -127,7 +137,7 @@ def test_detector_pass_without_memory_only_joins_the_runs():
     codes = _codes(*columns[1:6], 3)
     state = kernels._seeded(5)
     before = state.copy()
-    end = detector._detector_pass(state, 0, 0.0, np.array([1.0]), 0.9, 100_000, run_start, written,
+    end = _detector_pass(state, 0, 0.0, np.array([1.0]), 0.9, 100_000, run_start, written,
                                  *buffers, codes.copy())
     assert end == n
     for got, want in zip(buffers, columns, strict=True):
@@ -141,7 +151,7 @@ def test_detector_pass_reports_too_little_room_for_afterpulses():
     columns[7][:] = 1
     buffers, run_start, written = _runs_with_gaps(columns, [], front=0, gap=0)
     # Every click afterpulses one gate later: the first afterpulse would overwrite an unread event.
-    end = detector._detector_pass(kernels._seeded(1), 0, 1.0 - 1e-12, np.array([1.0]), 0.9, 4 * n,
+    end = _detector_pass(kernels._seeded(1), 0, 1.0 - 1e-12, np.array([1.0]), 0.9, 4 * n,
                                  run_start, written, *buffers, np.zeros(8, np.int64))
     assert end == -1
 

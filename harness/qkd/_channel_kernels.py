@@ -197,7 +197,7 @@ def _one_event(st, e, alias_threshold, alias_index, outcome, kind, forwarded, sh
     return st
 
 
-@numba.njit(cache=True, error_model="numpy", _nrt=False)
+@numba.njit(cache=True, error_model="numpy", nogil=True, _nrt=False)
 def _subblock(st, pulses, first_slot, start, capacity, inv_log1m_q, alias_threshold, alias_index,
               outcome, kind, forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot,
               out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
@@ -231,17 +231,3 @@ def _subblock(st, pulses, first_slot, start, capacity, inv_log1m_q, alias_thresh
         e += 1
     st[0], st[1], st[2], st[3] = state
     return e - start
-
-
-@numba.njit(cache=True, error_model="numpy", parallel=True)
-def _generate(states, pulses, first_slot, start, capacity, inv_log1m_q, alias_threshold, alias_index,
-              outcome, kind, forwarded, share, arrivals_cdf, p_dark, p_key, misalignment, out_slot,
-              out_intensity, out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
-              out_eve, codes, written):
-    # Each run re-seeds its own generator, so the result does not depend on the thread count.
-    for c in numba.prange(states.shape[0]):
-        written[c] = _subblock(states[c], pulses[c], first_slot[c], start[c], capacity[c], inv_log1m_q,
-                               alias_threshold, alias_index, outcome, kind, forwarded, share,
-                               arrivals_cdf, p_dark, p_key, misalignment, out_slot, out_intensity,
-                               out_a_basis, out_a_bit, out_b_basis, out_b_bit, out_photons, out_clicks,
-                               out_eve, codes[c])

@@ -23,42 +23,64 @@ def _clicks_to_next_afterpulse(st, inv_log1m_p):
     return 1 + int(min(math.log(1.0 - _uniform(st)) * inv_log1m_p, 1e18))
 
 
-@numba.njit(cache=True, error_model="numpy", _nrt=False)
-def _detector_pass(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, total_slots, run_start,
-                   run_written, slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve,
-                   codes):
-    """Per-detector dead time and afterpulsing in time order, joining the runs, in one pass.
+#: Slots of ``DetectorPass.memory``: per detector the last blind slot and the slot of a pending
+#: afterpulse (-1: none), clicks to the next afterpulsing one, and the next output index.
+_DEAD0, _DEAD1, _PEND0, _PEND1, _COUNTDOWN, _OUT = range(6)
 
-    The candidate events of run r sit at ``run_start[r]`` … ``+ run_written[r]`` of the event
-    arrays, runs in slot order; the result (lost events dropped, afterpulse events merged in slot
-    order) is written from index 0 of the same arrays, which never overtakes unread events while
-    the afterpulses number at most ``run_start[0]``. A click makes its detector blind for
+
+class DetectorPass:
+    """Per-detector dead time and afterpulsing in time order, joining the runs, one run at a time.
+
+    The candidate events of each run sit in a stretch of the event arrays, runs in slot order and
+    fed in that order (each as soon as it is generated: the pass overlaps the generation of
+    later runs); the result (lost events dropped, afterpulse events merged in slot order) is
+    written from index 0 of the same arrays, which never overtakes unread events while the
+    afterpulses number at most the index of the first run. A click makes its detector blind for
     ``dead_slots`` gates; with probability ``p_afterpulse`` it clicks again at the first gate
     after that (an afterpulse: random bit relative to Alice, and it too starts a dead time).
     Candidate clicks on a dead detector are lost. ``codes`` (the tally bins of the candidates,
-    from ``_code``) is updated to the result. Returns the result's length, or -1 when the
-    afterpulses outnumber the room. ``st`` is the generator state.
+    from ``_code``) is updated to the result. ``st`` is the generator state.
     """
-    # Whether a click afterpulses is Bernoulli(p) per detector click, in click order; drawing
-    # the number of clicks up to the next one that does (geometric) costs one draw per
-    # afterpulse instead of one per click.
-    inv_log1m_p = 1.0 / math.log1p(-p_afterpulse) if p_afterpulse > 0.0 else 0.0
-    countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
-    # Per detector: the last blind slot, and the slot of a pending afterpulse (-1: none).
-    dead0, dead1 = -1, -1
-    pend0, pend1 = -1, -1
-    n_runs = run_start.shape[0]
-    o = 0
-    r = -1
-    i = 0
-    stop = 0
+
+    def __init__(self, st: np.ndarray, dead_slots: int, p_afterpulse: float, empty_intensity_cdf: np.ndarray,
+                 p_key: float, total_slots: int, arrays: list[np.ndarray], codes: np.ndarray) -> None:
+        # Whether a click afterpulses is Bernoulli(p) per detector click, in click order;
+        # drawing the number of clicks up to the next one that does (geometric) costs one draw
+        # per afterpulse instead of one per click.
+        inv_log1m_p = 1.0 / math.log1p(-p_afterpulse) if p_afterpulse > 0.0 else 0.0
+        self.memory = np.array([-1, -1, -1, -1, _clicks_to_next_afterpulse(st, inv_log1m_p), 0], np.int64)
+        self._args = (st, self.memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_key, total_slots)
+        self._arrays, self._codes = arrays, codes
+        self.overflow = False
+
+    def add_run(self, first: int, count: int) -> None:
+        """Process the ``count`` events from index ``first``, the next run in slot order."""
+        if not self.overflow and count > 0:
+            self.overflow = not _detector_run(*self._args, first, count, *self._arrays, self._codes)
+
+    def finish(self) -> int:
+        """Fire the afterpulses still pending; the result's length, or -1 when the afterpulses
+        outnumbered the room."""
+        if not self.overflow:
+            _detector_run(*self._args, 0, -1, *self._arrays, self._codes)
+        return -1 if self.overflow else int(self.memory[_OUT])
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True, _nrt=False)
+def _detector_run(st, memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_key, total_slots, first,
+                  count, slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve, codes):
+    """``DetectorPass`` on events ``first`` … ``first + count − 1``; ``count`` = −1: the end of the
+    block. Returns False when an afterpulse would overwrite an unread event."""
+    dead0, dead1 = memory[_DEAD0], memory[_DEAD1]
+    pend0, pend1 = memory[_PEND0], memory[_PEND1]
+    countdown, o = memory[_COUNTDOWN], memory[_OUT]
+    i = first
+    stop = first + max(count, 0)
+    ok = True
     while True:
-        while i >= stop and r < n_runs:  # next event: skip the gaps between runs
-            r += 1
-            if r < n_runs:
-                i = run_start[r]
-                stop = i + run_written[r]
-        t = slot[i] if r < n_runs else total_slots
+        if i >= stop and count >= 0:
+            break  # end of the run: its pending afterpulses fire before the next run's events
+        t = slot[i] if i < stop else total_slots
         # Afterpulses due before this event fire first, earliest first (they may chain).
         while (pend0 >= 0 and pend0 < t) or (pend1 >= 0 and pend1 < t):
             if pend0 >= 0 and pend0 < t and (pend1 < 0 or pend1 >= t or pend0 <= pend1):
@@ -69,8 +91,9 @@ def _detector_pass(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, tot
                 pend1 = -1
             if s >= total_slots:
                 continue
-            if r < n_runs and o >= i:
-                return -1
+            if i < stop and o >= i:
+                ok = False
+                break
             k = _search(empty_intensity_cdf, _uniform(st))
             ab = 0 if _uniform(st) < p_key else 1
             a = 1 if _uniform(st) < 0.5 else 0
@@ -95,7 +118,7 @@ def _detector_pass(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, tot
                 dead0, pend0 = s + dead_slots, again
             else:
                 dead1, pend1 = s + dead_slots, again
-        if r >= n_runs:
+        if not ok or i >= stop:
             break
         old = clicks[i]
         bit = b_bit[i]
@@ -160,7 +183,9 @@ def _detector_pass(st, dead_slots, p_afterpulse, empty_intensity_cdf, p_key, tot
                 pend1 = t + dead_slots + 1
                 countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
         i += 1
-    return o
+    memory[_DEAD0], memory[_DEAD1], memory[_PEND0], memory[_PEND1] = dead0, dead1, pend0, pend1
+    memory[_COUNTDOWN], memory[_OUT] = countdown, o
+    return ok
 
 
 def tally_from_codes(codes, n_intensities):

@@ -29,8 +29,10 @@ device does not reveal: ``photon_number`` (int16, -1 for an afterpulse in an emp
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from harness.qkd import _channel_kernels as kernels
@@ -107,21 +109,11 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
 
     n_runs = -(-pulses // RUN_PULSES)
     states = np.random.SeedSequence(seed).generate_state(n_runs + 2, dtype=np.uint32)
-    ev, run_start, written, codes = _candidate_clicks(prof, model, q, pulses, states[:n_runs])
-    candidates, key_candidates, _, _ = detector.tally_from_codes(codes, len(probs))
-
     empty_cdf = np.cumsum(probs * (1.0 - gain)) / (1.0 - q)
     empty_cdf[-1] = 1.0
-    det = prof.detector
-    dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
-    # One pass joins the runs and, where the detector has memory, applies dead time and
-    # afterpulses and corrects the tally (without memory it only joins the runs: no draws).
-    end = detector._detector_pass(
-        kernels._seeded(int(states[n_runs])), dead_slots, det.afterpulse_probability, empty_cdf,
-        prof.source.basis_probability_key, pulses, run_start, written, *ev.values(), codes)
-    if end < 0:
-        raise RuntimeError("event buffer overflow: far more afterpulses than expected")
+    ev, end, candidate_codes, codes = _detections(prof, model, q, pulses, states, empty_cdf)
     ev = {name: arr[:end] for name, arr in ev.items()}
+    candidates, key_candidates, _, _ = detector.tally_from_codes(candidate_codes, len(probs))
     tally = detector.tally_from_codes(codes, len(probs))
 
     # Pulses without a candidate click: their intensities and Alice's bases, drawn in bulk.
@@ -133,26 +125,31 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     return _finish(prof, distance_km, pulses, seed, attack, model.eta, gain, sent, ev, tally)
 
 
-def _candidate_clicks(prof: Profile, model: ClickModel, q: float, pulses: int,
-                      seeds: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-    """Every pulse that would click, before dead time: event arrays, where each run's events
-    start and how many there are, and their tally bins (``_channel_kernels._code``, summed)."""
-    n_runs = seeds.shape[0]
+def _detections(prof: Profile, model: ClickModel, q: float, pulses: int, states: np.ndarray,
+                empty_cdf: np.ndarray) -> tuple[dict[str, np.ndarray], int, np.ndarray, np.ndarray]:
+    """Every detection of the block in time order: event arrays (with room), their length, and
+    the tally bins (``_channel_kernels._code``) of the candidate clicks and of the detections.
+
+    Runs of candidate clicks are generated on a pool of ``numba.get_num_threads()`` threads, and
+    each goes through the detector pass (which joins the runs and, where the detector has
+    memory, applies dead time and afterpulses) as soon as it and the runs before it are done, so
+    the sequential pass overlaps the generation. Without memory the pass only joins the runs.
+    """
+    n_runs = states.shape[0] - 2
     run_pulses = np.full(n_runs, RUN_PULSES, dtype=np.int64)
     run_pulses[-1] = pulses - RUN_PULSES * (n_runs - 1)
     first_slot = np.concatenate(([0], np.cumsum(run_pulses)[:-1])).astype(np.int64)
     capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
     # Room in front for afterpulse events: the detector pass writes the joined result from
     # index 0 and stays behind the unread runs while the afterpulses fit in this room.
-    p_ap = prof.detector.afterpulse_probability
+    det = prof.detector
+    p_ap = det.afterpulse_probability
     expected = pulses * q * p_ap / (1.0 - p_ap)
     ap_room = int(expected + 12.0 * math.sqrt(expected) + 64) if p_ap > 0 else 0
     start = ap_room + np.concatenate(([0], np.cumsum(capacity)[:-1])).astype(np.int64)
-    total = int(capacity.sum()) + ap_room
-    ev = _event_arrays(total)
-    written = np.zeros(n_runs, np.int64)
+    ev = _event_arrays(int(capacity.sum()) + ap_room)
     probs = np.asarray(prof.intensity_probabilities)
-    codes = np.zeros((n_runs, 8 * len(probs)), np.int64)
+    run_codes = np.zeros((n_runs, 8 * len(probs)), np.int64)
     if q > 0:
         threshold, alias = alias_table(model.event_weights(probs))
     else:
@@ -160,15 +157,34 @@ def _candidate_clicks(prof: Profile, model: ClickModel, q: float, pulses: int,
     # Row j of `outcome` decodes alias outcome j into (intensity, photon number, path).
     outcome = np.indices((len(probs), model.click.shape[0], 2)).reshape(3, -1).T.copy()
     inv_log1m_q = 1.0 / math.log1p(-q) if q > 0 else 0.0
-    kernels._generate(
-        kernels._seeded_states(seeds), run_pulses, first_slot, start, capacity, inv_log1m_q,
-        threshold, alias, outcome, model.kind, model.forwarded, model.photon_click_share, model.arrivals_cdf,
-        model.dark_probability, prof.source.basis_probability_key, prof.misalignment_error,
-        *ev.values(), codes, written,
-    )
-    if (written < 0).any():
+    run_states = kernels._seeded_states(states[:n_runs])
+    p_key = prof.source.basis_probability_key
+    model_args = (inv_log1m_q, threshold, alias, outcome, model.kind, model.forwarded,
+                  model.photon_click_share, model.arrivals_cdf, model.dark_probability, p_key,
+                  prof.misalignment_error)
+
+    def generate(r: int) -> int:
+        # Each run has its own generator, so the result does not depend on the thread count.
+        return kernels._subblock(run_states[r], run_pulses[r], first_slot[r], start[r], capacity[r],
+                                 *model_args, *ev.values(), run_codes[r])
+
+    codes = np.zeros(8 * len(probs), np.int64)  # the pass's corrections to the candidates' bins
+    dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
+    detector_pass = detector.DetectorPass(kernels._seeded(int(states[n_runs])), dead_slots, p_ap, empty_cdf,
+                                          p_key, pulses, list(ev.values()), codes)
+    overflow = False
+    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
+        for r, written in enumerate(pool.map(generate, range(n_runs))):
+            overflow = overflow or written < 0
+            if not overflow:
+                detector_pass.add_run(start[r], written)
+    if overflow:
         raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
-    return ev, start, written, codes.sum(axis=0)
+    end = detector_pass.finish()
+    if end < 0:
+        raise RuntimeError("event buffer overflow: far more afterpulses than expected")
+    candidate_codes = run_codes.sum(axis=0)
+    return ev, end, candidate_codes, candidate_codes + codes
 
 
 def _event_arrays(total: int) -> dict[str, np.ndarray]:
