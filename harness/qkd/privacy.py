@@ -50,7 +50,7 @@ _BLOCK = 1 << 16  # c for the blocked FFT: transforms of 2^17 points stay in L2 
 _MAX_BLOCK_PAIRS = 1024  # beyond this many c × c blocks, c doubles (see _block_size)
 _BATCH = 8  # rows filled per FFT call
 _TILE = 128  # frequency bins per tile of the block products
-_SCRATCH_MAX_BYTES = 64 << 20
+_SCRATCH_MAX_BYTES = 96 << 20  # what a 10^6 → 5·10^5-bit hash needs (about 60 MB), with margin
 _scratch_arrays = threading.local()
 _ONE = np.uint64(1)
 
@@ -180,17 +180,15 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
     """A per-thread array reused by the next call of the same shape (contents undefined).
 
     Fresh multi-megabyte arrays are page-faulted in on every call: measured 4,000–5,000 minor
-    faults and 8–20 ms of system time per 10^6-bit hash here, a third of the total. Arrays
-    over ``_SCRATCH_MAX_BYTES`` are not kept, so a one-off huge hash does not pin its memory.
+    faults and 8–20 ms of system time per 10^6-bit hash here, a third of the total. A thread
+    keeps at most ``_SCRATCH_MAX_BYTES`` in all, so a one-off huge hash does not pin its memory.
     """
     arrays = _scratch_arrays.__dict__.setdefault("arrays", {})
-    arr = arrays.get(name)
+    arr = arrays.pop(name, None)
     if arr is None or arr.shape != shape or arr.dtype != dtype:
         arr = np.empty(shape, dtype)
-        if arr.nbytes <= _SCRATCH_MAX_BYTES:
-            arrays[name] = arr
-        else:
-            arrays.pop(name, None)
+    if arr.nbytes + sum(kept.nbytes for kept in arrays.values()) <= _SCRATCH_MAX_BYTES:
+        arrays[name] = arr
     return arr
 
 
