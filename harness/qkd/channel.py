@@ -29,6 +29,8 @@ device does not reveal: ``photon_number`` (int16, -1 for an afterpulse in an emp
 from __future__ import annotations
 
 import math
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -44,6 +46,8 @@ from harness.qkd.profiles import Profile, load_profile
 #: Pulses per independently seeded run; fixed so results do not depend on the thread count.
 RUN_PULSES = 1 << 26
 MAX_PULSES = 10**14
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 #: Per-event arrays in kernel argument order, with their dtypes.
 EVENT_ARRAYS = {
     "slot": np.int64, "intensity": np.uint8, "alice_basis": np.uint8, "alice_bits": np.uint8,
@@ -173,11 +177,10 @@ def _detections(prof: Profile, model: ClickModel, q: float, pulses: int, states:
     detector_pass = detector.DetectorPass(kernels._seeded(int(states[n_runs])), dead_slots, p_ap, empty_cdf,
                                           p_key, pulses, list(ev.values()), codes)
     overflow = False
-    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
-        for r, written in enumerate(pool.map(generate, range(n_runs))):
-            overflow = overflow or written < 0
-            if not overflow:
-                detector_pass.add_run(start[r], written)
+    for r, written in enumerate(_pool(numba.get_num_threads()).map(generate, range(n_runs))):
+        overflow = overflow or written < 0
+        if not overflow:
+            detector_pass.add_run(start[r], written)
     if overflow:
         raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
     end = detector_pass.finish()
@@ -185,6 +188,17 @@ def _detections(prof: Profile, model: ClickModel, q: float, pulses: int, states:
         raise RuntimeError("event buffer overflow: far more afterpulses than expected")
     candidate_codes = run_codes.sum(axis=0)
     return ev, end, candidate_codes, candidate_codes + codes
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A lasting pool of ``workers`` generator threads for this process (starting threads for
+    every block cost several milliseconds of a ~100 ms block on a busy machine; a forked child
+    gets its own pool, as it inherits none of the parent's threads)."""
+    key = (os.getpid(), workers)
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qkd-channel")
+        return _POOLS[key]
 
 
 def _event_arrays(total: int) -> dict[str, np.ndarray]:
