@@ -8,8 +8,9 @@ alias-table draw, then basis choices, detected photons, dark counts, misalignmen
 clicks (squashed to a random bit). A second, sequential pass joins the runs and applies
 per-detector dead time and afterpulsing in time order. The cost is per detection, so a 1 GHz
 source at 100 km costs little per second of device time. Runs of 2^26 pulses are seeded
-independently and simulated in parallel; the result depends on the seed only, not on the
-thread count.
+independently and simulated in parallel on ``numba.get_num_threads()`` threads, while the
+calling thread runs the detector pass over the runs already done; the result depends on the
+seed only, not on the thread count.
 
 API (stable; the post-processing half builds on it):
 
