@@ -22,9 +22,9 @@ Two kernels compute the same thing:
   transformed once at length 2c (cache-sized) and the products are summed in the frequency
   domain. The block transforms use ducc0 when installed (the whole hash then takes ~14 % less
   CPU time than with scipy.fft at 10^6 input bits here), else scipy.fft; working arrays are
-  reused per thread. At 10^6 input bits the
-  benchmark measured about 24 ms → 10^5 output bits and 32 ms → 5·10^5 (CPU time), against
-  41 and 55 ms before (c = 2^17, scipy.fft, fresh arrays).
+  reused per thread. At 10^6 input bits the benchmark measured about 24 ms → 10^5 output bits
+  and 32 ms → 5·10^5 (CPU time), against 41 and 55 ms before (c = 2^17, scipy.fft, fresh
+  arrays).
   Every value is an integer ≤ min(n, m), so the result must sit within ``_EXACT_TOLERANCE`` of
   an integer; if it does not, x is split in halves (two smaller, exactly representable
   products, XORed), down to the packed kernel. At n = 10^6 and 10^7 the worst distance from an
