@@ -2,7 +2,8 @@
 
 Default case from the issue: a 1 GHz source at 50 km with lim-2014 detectors, blocks of 1e9
 pulses (one device-second each). Compilation is excluded (one warm-up block, numba cache on).
-Prints one JSON object and a one-line summary.
+Prints one JSON object and a one-line summary. ``--threads`` sets numba's thread count, which
+sizes the pool of generator threads; the calling thread runs the detector pass alongside them.
 
     .venv/bin/python benchmarks/bench_qkd_channel.py [--profile lim-2014] [--distance-km 50]
         [--pulses 1000000000] [--repeats 7] [--threads N]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 
 import numba
 import numpy as np
@@ -197,6 +198,19 @@ def test_same_seed_same_block_and_thread_count_does_not_matter():
     assert np.array_equal(a.sent, b.sent)
     assert not np.array_equal(a.slot[:50], c.slot[:50])
     assert a.slot.max() < pulses
+
+
+def _slots_in_child(seed: int) -> np.ndarray:
+    return simulate_block(load_profile("gys-2004"), 120.0, RUN_PULSES + 999, seed=seed).slot
+
+
+def test_a_forked_child_simulates_after_its_parent_did():
+    # The generator threads live in a per-process pool; a forked child inherits the pool
+    # object but none of its threads, and must not wait on them forever.
+    parent = simulate_block(load_profile("gys-2004"), 120.0, RUN_PULSES + 999, seed=5).slot
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_slots_in_child, (5,)).get(timeout=120)
+    np.testing.assert_array_equal(child, parent)
 
 
 def test_key_material_stays_out_of_repr():

@@ -142,6 +142,10 @@ def test_word_parity_rank_and_half_bisection_match_numpy() -> None:
 
 def test_fft_rounding_kernel_matches_numpy() -> None:
     y = np.array([0.0, 1.0000000001, 2.4, -0.2, 7.6, 1e6 + 1 - 1e-9])
-    bits, worst = _round_to_bits(y)
+    bits, worst = _round_to_bits(y.reshape(1, -1), y.size)
     np.testing.assert_array_equal(bits, (np.rint(y).astype(np.int64) & 1).astype(np.uint8))
     assert worst == pytest.approx(np.max(np.abs(y - np.rint(y))))
+    # Row by row from a 2-D window (as the blocked FFT leaves it), the first 5 of 6 entries.
+    rows_bits, rows_worst = _round_to_bits(y.reshape(2, 3), 5)
+    np.testing.assert_array_equal(rows_bits, bits[:5])
+    assert rows_worst == pytest.approx(np.max(np.abs(y[:5] - np.rint(y[:5]))))
