@@ -36,7 +36,7 @@ def _flip(data: bytes, index: int = 0) -> bytes:
 def _available(name: str):
     info = registry.vendor_info(name)
     if not info.available:
-        pytest.skip(f"{name} unavailable: {info.reason}")
+        pytest.skip(reason=f"{name} unavailable: {info.reason}")
     return registry.adapter_class(name)()
 
 
@@ -147,7 +147,7 @@ def test_absent_liboqs_is_a_reason_and_oqs_is_never_imported(tmp_path):
     result = _probe(tmp_path, tmp_path / "nowhere")
     assert result["after_import"] is False  # importing the adapter module never imports oqs
     if result["found"] is not None:
-        pytest.skip(f"this host has its own liboqs at {result['found']}")
+        pytest.skip(reason=f"this host has its own liboqs at {result['found']}")
     assert result == {**result, "available": False, "after_availability": False}
     reason = result["reason"]
     assert str(tmp_path / "nowhere/lib/liboqs.so") in reason

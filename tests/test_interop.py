@@ -49,7 +49,7 @@ def test_pqc_libraries_agree(vendor, peer, matrix, algorithm, tmp_path):
 
 def test_reference_agrees_with_a_library_both_ways(tmp_path):
     if "reference" not in PQC or not FAST_PQC:
-        pytest.skip("needs the reference adapter and one C library")
+        pytest.skip(reason="needs the reference adapter and one C library")
     for vendor, peer in (("reference", FAST_PQC[0]), (FAST_PQC[0], "reference")):
         assert [r.value for r in _measure(vendor, peer, tmp_path, "kem", "ML-KEM-768")] == [1]
         assert [r.value for r in _measure(vendor, peer, tmp_path, "signature", "ML-DSA-44")] == [1]
@@ -67,7 +67,7 @@ def test_tls_stacks_interoperate_on_every_shared_group(client, server, tmp_path)
 
 def test_pairs_without_the_capability_or_algorithm_are_not_applicable(tmp_path):
     if not (PQC and TLS):
-        pytest.skip("needs a PQC adapter and a TLS stack")
+        pytest.skip(reason="needs a PQC adapter and a TLS stack")
     with pytest.raises(NotApplicable, match="has no kem"):
         _measure(TLS[0], PQC[0], tmp_path, "kem", "ML-KEM-768")
     lacking = next(((v, p) for v in PQC for p in PQC
@@ -96,7 +96,7 @@ class _SkewedKem:
 
 def test_a_disagreement_is_a_fail_row_naming_both_sides(tmp_path, monkeypatch):
     if len(FAST_PQC) < 2:
-        pytest.skip("needs two C libraries")
+        pytest.skip(reason="needs two C libraries")
     vendor, peer = FAST_PQC[:2]
     peer_cls = adapter_class(peer)
     real_kem = peer_cls.kem

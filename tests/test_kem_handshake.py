@@ -53,7 +53,7 @@ def test_exchange_completes_with_confirmed_keys_at_loopback_and_20ms(vendor, tmp
 
 def test_reference_adapter_gets_a_figure_too(tmp_path):
     if "reference" not in PQC:
-        pytest.skip("kyber-py / dilithium-py not installed")
+        pytest.skip(reason="kyber-py / dilithium-py not installed")
     out = _run("reference", tmp_path, kems=["ML-KEM-512"], signatures=["ML-DSA-44"], handshakes=1, warmup=0)
     assert out[("ML-KEM-512", "ML-DSA-44", 0.0)]["key_confirmed"] == [1]
 
@@ -62,7 +62,7 @@ def test_an_algorithm_the_library_lacks_is_not_applicable(tmp_path):
     lacking = next(((v, k) for v in PQC for k in ("ML-KEM-512", "ML-KEM-1024")
                     if k not in adapter_class(v)().kem_algorithms()), None)
     if lacking is None:
-        pytest.skip("every available adapter has both ML-KEM-512 and ML-KEM-1024")
+        pytest.skip(reason="every available adapter has both ML-KEM-512 and ML-KEM-1024")
     vendor, kem = lacking
     out = _run(vendor, tmp_path, kems=[kem], signatures=["ML-DSA-44"])
     assert kem in out[(kem, "ML-DSA-44", 0.0)]

@@ -41,7 +41,7 @@ def _total(by, metric):
     ("wycheproof:verify", "ML-DSA-44"), ("wycheproof:sign_seed", "ML-DSA-44")])
 def test_every_vector_is_judged_and_valid_vectors_pass(vendor, check, algorithm, tmp_path):
     if vendor == "reference" and check in ("wycheproof:sign_seed", "wycheproof:mlkem"):
-        pytest.skip("pure Python: seconds per file; the reference runs these in the slow test below")
+        pytest.skip(reason="pure Python: seconds per file; the reference runs these in the slow test below")
     try:
         by = _measure(vendor, check, algorithm, tmp_path)
     except NotApplicable as exc:

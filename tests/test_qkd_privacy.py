@@ -40,7 +40,7 @@ def fft_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "scipy":
         monkeypatch.setattr(privacy, "ducc0", None)
     elif privacy.ducc0 is None:
-        pytest.skip("ducc0 is not installed: only the scipy.fft fallback can run here")
+        pytest.skip(reason="ducc0 is not installed: only the scipy.fft fallback can run here")
     return request.param
 
 

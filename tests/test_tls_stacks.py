@@ -69,7 +69,7 @@ def test_every_group_and_cert_type_negotiates_what_was_asked(name, chains):
 def test_unsupported_hybrid_share_costs_a_hello_retry(name, chains):
     stack = adapter_class(name)()
     if "X25519MLKEM768" not in stack.tls_groups():
-        pytest.skip(f"{name} has no X25519MLKEM768 here")
+        pytest.skip(reason=f"{name} has no X25519MLKEM768 here")
     result, wire = _handshake(stack, chains["ECDSA-P256"], ["X25519MLKEM768", "X25519"], ["X25519"])
     assert result.group == "X25519"
     assert wire.hello_retry and wire.server_flights == 2
