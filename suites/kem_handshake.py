@@ -39,6 +39,7 @@ from harness.netem import network_path
 from harness.netem.wire import FlightRecorder
 from harness.suite import MeasureContext, Measurement, Suite
 from suites._network import NetworkParams, conditions_of
+from suites._params import known_names
 
 _LABEL = b"qsbench kem_handshake v1"
 _MAX_MESSAGE = 1 << 20
@@ -54,18 +55,12 @@ class KemHandshakeParams(NetworkParams):
     @field_validator("kems")
     @classmethod
     def _kems(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in KEM_ALGORITHMS]
-        if unknown:
-            raise ValueError(f"unknown KEM(s) {unknown}; choose from {', '.join(KEM_ALGORITHMS)}")
-        return value
+        return known_names(value, KEM_ALGORITHMS, "KEM(s)")
 
     @field_validator("signatures")
     @classmethod
     def _signatures(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in SIGNATURE_ALGORITHMS]
-        if unknown:
-            raise ValueError(f"unknown signature(s) {unknown}; choose from {', '.join(SIGNATURE_ALGORITHMS)}")
-        return value
+        return known_names(value, SIGNATURE_ALGORITHMS, "signature(s)")
 
 
 class ProtocolError(Exception):

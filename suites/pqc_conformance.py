@@ -38,6 +38,7 @@ from harness.adapters import Adapter, Capability, KemFromSeed, NotApplicable, Si
 from harness.registry import adapter_class
 from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
 from suites._conformance_input import invalid_input_checks
+from suites._params import known_names
 from suites._wycheproof import KEM_CHECKS, SIGNATURE_CHECKS, run_file, vector_file
 
 _ALGORITHMS = ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024", "ML-DSA-44", "ML-DSA-65", "ML-DSA-87")
@@ -65,18 +66,12 @@ class ConformanceParams(SuiteParams):
     @field_validator("algorithms")
     @classmethod
     def _algorithms(cls, value: list[str]) -> list[str]:
-        unknown = [a for a in value if a not in _ALGORITHMS]
-        if unknown:
-            raise ValueError(f"unknown algorithm(s) {unknown}; conformance covers {', '.join(_ALGORITHMS)}")
-        return value
+        return known_names(value, _ALGORITHMS, "algorithm(s)")
 
     @field_validator("checks")
     @classmethod
     def _checks(cls, value: list[str]) -> list[str]:
-        unknown = [c for c in value if c not in _CHECKS]
-        if unknown:
-            raise ValueError(f"unknown check(s) {unknown}; choose from {', '.join(_CHECKS)}")
-        return value
+        return known_names(value, _CHECKS, "check(s)")
 
 
 def _applies(check: str, algorithm: str) -> bool:

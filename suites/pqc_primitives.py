@@ -45,6 +45,7 @@ from harness.adapters import (
     Signer,
 )
 from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from suites._params import known_names
 
 _CANONICAL = KEM_ALGORITHMS + SIGNATURE_ALGORITHMS
 
@@ -62,13 +63,7 @@ class PQCPrimitivesParams(SuiteParams):
     @field_validator("algorithms")
     @classmethod
     def _canonical_names(cls, value: list[str]) -> list[str]:
-        unknown = [a for a in value if a not in _CANONICAL]
-        if unknown:
-            raise ValueError(f"unknown algorithm(s) {unknown}; choose from {', '.join(_CANONICAL)}")
-        duplicates = sorted({a for a in value if value.count(a) > 1})
-        if duplicates:
-            raise ValueError(f"algorithm(s) listed twice: {duplicates}")
-        return value
+        return known_names(value, _CANONICAL, "algorithm(s)")
 
 
 @contextmanager

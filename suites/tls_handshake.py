@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -41,19 +41,10 @@ from harness.netem import network_path
 from harness.netem.wire import FlightRecorder
 from harness.suite import MeasureContext, Measurement, Suite
 from suites._network import NetworkParams, conditions_of
+from suites._params import known_names
 
 # Leave room inside the case timeout for set-up and for writing results.
 _TIME_BUDGET_FRACTION = 0.8
-
-
-def _known(value: list[str], known: Iterable[str], what: str) -> list[str]:
-    known = list(known)
-    unknown = [v for v in value if v not in known]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; choose from {', '.join(known)}")
-    if len(set(value)) != len(value):
-        raise ValueError(f"{what} listed twice: {value}")
-    return value
 
 
 class TlsHandshakeParams(NetworkParams):
@@ -67,18 +58,18 @@ class TlsHandshakeParams(NetworkParams):
     @field_validator("groups")
     @classmethod
     def _groups(cls, value: list[str]) -> list[str]:
-        return _known(value, TLS_GROUPS, "TLS groups")
+        return known_names(value, TLS_GROUPS, "TLS groups")
 
     @field_validator("certs")
     @classmethod
     def _certs(cls, value: list[str]) -> list[str]:
-        return _known(value, TLS_CERT_TYPES, "certificate types")
+        return known_names(value, TLS_CERT_TYPES, "certificate types")
 
     @field_validator("hello_retry_fallback")
     @classmethod
     def _fallback(cls, value: str | None) -> str | None:
         if value is not None:
-            _known([value], TLS_GROUPS, "TLS group")
+            known_names([value], TLS_GROUPS, "TLS group")
         return value
 
 
