@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,6 +189,11 @@ def _print_gates(run_dir: Path) -> bool:
     return bool(ev.gate_failures)
 
 
+def _cell(value: object) -> str:
+    """A parameter's value for the table; blank where the row's suite has no such parameter."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def _print_summary(run_dir: Path) -> Path:
     from harness.summary import fmt, write_summary
 
@@ -197,7 +203,7 @@ def _print_summary(run_dir: Path) -> Path:
     for col in ("suite", "vendor", *params, "metric", "unit", "n", "median", "p25–p75", "p99"):
         table.add_column(col, overflow="fold")
     for _, r in summary.iterrows():
-        table.add_row(r["suite"], r["vendor"], *[str(r.get(p, "")) for p in params], r["metric"], r["unit"],
+        table.add_row(r["suite"], r["vendor"], *[_cell(r.get(p)) for p in params], r["metric"], r["unit"],
                       str(r["n"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
     out.print(table)
     for _, r in bad.iterrows():
