@@ -172,8 +172,8 @@ def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) ->
         p50, p95, p99 = np.quantile(part["value"].to_numpy(float), [0.5, 0.95, 0.99])
         for value, alpha in ((p99, 0.3), (p95, 0.6), (p50, 1.0)):
             ax.barh(i, value, color=colours[vendor], alpha=alpha, height=0.7)
-        ax.text(p99, i, f" p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})",
-                va="center", fontsize=7)
+        ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
+                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
@@ -187,7 +187,9 @@ def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tup
     for i, (vendor, _label, part) in enumerate(lines):
         q25, q50, q75 = np.quantile(part["value"].to_numpy(float), [0.25, 0.5, 0.75])
         ax.errorbar(q50, i, xerr=[[q50 - q25], [q75 - q50]], fmt="o", color=colours[vendor], capsize=3)
-        ax.text(q75, i, f"  {q50:.4g} (n={len(part)})", va="center", fontsize=7)
+        # An offset in points, not leading spaces: SVG collapses whitespace, which put labels on the dots.
+        ax.annotate(f"{q50:.4g} (n={len(part)})", (q75, i), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
