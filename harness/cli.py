@@ -195,17 +195,20 @@ def _cell(value: object) -> str:
 
 
 def _print_summary(run_dir: Path) -> Path:
+    """One table per suite, with only the parameters that suite's rows use."""
     from harness.summary import fmt, write_summary
 
     summary, bad, path = write_summary(run_dir)
     params = RunStore(run_dir).manifest.get("param_columns", [])
-    table = Table(title=f"Results ({run_dir.name})")
-    for col in ("suite", "vendor", *params, "metric", "unit", "n", "median", "p25–p75", "p99"):
-        table.add_column(col, overflow="fold")
-    for _, r in summary.iterrows():
-        table.add_row(r["suite"], r["vendor"], *[_cell(r.get(p)) for p in params], r["metric"], r["unit"],
-                      str(r["n"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
-    out.print(table)
+    for suite, rows in summary.groupby("suite", sort=False):
+        used = [p for p in params if p in rows and rows[p].notna().any()]
+        table = Table(title=f"{suite} ({run_dir.name})")
+        for col in ("vendor", *used, "metric", "unit", "n", "median", "p25–p75", "p99"):
+            table.add_column(col, overflow="fold")
+        for _, r in rows.iterrows():
+            table.add_row(r["vendor"], *[_cell(r.get(p)) for p in used], r["metric"], r["unit"], str(r["n"]),
+                          fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
+        out.print(table)
     for _, r in bad.iterrows():
         cases = "1 case" if r["cases"] == 1 else f"{r['cases']} cases"
         out.print(f"[yellow]{r['status']}[/] {r['suite']}/{r['vendor']} ({cases}): ", end="")
