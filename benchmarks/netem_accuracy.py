@@ -18,27 +18,20 @@ import statistics
 import threading
 import time
 
+from harness.acceptor import Acceptor
 from harness.netem.model import HEADER_BYTES, LinkConditions
 from harness.netem.proxy import DelayProxy
 
 
+def _echo(conn: socket.socket, _address: tuple) -> None:
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+
+
 def _echo_server() -> socket.socket:
     listener = socket.create_server(("127.0.0.1", 0))
-
-    def handle(conn: socket.socket) -> None:
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    Acceptor(listener, _echo, "echo")  # daemon threads: they end with the benchmark
     return listener
 
 

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from harness.acceptor import Acceptor
 from harness.netem import LinkConditions, network_path, resolve_backend
 from harness.netem.model import HEADER_BYTES, Direction, connect_delay_s
 from harness.netem.netns import NetnsPath, netem_args, netem_support
@@ -77,17 +78,9 @@ def test_bad_conditions_are_rejected_with_the_field_named():
 @pytest.fixture
 def echo_server():
     listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=_echo, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
+    acceptor = Acceptor(listener, lambda conn, _address: _echo(conn), "echo")
     yield listener
+    acceptor.close()
     listener.close()
 
 

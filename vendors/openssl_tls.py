@@ -18,7 +18,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.acceptor import Acceptor
 from harness.adapters import (
     TLS_CERT_TYPES,
     TLS_GROUPS,
@@ -32,6 +31,7 @@ from harness.adapters import (
     TlsHandshake,
     TlsHandshakeFailed,
 )
+from vendors._tls_server import TlsServerBase
 
 _HANDSHAKE, _CERTIFICATE_VERIFY = 22, 15
 _SERVER_IO_TIMEOUT_S = 30
@@ -117,17 +117,10 @@ class OpenSSLTlsAdapter(Adapter):
         return _Client(_context(groups), trust_root)
 
 
-class _Server:
+class _Server(TlsServerBase):
     def __init__(self, ctx: Any, listener: socket.socket) -> None:
-        self._ctx, self._listener = ctx, listener
-        self._failures: list[str] = []
-        self._acceptor = Acceptor(self._listener, self._handshake, "openssl-tls-server")
-
-    def failures(self) -> list[str]:
-        return list(self._failures)
-
-    def close(self) -> None:
-        self._acceptor.close()
+        self._ctx = ctx
+        super().__init__(listener, "openssl-tls-server")
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         SSL, _, _ = _ssl()

@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.acceptor import Acceptor
 from harness.adapters import (
     TLS_SIGNATURE_SCHEMES,
     Adapter,
@@ -29,6 +28,7 @@ from harness.adapters import (
     TlsHandshake,
     TlsHandshakeFailed,
 )
+from vendors._tls_server import TlsServerBase
 
 _SERVER_IO_TIMEOUT_S = 30
 _CLASSICAL = {"X25519": "x25519", "P-256": "secp256r1"}
@@ -103,17 +103,10 @@ class TlsliteAdapter(Adapter):
         return _Client(_settings(groups, groups[:1]), trust_root)
 
 
-class _Server:
+class _Server(TlsServerBase):
     def __init__(self, listener: socket.socket, certs: Any, key: Any, settings: Any) -> None:
-        self._listener, self._certs, self._key, self._settings = listener, certs, key, settings
-        self._failures: list[str] = []
-        self._acceptor = Acceptor(self._listener, self._handshake, "tlslite-server")
-
-    def failures(self) -> list[str]:
-        return list(self._failures)
-
-    def close(self) -> None:
-        self._acceptor.close()
+        self._certs, self._key, self._settings = certs, key, settings
+        super().__init__(listener, "tlslite-server")
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         from tlslite import TLSConnection
