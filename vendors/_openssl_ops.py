@@ -86,7 +86,20 @@ class X25519DH:
         return x25519.X25519PublicKey.from_public_bytes(data)
 
 
-class P256DH:
+class _P256Keys:
+    """P-256 keys as the uncompressed point (65 bytes) and the 32-byte big-endian scalar."""
+
+    def public_key_bytes(self, public_key: Any) -> bytes:
+        return public_key.public_bytes(*_POINT)
+
+    def secret_key_bytes(self, secret_key: Any) -> bytes:
+        return secret_key.private_numbers().private_value.to_bytes(32, "big")
+
+    def load_public_key(self, data: bytes) -> Any:
+        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, data)
+
+
+class P256DH(_P256Keys):
     """Ephemeral-static ECDH on P-256 as a KEM; ciphertext = uncompressed ephemeral point (65 bytes),
     shared secret = the x-coordinate (no KDF)."""
 
@@ -103,15 +116,6 @@ class P256DH:
     def decaps(self, secret_key: Any, ciphertext: bytes) -> bytes:
         peer = ec.EllipticCurvePublicKey.from_encoded_point(_P256, ciphertext)
         return secret_key.exchange(ec.ECDH(), peer)
-
-    def public_key_bytes(self, public_key: Any) -> bytes:
-        return public_key.public_bytes(*_POINT)
-
-    def secret_key_bytes(self, secret_key: Any) -> bytes:
-        return secret_key.private_numbers().private_value.to_bytes(32, "big")
-
-    def load_public_key(self, data: bytes) -> Any:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, data)
 
 
 class RawKeySigner:
@@ -159,7 +163,7 @@ class MLDSA(RawKeySigner):
         return sk.public_key(), sk
 
 
-class ECDSAP256:
+class ECDSAP256(_P256Keys):
     """ECDSA on P-256 with SHA-256, DER-encoded signatures (70–72 bytes), randomised nonces."""
 
     algorithm = "ECDSA-P256"
@@ -178,15 +182,6 @@ class ECDSAP256:
         except InvalidSignature:
             return False
         return True
-
-    def public_key_bytes(self, public_key: Any) -> bytes:
-        return public_key.public_bytes(*_POINT)
-
-    def secret_key_bytes(self, secret_key: Any) -> bytes:
-        return secret_key.private_numbers().private_value.to_bytes(32, "big")
-
-    def load_public_key(self, data: bytes) -> Any:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, data)
 
 
 class RSAPSS2048:

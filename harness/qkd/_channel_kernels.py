@@ -44,25 +44,9 @@ def _seeded(seed):
     return state
 
 
-@numba.njit(cache=True, error_model="numpy", _nrt=False)
-def _uniform(st):
-    """Next double in [0, 1): the top 53 bits of xoshiro256+."""
-    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
-    result = s0 + s3
-    t = s1 << _U(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = (s3 << _U(45)) | (s3 >> _U(19))
-    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
-    return (result >> _U(11)) * (1.0 / 9007199254740992.0)
-
-
 @numba.njit(cache=True, error_model="numpy", inline="always", _nrt=False)
 def _draw(st):
-    """``_uniform`` on a state held as a tuple, returned with the draw: it stays in registers
+    """One xoshiro256+ step on a state held as a tuple, returned with the draw: it stays in registers
     across an event's draws instead of going through memory the outputs might alias."""
     s0, s1, s2, s3 = st
     result = s0 + s3
@@ -74,6 +58,14 @@ def _draw(st):
     s2 ^= t
     s3 = (s3 << _U(45)) | (s3 >> _U(19))
     return (result >> _U(11)) * (1.0 / 9007199254740992.0), (s0, s1, s2, s3)
+
+
+@numba.njit(cache=True, error_model="numpy", _nrt=False)
+def _uniform(st):
+    """Next double in [0, 1): the top 53 bits of xoshiro256+, on a state held in an array."""
+    x, (s0, s1, s2, s3) = _draw((st[0], st[1], st[2], st[3]))
+    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+    return x
 
 
 @numba.njit(cache=True, error_model="numpy", _nrt=False)
