@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +23,25 @@ class SuiteParams(BaseModel):
     """Base for a suite's `params:` model: unknown fields are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Better = Literal["lower", "higher", "none"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What a metric means, declared once by the suite that emits it.
+
+    `unit` is the unit every row of the metric carries ("ms", "bps", "bool",
+    "count", "bytes", "ratio", …); `better` is the direction a regression is
+    judged in ("none" for a metric that is right either way); `timeline` marks
+    metrics whose `sample` index is time, one value per tick.
+    """
+
+    unit: str
+    better: Better
+    description: str = ""
+    timeline: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,8 @@ class Suite(ABC):
     name: ClassVar[str]
     requires: ClassVar[frozenset[Capability]]
     Params: ClassVar[type[SuiteParams]]
+    # Every metric this suite may emit, with its meaning; the engine checks each row against it.
+    metrics: ClassVar[Mapping[str, Metric]] = {}
     # String-valued result columns this suite may fill through Measurement.labels.
     label_columns: ClassVar[tuple[str, ...]] = ()
     # Pairwise suites (interoperability) get one case per ordered pair of distinct vendors:
