@@ -22,12 +22,14 @@ no suite of the scenario declares is an error that points at the metric.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness import units
 from harness.metrics import Declarations
+from harness.suite import Metric
 
 DEFAULT_CATEGORIES = {"performance": 1.0, "resilience": 1.0, "interoperability": 1.0,
                       "security_evidence": 1.0, "operations": 1.0}
@@ -126,20 +128,24 @@ def _unit_problem(crit: Criterion, metric_unit: str, quantity: tuple[float, str 
     return None
 
 
-def _undeclared(crit: Criterion, declarations: Declarations, suites: list[str]) -> str:
+def _undeclared(crit: Criterion, declarations: Declarations, suites: Iterable[str]) -> str:
     owners = sorted(s for s, metrics in declarations.by_suite.items() if crit.metric in metrics)
     if crit.suite is None and len(owners) > 1:
         return f"{crit.metric} is declared in different units by suites {owners}: name one with `suite:`"
-    scope = f"suite {crit.suite}" if crit.suite else f"no suite of this scenario ({', '.join(suites)})"
-    return f"{scope} declares no metric {crit.metric!r}"
+    if crit.suite is not None:
+        return f"suite {crit.suite} declares no metric {crit.metric!r}"
+    return f"no suite of this scenario ({', '.join(suites)}) declares metric {crit.metric!r}"
 
 
-def check(criteria: list[Criterion], categories: dict[str, float] | None,
-          vendors: list[str], suites: list[str]) -> list[tuple[tuple[Any, ...], str]]:
-    """Cross-field problems as (location, message); locations are relative to the scenario root."""
+def check(criteria: list[Criterion], categories: dict[str, float] | None, vendors: list[str],
+          suites: Mapping[str, Mapping[str, Metric]]) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-field problems as (location, message); locations are relative to the scenario root.
+
+    `suites` maps each suite the scenario runs to its metric declarations (`Suite.metrics`).
+    """
     problems: list[tuple[tuple[Any, ...], str]] = []
     known_categories = categories if categories is not None else DEFAULT_CATEGORIES
-    declarations = Declarations.installed(suites)
+    declarations = Declarations(suites)
     ids = [c.id for c in criteria]
     for i, crit in enumerate(criteria):
         at = ("criteria", i)

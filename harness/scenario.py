@@ -169,6 +169,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
             fail(("vendors", i, "adapter" if spec.adapter else "name"), str(exc))
 
     params: list[SuiteParams] = []
+    declared: dict[str, Any] = {}  # suite → its metric declarations, for the criteria's units
     for i, run in enumerate(scenario.suites):
         for j, vendor in enumerate(run.vendors or []):
             if vendor not in names:
@@ -178,12 +179,12 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
         except UnknownPlugin as exc:
             fail(("suites", i, "suite"), str(exc))
             continue
+        declared[run.suite] = cls.metrics
         try:
             params.append(cls.Params.model_validate(run.params))
         except ValidationError as exc:
             errors.extend(_errors_from(exc, ("suites", i, "params"), marks, source))
-    for loc, message in criteria_spec.check(list(scenario.criteria), scenario.categories, names,
-                                            [run.suite for run in scenario.suites]):
+    for loc, message in criteria_spec.check(list(scenario.criteria), scenario.categories, names, declared):
         fail(loc, message)
     if errors:
         raise ScenarioInvalid(errors)
