@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -155,6 +156,9 @@ def run(
     seed: Annotated[int | None, typer.Option(help="override the scenario's run seed")] = None,
     resume: Annotated[Path | None, typer.Option(help="finish an interrupted run directory")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="cases run in parallel (timings are cleanest at 1)")] = 1,
+    executor: Annotated[str, typer.Option(
+        help="local (this machine's process pool), dask-local:N (a dask LocalCluster of N workers) "
+             "or dask://HOST:PORT (an existing dask scheduler)")] = "local",
 ) -> None:
     """Run a scenario and store every measurement under OUT/<run_id>/.
 
@@ -171,14 +175,15 @@ def run(
 
     from harness.runner import Runner
 
+    cluster = _executor(executor, jobs)
     if resume is not None:
         store, cases, loaded = _resume(scenario, resume)
     else:
         loaded = _load(scenario)
         store, cases = _start(loaded, out_dir, seed)
-    runner = Runner(store, loaded, jobs=jobs)
     already = len(store.done_case_ids())
-    with _progress() as progress:
+    with _entered(cluster) as pool, _progress() as progress:
+        runner = Runner(store, loaded, jobs=jobs, executor=pool)
         task = progress.add_task(loaded.scenario.name, total=len(cases), completed=already, last="")
 
         def done(case, status: str) -> None:
@@ -202,6 +207,39 @@ def run(
     sys.stdout.flush()
     if counts.get("failed", 0) or counts.get("timeout", 0) or gates_failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _executor(text: str, jobs: int):
+    """None for the local pool, else an (unentered) harness.executors.DaskExecutor."""
+    from harness import executors
+
+    try:
+        spec = executors.parse(text)
+    except executors.ExecutorError as exc:
+        raise _bad_input(str(exc)) from None
+    if spec.kind == executors.LOCAL:
+        return None
+    if jobs != 1:
+        raise _bad_input(f"--jobs applies to --executor local; {spec} runs as many cases at once "
+                         "as its workers have threads")
+    return executors.DaskExecutor(spec)
+
+
+@contextlib.contextmanager
+def _entered(cluster):
+    if cluster is None:
+        yield None
+        return
+    from harness.executors import ExecutorError
+
+    try:
+        cluster.__enter__()
+    except ExecutorError as exc:
+        raise _bad_input(str(exc)) from None
+    try:
+        yield cluster
+    finally:
+        cluster.__exit__(None, None, None)
 
 
 def _print_gates(run_dir: Path) -> bool:
