@@ -115,10 +115,11 @@ def _not_applicable(case: Case, peer_adapter: str | None) -> str | None:
 
 
 class Runner:
-    def __init__(self, store: RunStore, loaded: LoadedScenario, jobs: int = 1) -> None:
+    def __init__(self, store: RunStore, loaded: LoadedScenario, jobs: int = 1, executor=None) -> None:
         self.store = store
         self.loaded = loaded
         self.jobs = max(1, jobs)
+        self.executor = executor  # None: this machine's pool; else harness.executors.DaskExecutor
         self.run_id = store.manifest["run_id"]
 
     def _peer_adapter(self, case: Case) -> str | None:
@@ -165,6 +166,12 @@ class Runner:
                 self._record(case, "na", reason)
                 counts["na"] += 1
                 on_done(case, "na")
+        if self.executor is not None:  # the cluster runs the cases; this process stores them
+            for case, outcome in self.executor.outcomes([(c, self._order(c)) for c in queue]):
+                status = self._record(case, outcome.status, outcome.reason, outcome.measurements)
+                counts[status] += 1
+                on_done(case, status)
+            return counts
         queue.reverse()  # pop() from the end keeps the planned order
 
         idle = [_Worker() for _ in range(min(self.jobs, len(queue)))]

@@ -33,7 +33,6 @@ import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
 MEASUREMENTS = "measurements"
-STATUSES = ("ok", "failed", "timeout", "na")
 CASE_STATUS_METRIC = "case_status"
 
 _HEAD = {"run_id": "string", "case_id": "string", "experiment_id": "string", "suite": "string",
@@ -82,14 +81,25 @@ class RunStore:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        return json.loads((self.run_dir / MANIFEST).read_text())
+        path = self.run_dir / MANIFEST
+        try:
+            manifest = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable manifest ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{path}: not a manifest (a JSON object expected)")
+        return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.run_dir / MANIFEST, manifest)
 
     @property
     def columns(self) -> dict[str, str]:
-        return self.manifest["columns"]
+        columns = self.manifest.get("columns")
+        if not isinstance(columns, dict) or any(kind not in _ARROW for kind in columns.values()):
+            raise ValueError(f"{self.run_dir / MANIFEST}: no usable 'columns' (the row schema of the run's "
+                             "Parquet parts)")
+        return columns
 
     def schema(self) -> pa.Schema:
         return pa.schema([(name, _ARROW[kind]) for name, kind in self.columns.items()])
@@ -118,4 +128,18 @@ class RunStore:
     def read(self) -> pd.DataFrame:
         if not self.done_case_ids():
             return self.schema().empty_table().to_pandas()
-        return pd.read_parquet(self.parts_dir, schema=self.schema())
+        schema = self.schema()
+        try:
+            return pd.read_parquet(self.parts_dir, schema=schema)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{self._first_bad_part(schema) or self.parts_dir}: unreadable Parquet part "
+                             f"({exc}); delete it and finish the run with --resume") from None
+
+    def _first_bad_part(self, schema: pa.Schema) -> Path | None:
+        """The part that spoiled a read, so the message names the file to delete."""
+        for part in sorted(self.parts_dir.glob("*.parquet")):
+            try:
+                pq.read_table(part, schema=schema)
+            except (pa.ArrowException, OSError):
+                return part
+        return None
