@@ -7,22 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from harness import junit
-from harness.compare import compare, latest_baseline
 from harness.console import stdout_console
-from harness.criteria_spec import RegressionPolicy
-from harness.evaluation import evaluate_run
-from harness.history import query, steps
-from harness.rundata import RunData, RunDirError, load
-from harness.summary import fmt
+
+# Imported by each command when it runs (scipy, pandas and DuckDB take seconds), so `qsbench --help`
+# does not pay for them.
 
 out = stdout_console()
 STYLE = {"pass": "green", "fail": "red", "n/a": "yellow"}
 
 
-def _load(run_dir: Path) -> RunData:
+def _load(run_dir: Path):
+    from harness.rundata import RunDirError, load
+
     try:
         return load(run_dir)
     except (RunDirError, OSError, ValueError) as exc:
@@ -55,6 +52,11 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
 
     Example: [bold]qsbench verdicts results/20261124T120000Z-pilot-1a2b[/bold]
     """
+    from rich.table import Table
+
+    from harness.evaluation import evaluate_run
+    from harness.summary import fmt
+
     ev = evaluate_run(_load(run_dir))
     if not ev.verdicts:
         out.print(f"{run_dir}: the scenario states no criteria")
@@ -100,6 +102,14 @@ def compare_cmd(
 
     Example: [bold]qsbench compare results/RUN --baseline latest --metric-threshold handshake_ms=0.2[/bold]
     """
+    from rich.table import Table
+
+    from harness import junit
+    from harness.compare import compare, latest_baseline
+    from harness.criteria_spec import RegressionPolicy
+    from harness.rundata import RunDirError
+    from harness.summary import fmt
+
     current = _load(run_dir)
     try:
         base_dir = latest_baseline(run_dir) if baseline == "latest" else Path(baseline)
@@ -150,6 +160,11 @@ def history(
 
     Example: [bold]qsbench history handshake_ms --where group=X25519MLKEM768 --plot h.svg[/bold]
     """
+    from rich.table import Table
+
+    from harness.history import query, steps
+    from harness.summary import fmt
+
     try:
         series = query(results, metric, _pairs(where or [], "--where"), by, scenario)
     except KeyError as exc:

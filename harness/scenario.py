@@ -219,6 +219,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
     # the file does not hide them: the user sees every problem of the file at once.
     names = _vendor_names(data.get("vendors"), fail)
     params: list[SuiteParams] = []
+    declared: dict[str, Any] = {}  # suite → its metric declarations, for the criteria's units
     runs = data.get("suites")
     for i, run in enumerate(runs if isinstance(runs, list) else []):
         if not isinstance(run, dict):
@@ -234,6 +235,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
         except UnknownPlugin as exc:
             fail(("suites", i, "suite"), str(exc))
             continue
+        declared[run["suite"]] = cls.metrics
         given = run.get("params", {})
         if not isinstance(given, dict):
             continue
@@ -243,7 +245,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
             errors.extend(_errors_from(exc, ("suites", i, "params"), marks, source))
     if scenario is not None:
         for loc, message in criteria_spec.check(list(scenario.criteria), scenario.categories, names or [],
-                                                [run.suite for run in scenario.suites]):
+                                                declared):
             fail(loc, message)
     if errors or scenario is None:
         raise ScenarioInvalid(sorted(errors, key=lambda e: (e.line, e.col)))
