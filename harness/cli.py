@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -155,6 +156,8 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="where run directories go")] = Path("results"),
     seed: Annotated[int | None, typer.Option(help="override the scenario's run seed")] = None,
     resume: Annotated[Path | None, typer.Option(help="finish an interrupted run directory")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="with --resume: also run again the cases that failed or timed out")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="cases run in parallel (timings are cleanest at 1)")] = 1,
     executor: Annotated[str, typer.Option(
         help="local (this machine's process pool), dask-local:N (a dask LocalCluster of N workers) "
@@ -166,23 +169,28 @@ def run(
     hang costs that case only. Rows are written as each case finishes, so an interrupted
     run keeps what it measured: finish it with --resume RUN_DIR.
     The last line printed is the run directory.
-    Exit codes: 0 every case ran, 1 a case failed or timed out or a mandatory success
-    criterion (scenario `criteria:` with `gate: true`) is not met, 2 unusable input.
+    Exit codes (from everything the run directory holds, also after --resume): 0 every case
+    ran, 1 a case failed or timed out or a mandatory success criterion (scenario `criteria:`
+    with `gate: true`) is not met, 2 unusable input.
     Piped to a file or a CI log, one line per finished case is printed to stderr.
 
     Example: [bold]qsbench run suites/scenarios/demo.yaml --out results[/bold]
     """
     from datetime import UTC, datetime
 
+    from harness.manifest import host_state
     from harness.runner import Runner
 
+    if retry_failed and resume is None:
+        raise _bad_input("--retry-failed: give the run directory to retry with --resume RUN_DIR")
     cluster = _executor(executor, jobs)
     if resume is not None:
         store, cases, loaded = _resume(scenario, resume)
     else:
         loaded = _load(scenario)
         store, cases = _start(loaded, out_dir, seed)
-    already = len(store.done_case_ids())
+    retry = ("failed", "timeout") if retry_failed else ()
+    already = sum(1 for s in store.case_statuses().values() if s not in retry)
     with _entered(cluster) as pool, _progress() as progress:
         runner = Runner(store, loaded, jobs=jobs, executor=pool)
         task = progress.add_task(loaded.scenario.name, total=len(cases), completed=already, last="")
@@ -198,20 +206,26 @@ def run(
                           markup=False, highlight=False)
 
         try:
-            counts = runner.run(cases, done)
+            counts = runner.run(cases, done, retry=retry)
         except KeyboardInterrupt:
             err.print(f"interrupted; measured cases are kept. Finish with: "
                       f"qsbench run {scenario} --resume {store.run_dir}", markup=False)
             raise typer.Exit(130) from None
     manifest = store.manifest
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest.setdefault("host_state", {"start": None})["end"] = host_state()
     store.write_manifest(manifest)
     _print_summary(store.run_dir)
     out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")
+    # The exit code speaks for the whole run, not only for the cases this invocation ran.
+    planned = {c.case_id for c in cases}
+    held = Counter(s for case_id, s in store.case_statuses().items() if case_id in planned)
+    if held != counts:
+        out.print("run total: " + ", ".join(f"{n} {s}" for s, n in sorted(held.items())))
     gates_failed = _print_gates(store.run_dir)
     print(store.run_dir)
     sys.stdout.flush()
-    if counts.get("failed", 0) or counts.get("timeout", 0) or gates_failed:
+    if held["failed"] or held["timeout"] or gates_failed:
         raise typer.Exit(EXIT_FAILED)
 
 

@@ -60,6 +60,10 @@ def adapter_names() -> list[str]:
     return sorted(_names(VENDOR_GROUP))
 
 
+def suite_names() -> list[str]:
+    return sorted(_names(SUITE_GROUP))
+
+
 def vendor_info(name: str) -> VendorInfo:
     """Describe one adapter; a plugin that fails to load is reported, not raised."""
     try:

@@ -12,7 +12,7 @@ One file per case also means a re-run case replaces its rows, never doubles them
 Every part of a run has the same columns, fixed when the run is planned, so
 `pandas.read_parquet(run_dir / "measurements")` reads them all:
 
-    run_id, case_id, suite, vendor, adapter, repeat, status, reason,
+    run_id, case_id, experiment_id, suite, vendor, adapter, repeat, status, reason,
     <case parameter columns…>, <suite label columns…>, metric, value, unit, sample
 
 `status` is `ok`, `failed`, `timeout` or `na`; non-ok cases carry one row with
@@ -35,8 +35,8 @@ MANIFEST = "manifest.json"
 MEASUREMENTS = "measurements"
 CASE_STATUS_METRIC = "case_status"
 
-_HEAD = {"run_id": "string", "case_id": "string", "suite": "string", "vendor": "string",
-         "adapter": "string", "repeat": "int64", "status": "string", "reason": "string"}
+_HEAD = {"run_id": "string", "case_id": "string", "experiment_id": "string", "suite": "string",
+         "vendor": "string", "adapter": "string", "repeat": "int64", "status": "string", "reason": "string"}
 _TAIL = {"metric": "string", "value": "float64", "unit": "string", "sample": "int64"}
 _ARROW = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
 
@@ -106,6 +106,14 @@ class RunStore:
 
     def done_case_ids(self) -> set[str]:
         return {p.stem for p in self.parts_dir.glob("*.parquet")}
+
+    def case_statuses(self) -> dict[str, str]:
+        """case_id → status of every case on disk (every row of a case carries its status)."""
+        statuses = {}
+        for part in self.parts_dir.glob("*.parquet"):
+            column = pq.read_table(part, columns=["status"]).column("status")
+            statuses[part.stem] = column[0].as_py() if len(column) else "failed"
+        return statuses
 
     def write_case(self, case_id: str, rows: list[dict[str, Any]]) -> None:
         schema = self.schema()

@@ -36,7 +36,7 @@ from pydantic import Field, field_validator
 
 from harness.adapters import Adapter, Capability, KemFromSeed, NotApplicable, SignerFromSeed
 from harness.registry import adapter_class
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites._conformance_input import invalid_input_checks
 from suites._params import known_names
 from suites._wycheproof import KEM_CHECKS, SIGNATURE_CHECKS, run_file, vector_file
@@ -94,6 +94,20 @@ class PQCConformance(Suite):
     Params: ClassVar[type[ConformanceParams]] = ConformanceParams
     label_columns: ClassVar[tuple[str, ...]] = ("vector_file", "test_group", "input_check", "failure_reason",
                                                 "detail")
+    metrics: ClassVar[dict[str, Metric]] = {
+        "conformant": Metric("bool", "higher", "every judged vector and check of the case passed",
+                             deterministic=True),
+        "input_check_ok": Metric("bool", "higher", "an invalid input was handled as the standard says",
+                                 deterministic=True),
+        "vectors_passed": Metric("count", "higher", "Wycheproof vectors passed in a test group",
+                                 deterministic=True),
+        "vectors_failed": Metric("count", "lower", "Wycheproof vectors failed in a test group",
+                                 deterministic=True),
+        "vectors_skipped": Metric("count", "lower", "Wycheproof vectors not judged", deterministic=True),
+        "wycheproof_pass": Metric("bool", "higher", "a test group passed whole", deterministic=True),
+        "reference_agreement": Metric("bool", "higher", "the same seed gave the reference's keys and results",
+                                      deterministic=True),
+    }
 
     def cases(self, params: ConformanceParams) -> list[dict[str, Any]]:
         return [{"check": c, "algorithm": a}
