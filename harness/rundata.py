@@ -40,8 +40,8 @@ MANY_PARTS = 256
 # Comparisons load the cases of both runs in chunks of about this many rows.
 CHUNK_ROWS = 1_000_000
 
-CORE_COLUMNS = ("run_id", "case_id", "suite", "vendor", "adapter", "repeat", "status", "reason",
-                "metric", "value", "unit", "sample")
+CORE_COLUMNS = ("run_id", "case_id", "experiment_id", "suite", "vendor", "adapter", "repeat", "status",
+                "reason", "metric", "value", "unit", "sample")
 
 
 class RunDirError(Exception):
@@ -139,15 +139,45 @@ class RunData:
         """`harness.summary.summarize` computed in DuckDB, plus each line's sorted `case_ids`."""
         keys = ["suite", "vendor", *[c for c in params if c in self.columns], "metric", "unit"]
         group = ", ".join(_quote(k) for k in keys)
+        ok = f"status = 'ok' AND metric <> '{CASE_STATUS_METRIC}'"
         # NaN is a missing value to pandas' statistics, a number to DuckDB's: make it NULL first.
-        return self.sql(
+        table = self.sql(
             f"WITH v AS (SELECT * REPLACE (CASE WHEN isnan(value) THEN NULL ELSE value END AS value) "
-            f"FROM rows WHERE status = 'ok' AND metric <> '{CASE_STATUS_METRIC}') "
+            f"FROM rows WHERE {ok}) "
             f"SELECT {group}, count(value) AS n, median(value) AS median, "
             "quantile_cont(value, 0.25) AS p25, quantile_cont(value, 0.75) AS p75, "
             "quantile_cont(value, 0.99) AS p99, avg(value) AS mean, min(value) AS min, max(value) AS max, "
+            'coalesce(sum(value), 0) AS "true", count(*) AS group_rows, '
             f"list(DISTINCT case_id ORDER BY case_id) AS case_ids FROM v GROUP BY {group} "
             f"ORDER BY {', '.join(f'{_quote(k)} ASC NULLS LAST' for k in keys)}")
+        table["false_samples"] = self._false_samples(table, keys, ok)
+        columns = [c for c in table.columns if c not in ("case_ids", "group_rows")]
+        return table[[*columns, "case_ids"]]
+
+    def _false_samples(self, table: pd.DataFrame, keys: list[str], ok: str) -> list[str]:
+        """`harness.summary._false_names` per summary line, from the false boolean rows alone."""
+        labels = [c for c in self.extra_columns if c not in keys]
+        false = self.sql(f"SELECT * FROM rows WHERE {ok} AND unit = 'bool' AND value = 0 "
+                         "ORDER BY case_id, sample")
+        if false.empty:
+            return [""] * len(table)
+        names: dict[tuple, list[str]] = {}
+        for _, r in false.iterrows():
+            key = tuple(None if pd.isna(r[k]) else r[k] for k in keys)
+            named = [f"{c}={r[c]}" for c in labels if pd.notna(r[c]) and str(r[c])]
+            names.setdefault(key, []).append(", ".join(named) if named else "")
+            if not named:  # named by position only where the line has more than this one sample
+                names[key][-1] = f"repeat {r['repeat']} sample {r['sample']}"
+        out = []
+        for _, line in table.iterrows():
+            key = tuple(None if pd.isna(line[k]) else line[k] for k in keys)
+            found = names.get(key, [])
+            if line["unit"] != "bool" or not found:
+                out.append("")
+                continue
+            shown = [n for n in found if not n.startswith("repeat ") or line["group_rows"] > 1]
+            out.append("; ".join(dict.fromkeys(shown)) if shown else "false")
+        return out
 
     def selection(self, metric: str, suite: str | None, filters: list[tuple[str, str, list[Any]]],
                   columns: list[str]) -> pd.DataFrame:
