@@ -21,7 +21,7 @@ from harness.evaluation import Evaluation, evaluate_run
 from harness.manifest import qsbench_version
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
-from harness.report.plots import evidence_plots
+from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load, param_columns
 from harness.store import CASE_STATUS_METRIC
@@ -92,6 +92,41 @@ def _verdict_rows(res: dict) -> list[dict]:
     return list(rows.values())
 
 
+def _marks(ev: Evaluation) -> list[Mark]:
+    """Each criterion's threshold and target in its rows' unit, from its first judged verdict."""
+    from harness import units
+
+    marks: dict[str, Mark] = {}
+    for v in ev.verdicts:
+        crit = v.criterion
+        if crit.id in marks or v.threshold is None:
+            continue
+        target = None
+        if crit.target_quantity is not None:
+            value, symbol = crit.target_quantity
+            unit = v.evidence.unit
+            try:
+                target = units.convert(value, symbol, unit) if symbol and unit and symbol != unit else value
+            except units.UnitError:
+                target = None
+        marks[crit.id] = Mark(crit.id, crit.suite, crit.metric, crit.statistic, crit.op, v.threshold, target)
+    return list(marks.values())
+
+
+def _incomplete(run: RunData) -> str:
+    """Why the report covers less than the plan, or "" for a finished run."""
+    planned = run.manifest.get("cases")
+    done = run.rows["case_id"].nunique() if len(run.rows) else 0
+    missing = planned - done if isinstance(planned, int) and planned > done else 0
+    if not run.manifest.get("finished") or missing:
+        what = (f"{missing} of {planned} planned cases have no results" if missing
+                else "its manifest has no finish time")
+        source = (run.manifest.get("scenario") or {}).get("source", "SCENARIO")
+        return (f"This run is incomplete: {what}. Verdicts that need the missing cases read \"no data\"; "
+                f"finish it with: qsbench run {source} --resume {run.run_dir}")
+    return ""
+
+
 def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     """Evaluate the run in `run_dir` (against the `baseline` run directory, if any) and write its report."""
     run = load(run_dir)
@@ -115,7 +150,8 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        evidence=evidence_plots(run.rows, params, labels, suite_order),
+        evidence=evidence_plots(run.rows, params, labels, suite_order, _marks(ev)),
+        incomplete=_incomplete(run), run_path=str(run_dir),
         summary_rows=_summary_rows(run.rows, params),
         cases=_cases(run.rows, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
