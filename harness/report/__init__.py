@@ -109,7 +109,9 @@ def _marks(ev: Evaluation) -> list[Mark]:
                 target = units.convert(value, symbol, unit) if symbol and unit and symbol != unit else value
             except units.UnitError:
                 target = None
-        marks[crit.id] = Mark(crit.id, crit.suite, crit.metric, crit.statistic, crit.op, v.threshold, target)
+        where = tuple((c, tuple(w if isinstance(w, list) else [w])) for c, w in sorted(crit.where.items()))
+        marks[crit.id] = Mark(crit.id, crit.suite, crit.metric, crit.statistic, crit.op, v.threshold, target,
+                              where)
     return list(marks.values())
 
 

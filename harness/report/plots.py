@@ -63,10 +63,23 @@ class Mark:
     op: str
     threshold: float
     target: float | None = None
+    where: tuple[tuple[str, tuple], ...] = ()  # (column, accepted values): the rows the criterion judges
+
+    def judges(self, g: pd.DataFrame) -> bool:
+        """Whether any of these rows is among those the criterion judges."""
+        keep = pd.Series(True, index=g.index)
+        for column, values in self.where:
+            if column not in g.columns:
+                return False
+            keep &= g[column].isin(values)
+        return bool(keep.any())
 
     def text(self, unit: str) -> str:
+        unit = "" if self.statistic == "rate" else unit  # a rate is a share of samples, whatever their unit
         target = "" if self.target is None else f", target {self.target:.4g} {unit}".rstrip()
-        return f"{self.criterion}: {self.statistic} {self.op} {self.threshold:.4g} {unit}".rstrip() + target
+        where = "".join(f", {c}={'/'.join(map(str, v))}" for c, v in self.where)
+        return (f"{self.criterion}: {self.statistic}{f' (where {where[2:]})' if where else ''} {self.op} "
+                f"{self.threshold:.4g} {unit}".rstrip() + target)
 
 
 def _mark(ax, marks: list[Mark], axis: str) -> None:
@@ -209,6 +222,8 @@ def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, ma
         ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     _mark(ax, marks, "x")
+    if marks:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
@@ -236,6 +251,8 @@ def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks:
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     _mark(ax, marks, "x")
+    if marks:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.margins(x=0.3, y=0.2)
     if float(g["value"].min()) >= 0:
@@ -314,13 +331,14 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     bounded = {(s, unit_of[(s, m)]) for (s, m), target in refs_of.items() if target is None}
 
     def marks_of(suite: str, metric: str) -> list[Mark]:
-        return [m for m in marks if m.metric == metric and m.suite in (None, suite)]
+        return [m for m in marks if m.metric == metric and m.suite in (None, suite)
+                and m.judges(groups[(suite, metric)])]
 
     def priority(key: tuple[str, str]) -> tuple:
         suite, metric = key
         rank = suite_order.index(suite) if suite in suite_order else len(suite_order)
         has_ref = (suite, metric) in owned or (suite, unit_of[key]) in bounded
-        judged = [i for i, m in enumerate(marks) if m.metric == metric and m.suite in (None, suite)]
+        judged = [i for i, m in enumerate(marks) if m in marks_of(suite, metric)]
         return (min(judged) if judged else len(marks), rank, suite, not has_ref, metric)
 
     drawable = [k for k in sorted(groups, key=priority) if not (
@@ -416,6 +434,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             out += _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest], unit, refs,
                          colours, marks)
         return out
+    marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
     cases = tuple(sorted(set(g["case_id"])))
     drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
     with styled():
