@@ -6,25 +6,21 @@ import contextlib
 import json
 import math
 import sys
-from datetime import UTC, datetime
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from harness import cli_eval
+from harness.cli_boundary import EXIT_BAD_INPUT, GuardedGroup
 from harness.cli_keyrate import register as register_keyrate
 from harness.cli_kme import register as register_kme
 from harness.cli_netem import register as register_netem
-from harness.console import stderr_console, stdout_console
-from harness.manifest import new_manifest, new_run_id
-from harness.plan import Case, param_columns, plan
-from harness.registry import adapter_names, suite_class, vendor_info
-from harness.runner import Runner
-from harness.scenario import ScenarioInvalid, json_schema, load_scenario, parse_scenario
-from harness.store import RunStore, row_columns
+from harness.console import Notes, stderr_console, stdout_console
+
+# Every command imports what it needs when it runs, so `--help` and `validate` start fast:
+# scipy, pandas, pyarrow and the suites are imported only by the commands that use them.
 
 app = typer.Typer(
     name="qsbench",
@@ -33,11 +29,13 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,
 )
 out = stdout_console()
 err = stderr_console()
+NOTES = Notes()  # a long reason is printed once per command, then referred to by number
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def _bad_input(message: str) -> typer.Exit:
@@ -46,10 +44,15 @@ def _bad_input(message: str) -> typer.Exit:
 
 
 def _load(path: Path):
+    from harness.scenario import ScenarioInvalid, load_scenario
+
     try:
         return load_scenario(path)
     except ScenarioInvalid as exc:
         raise _bad_input(str(exc)) from None
+    except UnicodeDecodeError as exc:  # located here until scenario.py reports it itself
+        raise _bad_input(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start})") from None
 
 
 @app.command()
@@ -58,17 +61,20 @@ def vendors(as_json: Annotated[bool, typer.Option("--json", help="machine-readab
 
     Example: [bold]qsbench vendors --json[/bold]
     """
+    from harness.console import table
+    from harness.registry import adapter_names, vendor_info
+
     infos = [vendor_info(name) for name in adapter_names()]
     if as_json:
         print(json.dumps([vars(i) for i in infos], indent=2))
         return
-    table = Table(title="Registered vendor adapters (entry-point group qsbench.vendors)")
-    for col in ("name", "kind", "available", "version", "capabilities", "reason"):
-        table.add_column(col, overflow="fold")
+    shown = table("Registered vendor adapters (entry-point group qsbench.vendors)",
+                  ("name", "kind", "available", "version", "capabilities", "reason"),
+                  prose=("capabilities", "reason"))
     for i in infos:
-        table.add_row(i.name, i.kind, "[green]yes[/]" if i.available else "[red]no[/]", i.version,
+        shown.add_row(i.name, i.kind, "[green]yes[/]" if i.available else "[red]no[/]", i.version,
                       ", ".join(i.capabilities), i.reason)
-    out.print(table)
+    out.print(shown)
 
 
 @app.command()
@@ -77,6 +83,8 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file")
 
     Example: [bold]qsbench validate suites/scenarios/demo.yaml[/bold]
     """
+    from harness.plan import plan
+
     loaded = _load(scenario)
     cases = plan(loaded)
     out.print(f"{scenario}: valid — {len(cases)} cases across {len(loaded.scenario.suites)} suite entries "
@@ -89,16 +97,25 @@ def schema() -> None:
 
     Example: [bold]qsbench schema > scenario.schema.json[/bold]
     """
+    from harness.scenario import json_schema
+
     print(json.dumps(json_schema(), indent=2))
 
 
-def _progress() -> Progress:
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=err,
                     disable=not err.is_terminal)
 
 
-def _start(loaded, out_dir: Path, seed: int | None) -> tuple[RunStore, list[Case]]:
+def _start(loaded, out_dir: Path, seed: int | None):
+    from harness.manifest import new_manifest, new_run_id
+    from harness.plan import param_columns, plan
+    from harness.registry import suite_class
+    from harness.store import RunStore, row_columns
+
     run_seed = loaded.scenario.seed if seed is None else seed
     cases = plan(loaded, run_seed)
     params = param_columns(cases)
@@ -108,18 +125,29 @@ def _start(loaded, out_dir: Path, seed: int | None) -> tuple[RunStore, list[Case
     return RunStore.create(out_dir / run_id, manifest), cases
 
 
-def _resume(scenario: Path, run_dir: Path) -> tuple[RunStore, list[Case], object]:
+def _resume(scenario: Path, run_dir: Path):
+    from harness.plan import plan
+    from harness.scenario import parse_scenario
+    from harness.store import RunStore
+
     store = RunStore(run_dir)
     try:
         manifest = store.manifest
     except (OSError, ValueError) as exc:
         raise _bad_input(f"{run_dir}: not a run directory ({exc})") from None
     given = _load(scenario)
-    if given.sha256 != manifest["scenario"]["sha256"]:
-        raise _bad_input(f"{scenario}: differs from the scenario run {manifest['run_id']} started with; "
+    try:
+        started, seed = manifest["scenario"], manifest["seed"]
+        sha256, text, source = started["sha256"], started["text"], started["source"]
+        store.schema()  # a manifest without its row schema fails here, located, not after a case ran
+    except (KeyError, TypeError) as exc:
+        raise _bad_input(f"{run_dir / 'manifest.json'}: cannot resume, the manifest lacks "
+                         f"{exc.args[0] if isinstance(exc, KeyError) else 'the scenario record'!r}") from None
+    if given.sha256 != sha256:
+        raise _bad_input(f"{scenario}: differs from the scenario run {manifest.get('run_id')} started with; "
                          "resume runs the original plan, so start a new run for the changed scenario")
-    loaded = parse_scenario(manifest["scenario"]["text"], manifest["scenario"]["source"])
-    return store, plan(loaded, manifest["seed"]), loaded
+    loaded = parse_scenario(text, source)
+    return store, plan(loaded, seed), loaded
 
 
 @app.command()
@@ -128,6 +156,8 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="where run directories go")] = Path("results"),
     seed: Annotated[int | None, typer.Option(help="override the scenario's run seed")] = None,
     resume: Annotated[Path | None, typer.Option(help="finish an interrupted run directory")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="with --resume: also run again the cases that failed or timed out")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="cases run in parallel (timings are cleanest at 1)")] = 1,
     executor: Annotated[str, typer.Option(
         help="local (this machine's process pool), dask-local:N (a dask LocalCluster of N workers) "
@@ -139,42 +169,63 @@ def run(
     hang costs that case only. Rows are written as each case finishes, so an interrupted
     run keeps what it measured: finish it with --resume RUN_DIR.
     The last line printed is the run directory.
-    Exit codes: 0 every case ran, 1 a case failed or timed out or a mandatory success
-    criterion (scenario `criteria:` with `gate: true`) is not met, 2 unusable input.
+    Exit codes (from everything the run directory holds, also after --resume): 0 every case
+    ran, 1 a case failed or timed out or a mandatory success criterion (scenario `criteria:`
+    with `gate: true`) is not met, 2 unusable input.
+    Piped to a file or a CI log, one line per finished case is printed to stderr.
 
     Example: [bold]qsbench run suites/scenarios/demo.yaml --out results[/bold]
     """
+    from datetime import UTC, datetime
+
+    from harness.manifest import host_state
+    from harness.runner import Runner
+
+    if retry_failed and resume is None:
+        raise _bad_input("--retry-failed: give the run directory to retry with --resume RUN_DIR")
     cluster = _executor(executor, jobs)
     if resume is not None:
         store, cases, loaded = _resume(scenario, resume)
     else:
         loaded = _load(scenario)
         store, cases = _start(loaded, out_dir, seed)
-    already = len(store.done_case_ids())
+    retry = ("failed", "timeout") if retry_failed else ()
+    already = sum(1 for s in store.case_statuses().values() if s not in retry)
     with _entered(cluster) as pool, _progress() as progress:
         runner = Runner(store, loaded, jobs=jobs, executor=pool)
         task = progress.add_task(loaded.scenario.name, total=len(cases), completed=already, last="")
 
-        def done(case: Case, status: str) -> None:
+        finished = [already]
+
+        def done(case, status: str) -> None:
+            finished[0] += 1
             progress.update(task, advance=1, last=f"{case.suite}/{case.vendor}: {status}")
-            if status in ("failed", "timeout") and not err.is_terminal:  # a log line where no bar shows
-                err.print(f"{case.suite}/{case.vendor} {case.params}: {status}", markup=False)
+            if not err.is_terminal:  # CI logs and files get a line per case where no bar shows
+                conditions = ", ".join(f"{k}={v}" for k, v in case.params.items())
+                err.print(f"[{finished[0]}/{len(cases)}] {case.suite}/{case.vendor} ({conditions}): {status}",
+                          markup=False, highlight=False)
 
         try:
-            counts = runner.run(cases, done)
+            counts = runner.run(cases, done, retry=retry)
         except KeyboardInterrupt:
             err.print(f"interrupted; measured cases are kept. Finish with: "
                       f"qsbench run {scenario} --resume {store.run_dir}", markup=False)
             raise typer.Exit(130) from None
     manifest = store.manifest
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest.setdefault("host_state", {"start": None})["end"] = host_state()
     store.write_manifest(manifest)
     _print_summary(store.run_dir)
     out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")
+    # The exit code speaks for the whole run, not only for the cases this invocation ran.
+    planned = {c.case_id for c in cases}
+    held = Counter(s for case_id, s in store.case_statuses().items() if case_id in planned)
+    if held != counts:
+        out.print("run total: " + ", ".join(f"{n} {s}" for s, n in sorted(held.items())))
     gates_failed = _print_gates(store.run_dir)
     print(store.run_dir)
     sys.stdout.flush()
-    if counts.get("failed", 0) or counts.get("timeout", 0) or gates_failed:
+    if held["failed"] or held["timeout"] or gates_failed:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -221,9 +272,9 @@ def _print_gates(run_dir: Path) -> bool:
         out.print(f"criteria: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a "
                   f"(details: qsbench verdicts {run_dir})")
     for v in ev.gate_failures:
-        reason = " ".join(v.reason.split())
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
-        out.print(reason if len(reason) <= 160 else reason[:159] + "…", markup=False, highlight=False)
+        out.print(NOTES.ref(v.reason), markup=False, highlight=False)
+    NOTES.print(out)
     return bool(ev.gate_failures)
 
 
@@ -233,24 +284,40 @@ def _cell(value: object) -> str:
 
 
 def _print_summary(run_dir: Path) -> Path:
-    """One table per suite, with only the parameters that suite's rows use."""
-    from harness.summary import fmt, write_summary
+    """One table per suite, with only the parameters that suite's rows use; booleans as counts."""
+    from harness.console import table
+    from harness.store import RunStore
+    from harness.summary import declared_better, fmt, outcome, write_summary
 
     summary, bad, path = write_summary(run_dir)
-    params = RunStore(run_dir).manifest.get("param_columns", [])
+    manifest = RunStore(run_dir).manifest
+    params = manifest.get("param_columns", [])
     for suite, rows in summary.groupby("suite", sort=False):
         used = [p for p in params if p in rows and rows[p].notna().any()]
-        table = Table(title=f"{suite} ({run_dir.name})")
-        for col in ("vendor", *used, "metric", "unit", "n", "median", "p25–p75", "p99"):
-            table.add_column(col, overflow="fold")
+        shown = table(f"{suite} ({run_dir.name})",
+                      ("vendor", *used, "metric", "unit", "n", "median", "p25–p75", "p99"))
+        failures = []
         for _, r in rows.iterrows():
-            table.add_row(r["vendor"], *[_cell(r.get(p)) for p in used], r["metric"], r["unit"], str(r["n"]),
-                          fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
-        out.print(table)
+            conditions = [_cell(r.get(p)) for p in used]
+            if r["unit"] == "bool":
+                better = declared_better(manifest, suite, r["metric"])
+                cells = (outcome(r, better, named=False), "", "")
+                if r["false_samples"] and better != "lower":
+                    where = ", ".join(f"{p}={c}" for p, c in zip(used, conditions, strict=True) if c)
+                    which = "" if r["false_samples"] == "false" else f": {r['false_samples']}"
+                    failures.append(f"{r['vendor']} {r['metric']} ({where}){which}")
+            else:
+                cells = (fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
+            shown.add_row(r["vendor"], *conditions, r["metric"], r["unit"], str(r["n"]), *cells)
+        out.print(shown)
+        for line in failures:
+            out.print("[red]false[/] ", end="")
+            out.print(line, markup=False, highlight=False)
     for _, r in bad.iterrows():
         cases = "1 case" if r["cases"] == 1 else f"{r['cases']} cases"
         out.print(f"[yellow]{r['status']}[/] {r['suite']}/{r['vendor']} ({cases}): ", end="")
-        out.print(r["reason"], markup=False, highlight=False)
+        out.print(NOTES.ref(r["reason"]), markup=False, highlight=False)
+    NOTES.print(out)
     return path
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
-from rich.table import Table
 
 from harness.console import stdout_console
-from harness.qkd.profiles import ProfileError, load_profile
-from harness.qkd.sweep import KeyRateSweep, sweep
+
+if TYPE_CHECKING:  # numpy and the QKD core are imported when the command runs, not by `qsbench --help`
+    import numpy as np
+
+    from harness.qkd.sweep import KeyRateSweep
 
 
 def parse_distances(spec: str) -> np.ndarray:
     """'START:STOP:STEP' in km, STOP included (e.g. 0:200:5); a single number is one distance."""
+    import numpy as np
+
     parts = spec.split(":")
     try:
         values = [float(p) for p in parts]
@@ -38,8 +41,23 @@ def _num(value: float | None, fmt: str = "{:.3e}") -> str:
     return "inf" if value is None else fmt.format(value)
 
 
+def _check_plot_path(path: Path) -> None:
+    """Refuse an unusable --plot before the sweep runs, not after its table was computed."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in formats:
+        raise typer.BadParameter(f"{str(path)!r}: the extension names the format, one of "
+                                 f"{', '.join('.' + f for f in sorted(formats))}", param_hint="--plot")
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"{str(path)!r}: the directory {str(path.parent)!r} does not exist",
+                                 param_hint="--plot")
+
+
 def _plot(result: KeyRateSweep, path: Path) -> None:
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -64,7 +82,7 @@ def _plot(result: KeyRateSweep, path: Path) -> None:
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fmt = path.suffix.lstrip(".").lower() or "svg"
+    fmt = path.suffix.lstrip(".").lower()
     fig.savefig(path, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
 
@@ -95,6 +113,11 @@ def keyrate(profile: ProfileOpt, distances: DistancesOpt = "0:200:5", block_size
     Examples:  qsbench keyrate --profile gys-2004 --distances 0:150:10 --plot gys.svg
                qsbench keyrate -p free-space-ground --background day --json
     """
+    from rich.table import Table
+
+    from harness.qkd.profiles import ProfileError, load_profile
+    from harness.qkd.sweep import sweep
+
     try:
         prof = load_profile(profile)
     except ProfileError as exc:
@@ -105,6 +128,8 @@ def keyrate(profile: ProfileOpt, distances: DistancesOpt = "0:200:5", block_size
                 f"{background!r}: 'day' or 'night', and only for a free-space profile "
                 f"({prof.name} is {prof.channel.kind})", param_hint="--background")
         prof = prof.with_changes({"channel.background": background})
+    if plot is not None:
+        _check_plot_path(plot)
     result = sweep(prof, parse_distances(distances), block_size)
     if plot is not None:
         _plot(result, plot)

@@ -38,6 +38,8 @@ def _parse_upstream(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit():
         raise typer.BadParameter(f"expected HOST:PORT, got {value!r}")
+    if not 1 <= int(port) <= 65535:
+        raise typer.BadParameter(f"{value!r}: port {port} is outside 1–65535")
     return host or "127.0.0.1", int(port)
 
 
@@ -96,11 +98,12 @@ def register(app: typer.Typer) -> None:
         Example: qsbench netem proxy 127.0.0.1:4433 --rtt 31.1 --loss 1
         """
         conditions = LinkConditions(rtt_ms=rtt_ms, loss_pct=loss_pct, bandwidth_mbps=mbps or None)
-        with DelayProxy(_parse_upstream(upstream), conditions, seed) as running:
+        target = _parse_upstream(upstream)  # before the proxy listens: a bad address is bad input
+        with DelayProxy(target, conditions, seed) as running:
             host, port = running.address
             typer.echo(f"{host}:{port}", nl=True)
-            typer.echo(f"forwarding to {upstream} with RTT {rtt_ms} ms, loss {loss_pct} %, "
-                       f"rate {mbps or 'unlimited'} Mbit/s", err=True)
+            rate = f"rate {mbps} Mbit/s" if mbps else "rate unlimited"
+            typer.echo(f"forwarding to {upstream} with RTT {rtt_ms} ms, loss {loss_pct} %, {rate}", err=True)
             deadline = time.monotonic() + duration_s if duration_s else None
             try:
                 while deadline is None or time.monotonic() < deadline:

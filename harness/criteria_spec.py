@@ -2,7 +2,7 @@
 
     criteria:
       - id: tls_p95
-        metric: handshake_ms            # the unit comes from the name's suffix (harness.metrics)
+        metric: handshake_ms            # its unit is the one the emitting suite declares
         where: {group: X25519MLKEM768, rtt_ms: 31.1}
         statistic: p95                  # median, mean, min, max, pNN, rate (share of true booleans)
         op: "<="
@@ -12,21 +12,24 @@
         category: performance
         weight: 2
 
-Units are checked when the scenario is validated: a threshold in ms against a
-metric in s converts (same dimension), a threshold in ms against a metric in
-bps is an error that points at the threshold's line. A metric whose name does
-not declare its unit is checked later against the rows' `unit` column.
+Units are checked when the scenario is validated, against the unit the
+scenario's suites declare for the metric (`Suite.metrics`): a threshold in ms
+against a metric in s converts (same dimension), a threshold in ms against a
+metric in bps is an error that points at the threshold's line, and a metric
+no suite of the scenario declares is an error that points at the metric.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness import units
-from harness.metrics import unit_of
+from harness.metrics import Declarations
+from harness.suite import Metric
 
 DEFAULT_CATEGORIES = {"performance": 1.0, "resilience": 1.0, "interoperability": 1.0,
                       "security_evidence": 1.0, "operations": 1.0}
@@ -94,9 +97,9 @@ class Criterion(_Strict):
     def target_quantity(self) -> tuple[float, str | None] | None:
         return None if self.target is None else self._quantity_of(self.target)
 
-    def expected_unit(self) -> str | None:
-        """The unit the statistic is in: the metric's, or a fraction for `rate`."""
-        return "ratio" if self.statistic == "rate" else unit_of(self.metric)
+    def expected_unit(self, metric_unit: str) -> str:
+        """The unit the statistic is in: the metric's declared unit, or a fraction for `rate`."""
+        return "ratio" if self.statistic == "rate" else metric_unit
 
 
 class RegressionPolicy(_Strict):
@@ -108,11 +111,11 @@ class RegressionPolicy(_Strict):
         return self.metrics.get(metric, self.threshold)
 
 
-def _unit_problem(crit: Criterion, quantity: tuple[float, str | None]) -> str | None:
+def _unit_problem(crit: Criterion, metric_unit: str, quantity: tuple[float, str | None]) -> str | None:
     _, symbol = quantity
-    expected = crit.expected_unit()
-    if expected is None or not units.known(expected):
-        return None  # checked against the rows' unit at evaluation
+    expected = crit.expected_unit(metric_unit)
+    if not units.known(expected):
+        return None  # a unit of the suite's own (e.g. "keys"): checked against the rows at evaluation
     dimension = units.unit(expected).dimension
     if symbol is None:
         if dimension in ("fraction", "count", "cycles"):
@@ -125,22 +128,38 @@ def _unit_problem(crit: Criterion, quantity: tuple[float, str | None]) -> str | 
     return None
 
 
-def check(criteria: list[Criterion], categories: dict[str, float] | None,
-          vendors: list[str], suites: list[str]) -> list[tuple[tuple[Any, ...], str]]:
-    """Cross-field problems as (location, message); locations are relative to the scenario root."""
+def _undeclared(crit: Criterion, declarations: Declarations, suites: Iterable[str]) -> str:
+    owners = sorted(s for s, metrics in declarations.by_suite.items() if crit.metric in metrics)
+    if crit.suite is None and len(owners) > 1:
+        return f"{crit.metric} is declared in different units by suites {owners}: name one with `suite:`"
+    if crit.suite is not None:
+        return f"suite {crit.suite} declares no metric {crit.metric!r}"
+    return f"no suite of this scenario ({', '.join(suites)}) declares metric {crit.metric!r}"
+
+
+def check(criteria: list[Criterion], categories: dict[str, float] | None, vendors: list[str],
+          suites: Mapping[str, Mapping[str, Metric]]) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-field problems as (location, message); locations are relative to the scenario root.
+
+    `suites` maps each suite the scenario runs to its metric declarations (`Suite.metrics`).
+    """
     problems: list[tuple[tuple[Any, ...], str]] = []
     known_categories = categories if categories is not None else DEFAULT_CATEGORIES
+    declarations = Declarations(suites)
     ids = [c.id for c in criteria]
     for i, crit in enumerate(criteria):
         at = ("criteria", i)
         if ids.count(crit.id) > 1:
             problems.append(((*at, "id"), f"criterion id {crit.id!r} is used twice"))
+        unit = declarations.unit(crit.metric, crit.suite)
+        if unit is None:
+            problems.append(((*at, "metric"), _undeclared(crit, declarations, suites)))
         for field in ("threshold", "target"):
             quantity = crit.threshold_quantity if field == "threshold" else crit.target_quantity
-            if quantity is not None and (problem := _unit_problem(crit, quantity)):
+            if unit is not None and quantity is not None and (problem := _unit_problem(crit, unit, quantity)):
                 problems.append(((*at, field), problem))
         target = crit.target_quantity
-        if target is not None and not _unit_problem(crit, target):
+        if unit is not None and target is not None and not _unit_problem(crit, unit, target):
             thr = crit.threshold_quantity
             try:
                 t = units.convert(target[0], target[1], thr[1]) if target[1] and thr[1] else target[0]

@@ -1,81 +1,110 @@
-"""What the engine knows about a metric from its name alone: its unit and its good direction.
+"""Metric declarations: what a metric means is what the suite that emits it declared.
 
-Metrics do not exist until a run measures them, yet criteria are checked when a
-scenario is validated and regressions need to know which way is worse. Metric
-names follow the field's convention of a unit suffix (`handshake_ms`,
-`secret_key_rate_bps`, `ciphertext_bytes`, `loss_pct`), so the suffix gives the
-unit; a keyword in the name gives the direction (latency, size, QBER, errors:
-lower is better; rates, throughput, key bits, success: higher is better).
-`CATALOGUE` names the exceptions. Unknown stays unknown (None): the caller says
-so instead of guessing.
+Every suite declares each metric it emits (`Suite.metrics`: unit, good direction,
+timeline, deterministic) and each label column it fills. The engine reads
+meaning only from there, never from a metric's name:
+
+- `row_problem` checks one row against its suite's declaration (the worker
+  runs it on every row, so an undeclared metric costs that case, not the run);
+- `snapshot` is the declaration of a run's suites as the manifest keeps it, so
+  a run is judged by what its suites meant when it ran, also on a machine
+  without the plugins;
+- `Declarations` answers "what does this metric of this suite mean" for a run
+  (from its manifest, else from the installed suites).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
-# metric → (unit, higher_is_better); for names the suffix and keyword rules get wrong or cannot see.
-CATALOGUE: dict[str, tuple[str | None, bool | None]] = {
-    "qber": ("ratio", False),
-    "reconciliation_efficiency": ("ratio", False),  # leaked bits / (n·h(QBER)): 1.0 is the Shannon limit
-    "conformant": ("bool", True),
-    "interop_ok": ("bool", True),
-    "handshake_ok": ("bool", True),
-    "verify_ok": ("bool", True),
-    "decaps_ok": ("bool", True),
-    "recovered": ("bool", True),
-    "attack_detected": ("bool", True),
-    "aborted": ("bool", None),  # aborting is right under attack and wrong without one
-    "hello_retry": ("bool", False),
-    "case_status": (None, None),
-}
-
-# Metrics whose `sample` index is time (one value per tick): drawn as timelines, not distributions.
-TIMELINES = frozenset({"stored_key_count"})
+from harness.suite import Metric, Suite
 
 
-def is_timeline(metric: str) -> bool:
-    """Recovery and key-store timelines: catalogued, or named `*_timeline` by their suite."""
-    return metric in TIMELINES or metric.endswith("_timeline")
-
-
-# (suffix, unit) in match order: longer suffixes first so `_bps` is not read as `_s`.
-_SUFFIX_UNITS = (
-    ("_per_s", "/s"), ("_ops_s", "ops/s"), ("_mbps", "Mbps"), ("_kbps", "kbps"), ("_bps", "bps"),
-    ("_ms", "ms"), ("_us", "us"), ("_ns", "ns"), ("_s", "s"),
-    ("_bytes", "bytes"), ("_bits", "bits"), ("_pct", "%"), ("_ratio", "ratio"), ("_fraction", "fraction"),
-    ("_count", "count"), ("_cycles", "cycles"), ("_hz", "Hz"), ("_km", "km"), ("_db", "dB"),
-)
-
-_LOWER = re.compile(r"qber|error|fail|loss|lost|latency|abort|retrans|leak|drop|timeout|overhead|retry")
-_HIGHER = re.compile(
-    r"success|conform|interop|_ok$|throughput|goodput|recovered|detected|avail|distance|reach")
-
-
-def unit_of(metric: str) -> str | None:
-    """The unit a metric's name declares, or None when the name does not say."""
-    if metric in CATALOGUE:
-        return CATALOGUE[metric][0]
-    for suffix, symbol in _SUFFIX_UNITS:
-        if metric.endswith(suffix):
-            return symbol
+def row_problem(suite: type[Suite], metric: str, unit: str, labels: Iterable[str]) -> str | None:
+    """Why a row breaks its suite's declaration, or None when it keeps it."""
+    declared = suite.metrics.get(metric)
+    if declared is None:
+        return (f"suite {suite.name} emitted metric {metric!r} it does not declare "
+                f"(declared: {', '.join(sorted(suite.metrics)) or 'none'})")
+    if unit != declared.unit:
+        return f"suite {suite.name} emitted {metric} in {unit!r}; it declares {declared.unit!r}"
+    undeclared = sorted(set(labels) - set(suite.label_columns))
+    if undeclared:
+        return (f"suite {suite.name} emitted label(s) {', '.join(undeclared)} on {metric} it does not "
+                f"declare in label_columns ({', '.join(suite.label_columns) or 'none'})")
     return None
 
 
-def higher_is_better(metric: str) -> bool | None:
-    """True, False, or None when neither the catalogue nor the name tells."""
-    if metric in CATALOGUE:
-        return CATALOGUE[metric][1]
-    name = metric.lower()
-    if _LOWER.search(name):
-        return False
-    if _HIGHER.search(name):
-        return True
-    symbol = unit_of(metric)
-    if symbol in {"s", "ms", "us", "ns", "bytes", "cycles"}:
-        return False  # time and size on the wire or in memory cost
-    if symbol in {"bps", "kbps", "Mbps", "/s", "ops/s", "Hz"}:
-        return True
-    if symbol == "bits" and "key" in name:
-        return True  # sifted, secret, final key bits
-    return None
+def snapshot(suites: Iterable[type[Suite]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """suite → metric → declared fields, JSON-ready, for the run manifest."""
+    return {s.name: {m: asdict(d) for m, d in sorted(s.metrics.items())} for s in suites}
+
+
+def _installed(suite: str) -> Mapping[str, Metric]:
+    from harness.registry import UnknownPlugin, suite_class
+
+    try:
+        return suite_class(suite).metrics
+    except UnknownPlugin:
+        return {}
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """The metric declarations a run was made with."""
+
+    by_suite: Mapping[str, Mapping[str, Metric]]
+
+    @classmethod
+    def of_run(cls, manifest: Mapping[str, Any], suites: Iterable[str] = ()) -> Declarations:
+        """From the manifest's `metrics` block; suites it lacks (older runs) from the installed plugins."""
+        kept = manifest.get("metrics") or {}
+        found: dict[str, Mapping[str, Metric]] = {
+            s: {m: Metric(**fields) for m, fields in metrics.items()} for s, metrics in kept.items()}
+        for suite in suites:
+            if suite not in found:
+                found[suite] = _installed(suite)
+        return cls(found)
+
+    @classmethod
+    def installed(cls, suites: Iterable[str]) -> Declarations:
+        return cls({s: _installed(s) for s in suites})
+
+    def get(self, suite: str, metric: str) -> Metric | None:
+        return self.by_suite.get(suite, {}).get(metric)
+
+    def unit(self, metric: str, suite: str | None = None) -> str | None:
+        """The metric's declared unit in `suite`, or the one every declaring suite agrees on."""
+        if suite is not None:
+            d = self.get(suite, metric)
+            return None if d is None else d.unit
+        units = {d.unit for metrics in self.by_suite.values() if (d := metrics.get(metric)) is not None}
+        return units.pop() if len(units) == 1 else None
+
+    def find(self, metric: str, suite: str | None = None) -> Metric | None:
+        """The metric's declaration in `suite`, or the one every declaring suite agrees on."""
+        if suite is not None:
+            return self.get(suite, metric)
+        found = {d for metrics in self.by_suite.values() if (d := metrics.get(metric)) is not None}
+        agreed = {(d.unit, d.better, d.timeline, d.deterministic) for d in found}
+        return next(iter(found)) if len(agreed) == 1 else None
+
+
+def declared(metric: str, suite: str | None = None) -> Metric | None:
+    """A metric's declaration among the installed suites (see `Declarations.find`)."""
+    from harness.registry import suite_names
+
+    return Declarations.installed([suite] if suite else suite_names()).find(metric, suite)
+
+
+def higher_is_better(metric: str, suite: str | None = None) -> bool | None:
+    """True or False from the declaration; None when it says "none" or nothing is declared."""
+    d = declared(metric, suite)
+    return None if d is None or d.better == "none" else d.better == "higher"
+
+
+def is_timeline(metric: str, suite: str | None = None) -> bool:
+    d = declared(metric, suite)
+    return bool(d and d.timeline)

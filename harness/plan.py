@@ -3,7 +3,13 @@
 Each case has a fingerprint (`case_id`) that depends only on what the case
 measures (suite and its validated params, vendor and its adapter options,
 case parameters, repeat), not on the run or its seed, so the same case matches across runs for comparison and
-`--resume` can tell which cases are already on disk.
+`--resume` can tell which cases are already on disk. `experiment_id` is the
+same fingerprint without the repeat: the repeats of one experiment share it.
+
+The plan is ordered repeat by repeat (every experiment's repeat 0, then every
+repeat 1, …), so the repeats of one experiment are spread over the run and a
+slow drift of the host (frequency, neighbours, heat) touches all of them alike
+instead of shifting one experiment's repeats together.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ class Case:
     repeat: int
     timeout_s: float
     seed: int
+    experiment_id: str  # shared by the repeats of one experiment
 
 
 def _canonical(obj: Any) -> str:
@@ -35,7 +42,7 @@ def _canonical(obj: Any) -> str:
 
 
 def fingerprint(suite: str, suite_params: dict, vendor: str, adapter: str, options: dict, params: dict,
-                repeat: int) -> str:
+                repeat: int | None) -> str:
     key = _canonical({"suite": suite, "suite_params": suite_params, "vendor": vendor, "adapter": adapter,
                       "options": options, "params": params, "repeat": repeat})
     return hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -61,17 +68,19 @@ def plan(loaded: LoadedScenario, seed: int | None = None) -> list[Case]:
                 peers = [p for p in vendor_names if p != vendor_name] if suite.pairwise else [None]
                 for peer, repeat in ((p, r) for p in peers for r in range(run.repeats)):
                     case_params = base_params if peer is None else {**base_params, "peer": peer}
-                    case_id = fingerprint(run.suite, params.model_dump(mode="json"), spec.name,
-                                          spec.adapter_name, spec.options, case_params, repeat)
+                    what = (run.suite, params.model_dump(mode="json"), spec.name, spec.adapter_name,
+                            spec.options, case_params)
+                    case_id = fingerprint(*what, repeat)
                     cases.append(Case(case_id, run.suite, index, spec.name, spec.adapter_name,
-                                      dict(case_params), repeat, timeout, case_seed(run_seed, case_id)))
+                                      dict(case_params), repeat, timeout, case_seed(run_seed, case_id),
+                                      fingerprint(*what, None)))
     seen: set[str] = set()
     for case in cases:
         if case.case_id in seen:
             raise ValueError(f"two cases share fingerprint {case.case_id} ({case.suite}/{case.vendor}): "
                              "the scenario lists the same suite entry twice")
         seen.add(case.case_id)
-    return cases
+    return sorted(cases, key=lambda c: c.repeat)  # stable: planned order within each repeat
 
 
 def param_columns(cases: list[Case]) -> dict[str, str]:

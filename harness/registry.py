@@ -35,26 +35,25 @@ def _names(group: str) -> dict[str, object]:
     return {ep.name: ep for ep in entry_points(group=group)}
 
 
+def _load(group: str, name: str, base: type):
+    eps = _names(group)
+    if name not in eps:
+        what = "adapter" if group == VENDOR_GROUP else "suite"
+        raise UnknownPlugin(f"no {what} named {name!r}; registered: {', '.join(sorted(eps)) or 'none'}")
+    cls = eps[name].load()  # type: ignore[attr-defined]
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise UnknownPlugin(f"entry point {name!r} in {group} is not a {base.__name__} subclass")
+    return cls
+
+
 @cache
 def adapter_class(name: str) -> type[Adapter]:
-    eps = _names(VENDOR_GROUP)
-    if name not in eps:
-        raise UnknownPlugin(f"no adapter named {name!r}; registered: {', '.join(sorted(eps)) or 'none'}")
-    cls = eps[name].load()  # type: ignore[attr-defined]
-    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-        raise UnknownPlugin(f"entry point {name!r} in {VENDOR_GROUP} is not an Adapter subclass")
-    return cls
+    return _load(VENDOR_GROUP, name, Adapter)
 
 
 @cache
 def suite_class(name: str) -> type[Suite]:
-    eps = _names(SUITE_GROUP)
-    if name not in eps:
-        raise UnknownPlugin(f"no suite named {name!r}; registered: {', '.join(sorted(eps)) or 'none'}")
-    cls = eps[name].load()  # type: ignore[attr-defined]
-    if not (isinstance(cls, type) and issubclass(cls, Suite)):
-        raise UnknownPlugin(f"entry point {name!r} in {SUITE_GROUP} is not a Suite subclass")
-    return cls
+    return _load(SUITE_GROUP, name, Suite)
 
 
 def adapter_names() -> list[str]:

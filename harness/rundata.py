@@ -17,8 +17,8 @@ import yaml
 from harness.scenario import Scenario
 from harness.store import MANIFEST, RunStore
 
-CORE_COLUMNS = ("run_id", "case_id", "suite", "vendor", "adapter", "repeat", "status", "reason",
-                "metric", "value", "unit", "sample")
+CORE_COLUMNS = ("run_id", "case_id", "experiment_id", "suite", "vendor", "adapter", "repeat", "status",
+                "reason", "metric", "value", "unit", "sample")
 
 
 class RunDirError(Exception):

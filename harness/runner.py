@@ -5,6 +5,14 @@ crashes its worker (a segfault or abort in a C library) or overruns its
 timeout costs that case only: the worker is replaced and the run goes on.
 Finished cases are written to the store at once (see harness.store), so an
 interrupted run keeps everything it measured and `--resume` picks up the rest.
+
+A worker never runs two repeats of one experiment: the next repeat gets a
+fresh process, so each repeat carries its own process state (memory layout,
+caches, library initialisation) and the spread between repeats shows it, as
+pyperf's worker processes do. The plan already spreads repeats over the run.
+
+A case whose rows cannot be stored (a value that does not fit its column)
+is recorded as failed with the reason: one bad case never ends the run.
 """
 
 from __future__ import annotations
@@ -13,9 +21,11 @@ import multiprocessing as mp
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from multiprocessing.connection import wait
 from typing import Any
+
+import pyarrow as pa
 
 from harness import worker
 from harness.plan import Case
@@ -33,9 +43,11 @@ class _Worker:
         child.close()
         self.case: Case | None = None
         self.deadline = 0.0
+        self.experiments: set[str] = set()  # experiments this process has run a repeat of
 
     def send(self, case: Case, order: worker.CaseOrder) -> None:
         self.case = case
+        self.experiments.add(case.experiment_id)
         self.deadline = time.monotonic() + case.timeout_s
         self.conn.send(order)
 
@@ -73,7 +85,8 @@ def _exit_reason(exitcode: int | None) -> str:
 
 def _rows(run_id: str, case: Case, status: str, reason: str,
           measurements: Iterable[tuple[str, float, str, int, dict[str, str]]] = ()) -> list[dict[str, Any]]:
-    head = {"run_id": run_id, "case_id": case.case_id, "suite": case.suite, "vendor": case.vendor,
+    head = {"run_id": run_id, "case_id": case.case_id, "experiment_id": case.experiment_id,
+            "suite": case.suite, "vendor": case.vendor,
             "adapter": case.adapter, "repeat": case.repeat, "status": status, "reason": reason,
             **case.params}
     if status != "ok":
@@ -128,12 +141,21 @@ class Runner:
             peer_options=dict(peer.options) if peer else {},
         )
 
-    def _record(self, case: Case, status: str, reason: str = "", measurements=()) -> None:
-        self.store.write_case(case.case_id, _rows(self.run_id, case, status, reason, measurements))
+    def _record(self, case: Case, status: str, reason: str = "", measurements=()) -> str:
+        """Store the case; returns the status it was stored with."""
+        try:
+            self.store.write_case(case.case_id, _rows(self.run_id, case, status, reason, measurements))
+            return status
+        except (ValueError, TypeError, pa.ArrowException) as exc:
+            why = f"its rows could not be stored: {type(exc).__name__}: {exc}"
+            self.store.write_case(case.case_id, _rows(self.run_id, case, "failed", why))
+            return "failed"
 
-    def run(self, cases: list[Case], on_done: Callable[[Case, str], None] = lambda c, s: None) -> Counter:
-        done = self.store.done_case_ids()
-        pending = [c for c in cases if c.case_id not in done]
+    def run(self, cases: list[Case], on_done: Callable[[Case, str], None] = lambda c, s: None,
+            retry: Collection[str] = ()) -> Counter:
+        """Run the cases the store does not hold yet, and again those stored with a status in `retry`."""
+        stored = self.store.case_statuses()
+        pending = [c for c in cases if c.case_id not in stored or stored[c.case_id] in retry]
         counts: Counter = Counter()
         queue: list[Case] = []
         for case in pending:
@@ -146,9 +168,9 @@ class Runner:
                 on_done(case, "na")
         if self.executor is not None:  # the cluster runs the cases; this process stores them
             for case, outcome in self.executor.outcomes([(c, self._order(c)) for c in queue]):
-                self._record(case, outcome.status, outcome.reason, outcome.measurements)
-                counts[outcome.status] += 1
-                on_done(case, outcome.status)
+                status = self._record(case, outcome.status, outcome.reason, outcome.measurements)
+                counts[status] += 1
+                on_done(case, status)
             return counts
         queue.reverse()  # pop() from the end keeps the planned order
 
@@ -159,6 +181,9 @@ class Runner:
                 while queue and idle:
                     w = idle.pop()
                     case = queue.pop()
+                    if case.experiment_id in w.experiments:  # each repeat in a process of its own
+                        w.stop()
+                        w = _Worker()
                     w.send(case, self._order(case))
                     busy.append(w)
                 ready = wait([w.conn for w in busy],
@@ -176,9 +201,9 @@ class Runner:
                     else:
                         continue
                     busy.remove(w)
-                    self._record(case, outcome.status, outcome.reason, outcome.measurements)
-                    counts[outcome.status] += 1
-                    on_done(case, outcome.status)
+                    status = self._record(case, outcome.status, outcome.reason, outcome.measurements)
+                    counts[status] += 1
+                    on_done(case, status)
                     if w.proc.is_alive():
                         idle.append(w)
                     elif queue:  # it crashed or was killed: replace it

@@ -12,7 +12,7 @@ One file per case also means a re-run case replaces its rows, never doubles them
 Every part of a run has the same columns, fixed when the run is planned, so
 `pandas.read_parquet(run_dir / "measurements")` reads them all:
 
-    run_id, case_id, suite, vendor, adapter, repeat, status, reason,
+    run_id, case_id, experiment_id, suite, vendor, adapter, repeat, status, reason,
     <case parameter columns…>, <suite label columns…>, metric, value, unit, sample
 
 `status` is `ok`, `failed`, `timeout` or `na`; non-ok cases carry one row with
@@ -33,11 +33,10 @@ import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
 MEASUREMENTS = "measurements"
-STATUSES = ("ok", "failed", "timeout", "na")
 CASE_STATUS_METRIC = "case_status"
 
-_HEAD = {"run_id": "string", "case_id": "string", "suite": "string", "vendor": "string",
-         "adapter": "string", "repeat": "int64", "status": "string", "reason": "string"}
+_HEAD = {"run_id": "string", "case_id": "string", "experiment_id": "string", "suite": "string",
+         "vendor": "string", "adapter": "string", "repeat": "int64", "status": "string", "reason": "string"}
 _TAIL = {"metric": "string", "value": "float64", "unit": "string", "sample": "int64"}
 _ARROW = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
 
@@ -82,20 +81,39 @@ class RunStore:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        return json.loads((self.run_dir / MANIFEST).read_text())
+        path = self.run_dir / MANIFEST
+        try:
+            manifest = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable manifest ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{path}: not a manifest (a JSON object expected)")
+        return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.run_dir / MANIFEST, manifest)
 
     @property
     def columns(self) -> dict[str, str]:
-        return self.manifest["columns"]
+        columns = self.manifest.get("columns")
+        if not isinstance(columns, dict) or any(kind not in _ARROW for kind in columns.values()):
+            raise ValueError(f"{self.run_dir / MANIFEST}: no usable 'columns' (the row schema of the run's "
+                             "Parquet parts)")
+        return columns
 
     def schema(self) -> pa.Schema:
         return pa.schema([(name, _ARROW[kind]) for name, kind in self.columns.items()])
 
     def done_case_ids(self) -> set[str]:
         return {p.stem for p in self.parts_dir.glob("*.parquet")}
+
+    def case_statuses(self) -> dict[str, str]:
+        """case_id → status of every case on disk (every row of a case carries its status)."""
+        statuses = {}
+        for part in self.parts_dir.glob("*.parquet"):
+            column = pq.read_table(part, columns=["status"]).column("status")
+            statuses[part.stem] = column[0].as_py() if len(column) else "failed"
+        return statuses
 
     def write_case(self, case_id: str, rows: list[dict[str, Any]]) -> None:
         schema = self.schema()
@@ -110,4 +128,18 @@ class RunStore:
     def read(self) -> pd.DataFrame:
         if not self.done_case_ids():
             return self.schema().empty_table().to_pandas()
-        return pd.read_parquet(self.parts_dir, schema=self.schema())
+        schema = self.schema()
+        try:
+            return pd.read_parquet(self.parts_dir, schema=schema)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{self._first_bad_part(schema) or self.parts_dir}: unreadable Parquet part "
+                             f"({exc}); delete it and finish the run with --resume") from None
+
+    def _first_bad_part(self, schema: pa.Schema) -> Path | None:
+        """The part that spoiled a read, so the message names the file to delete."""
+        for part in sorted(self.parts_dir.glob("*.parquet")):
+            try:
+                pq.read_table(part, schema=schema)
+            except (pa.ArrowException, OSError):
+                return part
+        return None

@@ -35,13 +35,21 @@ class Metric:
     `unit` is the unit every row of the metric carries ("ms", "bps", "bool",
     "count", "bytes", "ratio", …); `better` is the direction a regression is
     judged in ("none" for a metric that is right either way); `timeline` marks
-    metrics whose `sample` index is time, one value per tick.
+    metrics whose `sample` index is time, one value per tick. `deterministic`
+    marks metrics that the same code gives the same value on any host (sizes,
+    verdicts, mismatch counts): a change is never noise, so a comparison flags
+    any move the bad way without a significance test.
     """
 
     unit: str
     better: Better
     description: str = ""
     timeline: bool = False
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.better not in ("lower", "higher", "none"):
+            raise ValueError(f"Metric.better must be 'lower', 'higher' or 'none', not {self.better!r}")
 
 
 @dataclass(frozen=True)

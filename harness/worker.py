@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapters import NotApplicable
+from harness.metrics import row_problem
 from harness.registry import adapter_class, suite_class
 from harness.suite import MeasureContext
 
@@ -64,6 +65,10 @@ def execute(order: CaseOrder) -> CaseOutcome:
                 for m in suite.measure(adapter, params, order.case_params, ctx)]
         if not rows:
             return CaseOutcome("failed", "the suite returned no measurements")
+        # A row the suite did not declare would be judged by guesswork downstream: it costs the case.
+        for metric, _, unit, _, labels in rows:
+            if problem := row_problem(type(suite), metric, unit, labels):
+                return CaseOutcome("failed", problem)
         return CaseOutcome("ok", measurements=rows)
     except NotApplicable as exc:
         return CaseOutcome("na", str(exc))

@@ -10,9 +10,6 @@ from pydantic import Field, field_validator
 from harness.netem import LinkConditions
 from harness.suite import SuiteParams
 
-# The grid of Paquin, Stebila and Tamvada (PQCrypto 2020), plus plain loopback.
-PAPER_RTT_MS = (0.0, 5.6, 31.1, 78.7, 195.7)
-
 
 class NetworkParams(SuiteParams):
     """Base of a suite's Params: the RTT × loss grid, a rate cap and the emulation backend."""

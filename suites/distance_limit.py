@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from harness.adapters import Adapter, Capability
 from harness.qkd.finite_key import finite_key_rate
 from harness.qkd.keyrate import decoy_bb84_asymptotic, max_distance_km
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_channel import set_distance
 from suites.qkd_expectations import declared_profile
 from suites.qkd_rate import Summary, measure_rate, summary
@@ -106,3 +106,13 @@ class DistanceLimit(Suite):
                     lambda d: finite_key_rate(profile, d).rate_per_pulse, upper_km=params.max_km), "km")
 
     label_columns: ClassVar[tuple[str, ...]] = ("probe",)
+    metrics: ClassVar[dict[str, Metric]] = {
+        "distance_limit_km": Metric("km", "higher", "longest distance whose rate interval clears it"),
+        "distance_limit_upper_km": Metric("km", "higher", "shortest distance found below the threshold"),
+        "probe_distance_km": Metric("km", "none", "distance of one bisection probe"),
+        "probe_secret_key_rate_bps": Metric("bit/s", "higher", "mean rate at one probe"),
+        "probes": Metric("count", "none", "bisection probes made"),
+        "undecided_probes": Metric("count", "lower", "probes whose interval straddled the threshold"),
+        "analytic_asymptotic_limit_km": Metric("km", "none", "analytic asymptotic maximum distance"),
+        "analytic_finite_key_limit_km": Metric("km", "none", "analytic finite-key maximum distance"),
+    }

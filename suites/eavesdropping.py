@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from harness.adapters import Adapter, Attack, Capability, NotApplicable, TelemetrySnapshot
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_time import observe_window
 
 DEFENCE = {"pns": "decoy_analysis", "blinding": "blinding_monitor"}
@@ -53,6 +53,17 @@ class Eavesdropping(Suite):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.CHANNEL_CONTROL, Capability.TELEMETRY})
     Params: ClassVar[type[SuiteParams]] = EavesdroppingParams
     label_columns: ClassVar[tuple[str, ...]] = ("verdict", "verdict_basis", "evidence")
+    metrics: ClassVar[dict[str, Metric]] = {
+        "attack_detected": Metric("bool", "higher", "the attack was detected", deterministic=True),
+        "qber_baseline": Metric("ratio", "none", "QBER without the attack"),
+        "qber_attacked": Metric("ratio", "none", "QBER under the attack"),
+        "qber_rise": Metric("ratio", "none", "QBER under attack minus without"),
+        "qber_rise_expected": Metric("ratio", "none", "intercept-resend theory: fraction / 4"),
+        "secret_key_rate_baseline_bps": Metric("bit/s", "higher", "key rate without the attack"),
+        "secret_key_rate_attacked_bps": Metric("bit/s", "none", "key rate under the attack"),
+        "delivering_share_attacked": Metric("ratio", "none", "share of windows delivering key under attack"),
+        "alarms": Metric("count", "none", "alarms the device raised under attack"),
+    }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
         assert isinstance(params, EavesdroppingParams)

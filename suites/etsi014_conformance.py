@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from harness.adapters import Adapter, Capability, Etsi014Access
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.etsi014_probe import Etsi014Probe, Exchange
 
 MSG_SIZE = "size shall be a multiple of 8"
@@ -348,6 +348,13 @@ class Etsi014Conformance(Suite):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.ETSI014})
     Params: ClassVar[type[SuiteParams]] = ConformanceParams
     label_columns: ClassVar[tuple[str, ...]] = ("check", "clause", "verdict", "evidence")
+    metrics: ClassVar[dict[str, Metric]] = {
+        "etsi014_check": Metric("pass", "higher", "one clause check: 1 PASS, 0.5 WARN, 0 FAIL",
+                                deterministic=True),
+        "checks_pass": Metric("count", "higher", "clause checks passed", deterministic=True),
+        "checks_warn": Metric("count", "lower", "clause checks with a warning", deterministic=True),
+        "checks_fail": Metric("count", "lower", "clause checks failed", deterministic=True),
+    }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
         return [{}]

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harness.adapters import TLS_GROUPS, Adapter, Capability, NotApplicable
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.tls_handshake import TlsHandshakeParams, run_handshakes
 
 Matrix = Literal["kem", "signature", "tls"]
@@ -147,6 +147,10 @@ class Interop(Suite):
     requires: ClassVar[frozenset[Capability]] = frozenset()  # depends on the matrix; checked per case
     Params: ClassVar[type[InteropParams]] = InteropParams
     label_columns: ClassVar[tuple[str, ...]] = ("roles", "negotiated_group", "failure_reason")
+    metrics: ClassVar[dict[str, Metric]] = {
+        "interop_ok": Metric("bool", "higher", "the two sides interoperated", deterministic=True),
+        "server_failures": Metric("count", "lower", "TLS handshakes the server side reported failed"),
+    }
     pairwise: ClassVar[bool] = True
 
     def cases(self, params: InteropParams) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from harness.acceptor import Acceptor
 from harness.adapters import KEM_ALGORITHMS, SIGNATURE_ALGORITHMS, Adapter, Capability, NotApplicable
 from harness.netem import network_path
 from harness.netem.wire import FlightRecorder
-from harness.suite import MeasureContext, Measurement, Suite
+from harness.suite import MeasureContext, Measurement, Metric, Suite
 from suites._network import NetworkParams, conditions_of
 from suites._params import known_names
 
@@ -151,6 +151,15 @@ class KemHandshake(Suite):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEM, Capability.SIGNATURE})
     Params: ClassVar[type[KemHandshakeParams]] = KemHandshakeParams
     label_columns: ClassVar[tuple[str, ...]] = ("net_backend", "failure_reason")
+    metrics: ClassVar[dict[str, Metric]] = {
+        "handshake_ok": Metric("bool", "higher", "the exchange completed", deterministic=True),
+        "key_confirmed": Metric("bool", "higher", "both sides derived the same key", deterministic=True),
+        "handshake_ms": Metric("ms", "lower", "connect to key confirmation"),
+        "client_bytes": Metric("bytes", "lower", "client's bytes on the wire", deterministic=True),
+        "server_bytes": Metric("bytes", "lower", "server's bytes on the wire", deterministic=True),
+        "round_trips": Metric("count", "lower", "network round trips until confirmation"),
+        "handshakes_not_run": Metric("count", "lower", "handshakes left when the time budget ran out"),
+    }
 
     def cases(self, params: KemHandshakeParams) -> list[dict[str, Any]]:
         grid = itertools.product(params.kems, params.signatures, params.network_cases())

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from harness.adapters import Adapter, Capability, KeyDelivery, KeyDeliveryError, NotApplicable
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_time import let_time_pass, stored_keys, wait_for_keys
 
 
@@ -50,6 +50,25 @@ class KeyDeliverySuite(Suite):
     name: ClassVar[str] = "key_delivery"
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
     Params: ClassVar[type[SuiteParams]] = KeyDeliveryParams
+    metrics: ClassVar[dict[str, Metric]] = {
+        "enc_keys_latency_ms": Metric("ms", "lower", "one enc_keys request"),
+        "dec_keys_latency_ms": Metric("ms", "lower", "one dec_keys request"),
+        **{f"{call}_latency_p{q}_ms": Metric("ms", "lower", f"{q}th percentile of {call} latency")
+           for call in ("enc_keys", "dec_keys") for q in (50, 90, 99)},
+        "key_throughput_bps": Metric("bit/s", "higher", "key bits delivered per second of requests"),
+        "key_requests": Metric("count", "none", "enc_keys requests made"),
+        "key_mismatches": Metric("count", "lower", "keys that differed between the two SAEs",
+                                 deterministic=True),
+        "single_delivery": Metric("bool", "higher", "a delivered key was refused a second time",
+                                  deterministic=True),
+        "stored_key_count": Metric("keys", "none", "keys held by the KME, one value per tick", timeline=True),
+        "stored_key_count_slope": Metric("keys/s", "higher", "growth of the stored keys under consumption"),
+        "delivered_key_rate_bps": Metric("bit/s", "higher", "key bits delivered under consumption"),
+        "consumption_served": Metric("count", "higher", "consumer requests served"),
+        "consumption_starved": Metric("count", "lower", "consumer requests refused for lack of key"),
+        "consumption_key_mismatches": Metric("count", "lower", "mismatched keys under consumption",
+                                             deterministic=True),
+    }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
         assert isinstance(params, KeyDeliveryParams)

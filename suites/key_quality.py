@@ -15,7 +15,7 @@ from pydantic import Field
 
 from harness import randomness
 from harness.adapters import Adapter, Capability, KeyDelivery, NotApplicable
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_time import stored_keys, wait_for_keys
 
 
@@ -31,6 +31,12 @@ class KeyQuality(Suite):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
     Params: ClassVar[type[SuiteParams]] = KeyQualityParams
     label_columns: ClassVar[tuple[str, ...]] = ("test",)
+    metrics: ClassVar[dict[str, Metric]] = {
+        "key_bits_tested": Metric("bit", "none", "delivered key bits under test"),
+        "p_value": Metric("p", "none", "an SP 800-22 test's p-value (uniform under the null)"),
+        "test_passed": Metric("bool", "higher", "the test's p-value is at least alpha"),
+        "tests_passed": Metric("count", "higher", "SP 800-22 tests passed"),
+    }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
         assert isinstance(params, KeyQualityParams)

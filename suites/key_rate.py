@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harness.adapters import Adapter, Capability
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_channel import set_distance
 from suites.qkd_expectations import declared_profile, expectation
 from suites.qkd_rate import measure_rate, summary
@@ -33,6 +33,21 @@ class KeyRate(Suite):
     name: ClassVar[str] = "key_rate"
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
     Params: ClassVar[type[SuiteParams]] = KeyRateParams
+    metrics: ClassVar[dict[str, Metric]] = {
+        "secret_key_rate_bps": Metric("bit/s", "higher", "final key bits per second, one per window"),
+        "qber": Metric("ratio", "lower", "quantum bit error rate of a window"),
+        "sifted_rate_bps": Metric("bit/s", "higher", "sifted bits per second"),
+        "channel_loss_db": Metric("dB", "none", "channel loss the device reports"),
+        "secret_key_rate_bps_mean": Metric("bit/s", "higher", "mean over the windows"),
+        "secret_key_rate_bps_ci_low": Metric("bit/s", "higher", "lower end of the Student-t interval"),
+        "secret_key_rate_bps_ci_high": Metric("bit/s", "higher", "upper end of the Student-t interval"),
+        "qber_mean": Metric("ratio", "lower", "mean QBER over the windows"),
+        "plob_bound_bps": Metric("bit/s", "none", "PLOB repeaterless bound for the declared link"),
+        "plob_fraction": Metric("ratio", "higher", "measured rate over the PLOB bound"),
+        "analytic_asymptotic_bps": Metric("bit/s", "none", "analytic asymptotic decoy-BB84 rate"),
+        "analytic_finite_key_bps": Metric("bit/s", "none", "analytic finite-key rate"),
+        "ratio_to_analytic_finite_key": Metric("ratio", "higher", "measured rate over the finite-key rate"),
+    }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
         assert isinstance(params, KeyRateParams)

@@ -44,7 +44,7 @@ from harness.adapters import (
     NotApplicable,
     Signer,
 )
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites._params import known_names
 
 _CANONICAL = KEM_ALGORITHMS + SIGNATURE_ALGORITHMS
@@ -209,6 +209,17 @@ class PQCPrimitives(Suite):
     name: ClassVar[str] = "pqc_primitives"
     requires: ClassVar[frozenset[Capability]] = frozenset()  # kem or signature, per case: see module doc
     Params: ClassVar[type[SuiteParams]] = PQCPrimitivesParams
+    metrics: ClassVar[dict[str, Metric]] = {
+        "keygen_us": Metric("us", "lower", "one key generation, every sample after warm-up"),
+        "encaps_us": Metric("us", "lower", "one ML-KEM encapsulation"),
+        "decaps_us": Metric("us", "lower", "one ML-KEM decapsulation"),
+        "sign_us": Metric("us", "lower", "one signature"),
+        "verify_us": Metric("us", "lower", "one signature verification"),
+        "public_key_bytes": Metric("bytes", "lower", "encoded public key", deterministic=True),
+        "secret_key_bytes": Metric("bytes", "lower", "encoded secret key", deterministic=True),
+        "ciphertext_bytes": Metric("bytes", "lower", "largest KEM ciphertext", deterministic=True),
+        "signature_bytes": Metric("bytes", "lower", "largest signature", deterministic=True),
+    }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
         return [{"algorithm": algorithm} for algorithm in _own(params).algorithms]

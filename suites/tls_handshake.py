@@ -39,7 +39,7 @@ from harness.adapters import (
 from harness.certs import make_chain
 from harness.netem import network_path
 from harness.netem.wire import FlightRecorder
-from harness.suite import MeasureContext, Measurement, Suite
+from harness.suite import MeasureContext, Measurement, Metric, Suite
 from suites._network import NetworkParams, conditions_of
 from suites._params import known_names
 
@@ -157,6 +157,17 @@ class TlsHandshake(Suite):
     Params: ClassVar[type[TlsHandshakeParams]] = TlsHandshakeParams
     label_columns: ClassVar[tuple[str, ...]] = ("negotiated_group", "signature_scheme", "net_backend",
                                                 "failure_reason")
+    metrics: ClassVar[dict[str, Metric]] = {
+        "handshake_ok": Metric("bool", "higher", "the handshake completed", deterministic=True),
+        "handshake_ms": Metric("ms", "lower", "TCP connect to Finished"),
+        "client_hello_bytes": Metric("bytes", "lower", "ClientHello on the wire", deterministic=True),
+        "server_flight_bytes": Metric("bytes", "lower", "server's first flight on the wire",
+                                      deterministic=True),
+        "round_trips": Metric("count", "lower", "network round trips until Finished"),
+        "hello_retry": Metric("bool", "lower", "the server sent a HelloRetryRequest", deterministic=True),
+        "handshakes_not_run": Metric("count", "lower", "handshakes left when the time budget ran out"),
+        "server_failures": Metric("count", "lower", "handshakes the server side reported failed"),
+    }
 
     def cases(self, params: TlsHandshakeParams) -> list[dict[str, Any]]:
         pairs = [(g, g) for g in params.groups]

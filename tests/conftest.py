@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness import registry
+from harness.metrics import row_problem
 
 PLUGINS = Path(__file__).parent / "plugins"
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +27,28 @@ def test_plugins(monkeypatch: pytest.MonkeyPatch):
     yield
     registry.adapter_class.cache_clear()
     registry.suite_class.cache_clear()
+
+
+def _checked(measure):
+    def checked(self, adapter, params, case, ctx):
+        rows = list(measure(self, adapter, params, case, ctx))
+        for m in rows:
+            problem = row_problem(type(self), m.metric, m.unit, m.labels)
+            assert problem is None, problem
+        return rows
+
+    return checked
+
+
+@pytest.fixture(autouse=True)
+def suites_keep_their_declarations(monkeypatch: pytest.MonkeyPatch):
+    """Every row a shipped suite emits in any test is checked against its declaration, as the
+    worker checks it in a run: a suite test that calls `measure` directly catches a metric or a
+    label its suite forgot to declare."""
+    for name in registry.suite_names():
+        cls = registry.suite_class(name)
+        if cls.__module__.startswith("suites.") and "measure" in vars(cls):
+            monkeypatch.setattr(cls, "measure", _checked(vars(cls)["measure"]))
 
 
 @pytest.fixture

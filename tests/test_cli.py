@@ -65,6 +65,8 @@ def test_run_writes_run_dir_prints_it_last_and_exits_1_on_a_crash(write_scenario
     assert sorted(df.drop_duplicates("case_id").status) == ["failed", "na", "ok"]
     assert (df[df.status == "ok"].metric == "keygen_us").sum() == 4
     assert "SIGABRT" in result.stdout and "keygen_us" in result.stdout
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 3 and progress[-1].startswith("[3/3] keygen_timing/")  # piped: a line per case
 
     report = qsbench("report", str(run_dir))
     assert report.returncode == 0
@@ -126,3 +128,30 @@ def test_help_teaches_with_examples():
     result = qsbench("run", "--help")
     assert result.returncode == 0
     assert "Example" in result.stdout and "--resume" in result.stdout
+
+
+def test_resume_exits_from_the_whole_run_and_retry_failed_runs_failures_again(write_scenario, tmp_path):
+    heal = tmp_path / "healed"
+    scenario = write_scenario(f"""\
+        name: flaky-night
+        vendors: [toy, {{name: flaky, options: {{heal_file: "{heal}"}}}}]
+        suites:
+          - suite: keygen_timing
+            params: {{samples: 2}}
+        """)
+    first = qsbench("run", str(scenario), "--out", str(tmp_path / "out"))
+    assert first.returncode == 1, first.stderr
+    run_dir = first.stdout.strip().splitlines()[-1]
+    heal.touch()
+    # Nothing is left to run, but the store holds a failed case: the run is still not green.
+    resumed = qsbench("run", str(scenario), "--resume", run_dir)
+    assert resumed.returncode == 1, resumed.stdout
+    assert "nothing left to run" in resumed.stdout and "run total: 1 failed, 1 ok" in resumed.stdout
+    retried = qsbench("run", str(scenario), "--resume", run_dir, "--retry-failed")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    df = pd.read_parquet(Path(run_dir) / "measurements")
+    assert set(df.status) == {"ok"} and len(df) == 4
+    manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
+    assert manifest["host_state"]["start"]["load_average"] is not None
+    assert manifest["host_state"]["end"]["time"] >= manifest["host_state"]["start"]["time"]
+    assert qsbench("run", str(scenario), "--retry-failed").returncode == 2

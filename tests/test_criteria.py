@@ -19,13 +19,14 @@ PARAMS = {"group": "string", "rtt_ms": "float64"}
 @pytest.fixture
 def no_registry(monkeypatch):
     """Scenario validation without installed plugins: any adapter and a suite with free-form params."""
-    from harness.suite import SuiteParams
+    from harness.suite import Metric, SuiteParams
 
     class AnyParams(SuiteParams):
         model_config = ConfigDict(extra="allow", frozen=True)
 
     class Toy:
         Params = AnyParams
+        metrics = {"handshake_ms": Metric("ms", "lower")}
 
     monkeypatch.setattr(scenario_mod, "adapter_class", lambda name: object)
     monkeypatch.setattr(scenario_mod, "suite_class", lambda name: Toy)
@@ -174,3 +175,13 @@ def test_nan_values_are_left_out_and_said_so():
                            [10.0, float("nan"), 12.0]), PARAMS)
     (v,) = verdicts(rows, [_crit()], ["alpha"])
     assert v.evidence.n == 2 and "1 NaN value(s) left out" in v.reason
+
+
+def test_a_metric_no_suite_declares_is_a_validation_error_at_its_line(no_registry):
+    text = _yaml("  - id: lat\n    metric: handshake_msec\n    statistic: p95\n    op: '<='\n"
+                 "    threshold: 40 ms\n")
+    with pytest.raises(ScenarioInvalid) as info:
+        parse_scenario(text, "pilot.yaml")
+    (error,) = info.value.errors
+    assert (error.line, error.path) == (7, "criteria.0.metric")
+    assert error.message == "no suite of this scenario (toy) declares metric 'handshake_msec'"

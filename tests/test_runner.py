@@ -95,3 +95,52 @@ def test_pairwise_case_with_an_unavailable_peer_is_na(tmp_path, monkeypatch):
     assert counts == {"na": 2}
     reasons = set(store.read()["reason"])
     assert all(r.startswith("absent unavailable: libabsent.so not found") for r in reasons)
+
+
+def test_a_row_breaking_its_suites_declaration_costs_that_case_only(tmp_path):
+    text = "name: decl\nvendors: [toy]\nsuites:\n  - suite: breaks_declaration\n"
+    loaded = parse_scenario(text)
+    cases = plan(loaded)
+    params = param_columns(cases)
+    manifest = new_manifest(loaded, "run-1", 0, row_columns(params, ["shade"]), list(params), len(cases))
+    store = RunStore.create(tmp_path / "run-1", manifest)
+    counts = Runner(store, loaded).run(cases)
+    assert counts == {"ok": 1, "failed": 4}
+    status = {r.emit: (r.status, r.reason) for r in store.read().drop_duplicates("case_id").itertuples()}
+    assert status["declared"] == ("ok", "")
+    assert status["undeclared-metric"][0] == "failed"
+    assert "emitted metric 'keygen_joules' it does not declare (declared: keygen_us)" in \
+        status["undeclared-metric"][1]
+    assert "label(s) colour on keygen_us it does not declare in label_columns (shade)" in \
+        status["undeclared-label"][1]
+    assert "emitted keygen_us in 'ms'; it declares 'us'" in status["wrong-unit"][1]
+    # Declared but not storable (a number in a text column): the store refuses, the run goes on.
+    assert status["unstorable"][0] == "failed"
+    assert status["unstorable"][1].startswith("its rows could not be stored: ")
+    assert manifest["metrics"]["breaks_declaration"]["keygen_us"] == {
+        "unit": "us", "better": "lower", "description": "one toy key generation", "timeline": False,
+        "deterministic": False}
+
+
+def test_repeats_are_interleaved_and_each_runs_in_a_process_of_its_own(tmp_path):
+    text = """\
+name: repeats
+vendors: [toy]
+suites:
+  - suite: worker_identity
+    repeats: 3
+    params: {experiments: 2}
+"""
+    store, loaded, cases = start(tmp_path, text)
+    order = []
+    counts = Runner(store, loaded).run(cases, lambda case, status: order.append(case))
+    assert counts == {"ok": 6}
+    # Every experiment's repeat 0, then every repeat 1, …: never one experiment's repeats back to back.
+    assert [(c.repeat, c.params["experiment"]) for c in order] == [
+        (0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
+    rows = store.read()
+    assert rows.groupby("experiment_id")["case_id"].nunique().tolist() == [3, 3]
+    pids = rows.groupby("experiment_id")["value"].apply(lambda v: v.nunique())
+    assert pids.tolist() == [3, 3], "two repeats of one experiment shared a worker process"
+    # Different experiments may share a process: a fresh one per case is not what is asked for.
+    assert rows["value"].nunique() < 6

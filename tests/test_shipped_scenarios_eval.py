@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from harness import criteria_spec
+from harness.registry import suite_class
 from harness.scenario import Scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "suites" / "scenarios").glob("*.yaml"))
@@ -28,5 +29,6 @@ def test_criteria_are_consistent(path):
     assert scenario.criteria, "an evaluation scenario states its criteria"
     assert any(c.gate for c in scenario.criteria)
     problems = criteria_spec.check(list(scenario.criteria), scenario.categories,
-                                   [v.name for v in scenario.vendors], [s.suite for s in scenario.suites])
+                                   [v.name for v in scenario.vendors],
+                                   {s.suite: suite_class(s.suite).metrics for s in scenario.suites})
     assert problems == []

@@ -126,7 +126,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     junit_path = junit.write(out / "junit.xml", run.run_id, list(ev.verdicts), comparison)
     md_path = out / "summary.md"
     md_path.write_text(evaluation_markdown(res) + "\n" + to_markdown(
-        summarize(run.rows, params), problems(run.rows), params, f"Results of {run.run_id}"))
+        summarize(run.rows, params), problems(run.rows), params, f"Results of {run.run_id}", run.manifest))
     return Rendered(out, html_path, md_path, results_path, junit_path, ev, comparison)
 
 

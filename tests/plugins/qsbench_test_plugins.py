@@ -14,7 +14,7 @@ import time
 from typing import Any, ClassVar
 
 from harness.adapters import Adapter, Availability, Capability, Kind, NotApplicable
-from harness.suite import MeasureContext, Measurement, Suite, SuiteParams
+from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 
 
 class _ToyKem:
@@ -84,6 +84,7 @@ class SignerOnlyAdapter(ToyAdapter):
 class KeygenTiming(Suite):
     name = "keygen_timing"
     requires = frozenset({Capability.KEM})
+    metrics = {"keygen_us": Metric("us", "lower", "one toy key generation")}
 
     class Params(SuiteParams):
         algorithms: list[str] = ["TOY-KEM"]
@@ -98,3 +99,53 @@ class KeygenTiming(Suite):
             start = time.perf_counter_ns()
             kem.keygen()
             yield Measurement("keygen_us", (time.perf_counter_ns() - start) / 1000, "us", i)
+
+
+class BreaksDeclaration(KeygenTiming):
+    """One case per kind of bad row, next to one well-declared case: `emit` says which."""
+
+    name = "breaks_declaration"
+    label_columns = ("shade",)
+
+    def cases(self, params) -> list[dict[str, Any]]:
+        return [{"algorithm": "TOY-KEM", "emit": e}
+                for e in ("declared", "undeclared-metric", "undeclared-label", "wrong-unit", "unstorable")]
+
+    def measure(self, adapter, params, case, ctx: MeasureContext):
+        yield from super().measure(adapter, params, case, ctx)
+        emit = case["emit"]
+        if emit == "undeclared-metric":
+            yield Measurement("keygen_joules", 1.0, "J")
+        elif emit == "undeclared-label":
+            yield Measurement("keygen_us", 1.0, "us", 99, {"colour": "blue"})
+        elif emit == "wrong-unit":
+            yield Measurement("keygen_us", 1.0, "ms", 99)
+        elif emit == "unstorable":  # declared, but not text: only the store can tell
+            yield Measurement("keygen_us", 1.0, "us", 99, {"shade": 5})  # type: ignore[dict-item]
+
+
+class WorkerIdentity(Suite):
+    """Reports which process measured the case, so tests can see how repeats were placed."""
+
+    name = "worker_identity"
+    requires = frozenset()
+    metrics = {"worker_pid": Metric("count", "none", "process id of the worker")}
+
+    class Params(SuiteParams):
+        experiments: int = 2
+
+    def cases(self, params: Params) -> list[dict[str, Any]]:
+        return [{"experiment": i} for i in range(params.experiments)]
+
+    def measure(self, adapter, params: Params, case, ctx: MeasureContext):
+        yield Measurement("worker_pid", os.getpid(), "count")
+
+
+class FlakyAdapter(ToyAdapter):
+    """Aborts in key generation until the file named by option `heal_file` exists."""
+
+    name = "flaky"
+
+    def keygen_action(self) -> None:
+        if not os.path.exists(self.options["heal_file"]):
+            os.abort()

@@ -1,0 +1,72 @@
+"""The CLI's one error boundary: every command's data and OS errors become one located line on
+stderr and exit 2; a bug becomes one line naming the file that holds its traceback and exit 3.
+
+A user never sees a traceback. Messages name the file at fault wherever the error knows it (an
+OSError's filename, or the message the raising code located); the modules that read files are
+responsible for saying which file, the boundary only makes sure nothing escapes unformatted.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+
+import typer
+from typer.core import TyperGroup
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def _data_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean the input or the environment is unusable, not that qsbench is wrong.
+
+    Library error types are looked up only when the library was imported by the command,
+    so the boundary costs no start-up time.
+    """
+    types: list[type[BaseException]] = [OSError, ValueError, UnicodeError]  # not KeyError: mostly a bug
+    for module, name in (("yaml", "YAMLError"), ("duckdb", "Error"), ("pyarrow", "ArrowException"),
+                         ("harness.scenario", "ScenarioInvalid"), ("harness.rundata", "RunDirError"),
+                         ("harness.registry", "UnknownPlugin")):
+        found = getattr(sys.modules.get(module), name, None)
+        if isinstance(found, type):
+            types.append(found)
+    return tuple(types)
+
+
+def describe(exc: BaseException) -> str:
+    """One line (or the raiser's own lines) that says what is wrong and, where known, where."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{where}: {exc.strerror}" if where else exc.strerror
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def _command_name(ctx: typer.Context) -> str:
+    return " ".join(filter(None, ["qsbench", ctx.invoked_subcommand]))
+
+
+class GuardedGroup(TyperGroup):
+    """The top-level command group: runs the chosen command inside the boundary."""
+
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors, exits: typer formats them
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except _data_error_types() as exc:
+            print(f"{_command_name(ctx)}: error: {describe(exc)}", file=sys.stderr)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
+            with tempfile.NamedTemporaryFile("w", prefix="qsbench-crash-", suffix=".txt",
+                                             delete=False) as fh:
+                traceback.print_exception(exc, file=fh)
+            print(f"{_command_name(ctx)}: internal error (a bug in qsbench, please report it): "
+                  f"{type(exc).__name__}: {describe(exc)}; traceback in {fh.name}", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERNAL) from None

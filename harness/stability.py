@@ -1,0 +1,106 @@
+"""Was the host steady enough to judge a run's timings? pyperf's rules, applied to repeats.
+
+A run's timings (metrics whose declared unit is a time, not deterministic) are
+judged per experiment on the medians of its repeats, each measured in a worker
+process of its own:
+
+- the standard deviation of the repeat medians is 10 % of their mean or more
+  (pyperf warns "the standard deviation is N % of the mean" at 10 %);
+- or one repeat's median lies 50 % or more away from their mean (pyperf's
+  minimum/maximum outlier rule).
+
+Either makes that experiment's timing unstable: a comparison then says "host
+unstable" for it instead of calling a change a regression. An experiment with
+a single repeat cannot be judged (there is no spread between processes to
+look at) and is counted as unjudged. The host state the manifest records at
+the start and the end (load, runnable processes, frequencies) is the context a
+reader needs to see why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from harness import units
+from harness.metrics import Declarations
+
+STDEV_LIMIT = 0.10  # of the mean of the repeat medians
+OUTLIER_LIMIT = 0.50  # a repeat median this far from their mean
+
+
+@dataclass(frozen=True)
+class Unstable:
+    experiment_id: str
+    suite: str
+    vendor: str
+    metric: str
+    reason: str
+
+
+def is_timing(declaration) -> bool:
+    if declaration is None or declaration.deterministic or not units.known(declaration.unit):
+        return False
+    return units.unit(declaration.unit).dimension == "time"
+
+
+def experiment_column(rows: pd.DataFrame) -> pd.Series:
+    """The experiment each row belongs to; runs older than `experiment_id` count each case as its own."""
+    if "experiment_id" in rows.columns:
+        return rows["experiment_id"].fillna(rows["case_id"])
+    return rows["case_id"]
+
+
+def repeat_medians(rows: pd.DataFrame) -> pd.DataFrame:
+    """experiment_id, suite, vendor, metric, case_id, repeat, median, mean, n of every ok repeat."""
+    ok = rows[(rows["status"] == "ok") & rows["value"].notna()]
+    ok = ok.assign(experiment_id=experiment_column(ok))
+    keys = ["experiment_id", "suite", "vendor", "metric", "case_id", "repeat"]
+    grouped = ok.groupby(keys, sort=True, observed=True)["value"]
+    return grouped.agg(median="median", mean="mean", n="size").reset_index()
+
+
+def rule_broken(medians: np.ndarray) -> str | None:
+    """pyperf's two rules on one experiment's repeat medians; None when both hold."""
+    if medians.size < 2:
+        return None
+    mean = float(medians.mean())
+    if mean <= 0:
+        return None
+    spread = float(medians.std(ddof=1)) / mean
+    if spread >= STDEV_LIMIT:
+        return (f"the repeat medians' standard deviation is {spread:.0%} of their mean "
+                f"({medians.size} repeats; unstable from {STDEV_LIMIT:.0%})")
+    worst = float(np.abs(medians - mean).max()) / mean
+    if worst >= OUTLIER_LIMIT:
+        return f"one repeat's median is {worst:.0%} away from the mean of the {medians.size} repeats"
+    return None
+
+
+def judge(rows: pd.DataFrame, declarations: Declarations) -> tuple[list[Unstable], int, int]:
+    """(unstable experiments × timings, how many were judged, how many could not be: one repeat)."""
+    unstable: list[Unstable] = []
+    judged = unjudged = 0
+    table = repeat_medians(rows)
+    for (experiment, suite, vendor, metric), group in table.groupby(
+            ["experiment_id", "suite", "vendor", "metric"], sort=True):
+        if not is_timing(declarations.get(suite, metric)):
+            continue
+        if len(group) < 2:
+            unjudged += 1
+            continue
+        judged += 1
+        if reason := rule_broken(group["median"].to_numpy(dtype=float)):
+            unstable.append(Unstable(experiment, suite, vendor, metric, reason))
+    return unstable, judged, unjudged
+
+
+def summary(rows: pd.DataFrame, declarations: Declarations) -> dict:
+    """The manifest's `stability` block."""
+    unstable, judged, unjudged = judge(rows, declarations)
+    return {"rules": f"per experiment, over its repeat medians: standard deviation < {STDEV_LIMIT:.0%} "
+                     f"of the mean and every repeat within {OUTLIER_LIMIT:.0%} of it (pyperf)",
+            "stable": not unstable, "judged": judged, "unjudged_single_repeat": unjudged,
+            "unstable": [vars(u) for u in unstable]}
