@@ -23,6 +23,7 @@ What the protocols allow, and so what is checked:
 from __future__ import annotations
 
 import json
+import lzma
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,19 @@ class GroupResult:
 
 
 def vector_file(directory: Path, check: str, algorithm: str) -> Path:
+    """The vector file for `check`: FILE.json if the directory has it, else FILE.json.xz (the
+    compressed form qsbench ships); the plain name when neither exists."""
     size = algorithm.rsplit("-", 1)[1]  # ML-KEM-768 → 768, ML-DSA-65 → 65
     family = "mlkem" if algorithm.startswith("ML-KEM") else "mldsa"
     middle = "" if check == "mlkem" else f"{check}_"  # the plain ML-KEM file is mlkem_768_test.json
-    return directory / f"{family}_{size}_{middle}test.json"
+    plain = directory / f"{family}_{size}_{middle}test.json"
+    compressed = plain.with_name(plain.name + ".xz")
+    return compressed if not plain.is_file() and compressed.is_file() else plain
+
+
+def read_vectors(path: Path) -> dict[str, Any]:
+    data = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+    return json.loads(data)
 
 
 def _hex(value: str) -> bytes:
@@ -174,7 +184,7 @@ def run_file(primitive: Any, vendor: str, path: Path, check: str) -> Iterator[Gr
     if not path.is_file():
         raise NotApplicable(f"vector file {path.name} not found in {path.parent}; get the vectors from "
                             f"{WYCHEPROOF_URL} and point vectors_dir or QSBENCH_WYCHEPROOF_DIR at them")
-    data = json.loads(path.read_text())
+    data = read_vectors(path)
     for index, group in enumerate(data["testGroups"]):
         counts = {"pass": 0, "fail": 0, "skip": 0}
         failures: list[str] = []

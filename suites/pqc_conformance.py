@@ -19,9 +19,10 @@ Cases: check × algorithm, for checks
 
 Every case that judged something also gets one `conformant` row (0/1): all of its verdicts passed.
 
-The vector directory: `vectors_dir`, else $QSBENCH_WYCHEPROOF_DIR, else ../shared/vectors/wycheproof
-beside the repository. qsbench does not ship the vectors; without them the Wycheproof cases are n/a
-with a reason saying where to get them.
+The vector directory: `vectors_dir`, else $QSBENCH_WYCHEPROOF_DIR, else the copy qsbench ships as
+package data (suites/vectors/wycheproof: the C2SP/wycheproof ML-KEM and ML-DSA files, xz-compressed,
+with their source and Apache-2.0 licence). A directory may hold FILE.json or FILE.json.xz; a file
+missing from a directory given by the user makes that case n/a with where to get it.
 """
 
 from __future__ import annotations
@@ -44,16 +45,13 @@ from suites._wycheproof import KEM_CHECKS, SIGNATURE_CHECKS, run_file, vector_fi
 _ALGORITHMS = ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024", "ML-DSA-44", "ML-DSA-65", "ML-DSA-87")
 _CHECKS = (*(f"wycheproof:{c}" for c in KEM_CHECKS + SIGNATURE_CHECKS), "reference_agreement",
            "invalid_input")
-_REPO = Path(__file__).resolve().parent.parent
+_SHIPPED_VECTORS = Path(__file__).resolve().parent / "vectors" / "wycheproof"
 _VERDICT_METRICS = ("wycheproof_pass", "reference_agreement", "input_check_ok")
 
 
-def default_vectors_dir() -> Path | None:
+def default_vectors_dir() -> Path:
     env = os.environ.get("QSBENCH_WYCHEPROOF_DIR")
-    if env:
-        return Path(env)
-    shared = _REPO.parent / "shared" / "vectors" / "wycheproof"
-    return shared if shared.is_dir() else None
+    return Path(env) if env else _SHIPPED_VECTORS
 
 
 class ConformanceParams(SuiteParams):
@@ -136,9 +134,6 @@ class PQCConformance(Suite):
     def _wycheproof(adapter: Adapter, primitive: Any, params: ConformanceParams, check: str,
                     algorithm: str) -> list[Measurement]:
         directory = Path(params.vectors_dir) if params.vectors_dir else default_vectors_dir()
-        if directory is None:
-            raise NotApplicable("no Wycheproof vectors: set vectors_dir or QSBENCH_WYCHEPROOF_DIR to a copy "
-                                "of https://github.com/C2SP/wycheproof testvectors_v1")
         path = vector_file(directory, check, algorithm)
         rows = []
         for group in run_file(primitive, adapter.name, path, check):

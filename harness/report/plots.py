@@ -32,7 +32,7 @@ what 1 000 do.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -313,12 +313,15 @@ class Evidence:
 
 
 def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
-                   suite_order: list[str] = (), marks: list[Mark] = ()) -> Evidence:
+                   suite_order: list[str] = (), marks: list[Mark] = (),
+                   sampled: dict[tuple[str, str], int] | None = None) -> Evidence:
     """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
     per-row results such as the conformance check's name) give them only when no parameter varies.
     Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next.
     The metrics success criteria judge (`marks`) come first, outside the budget, with their threshold
-    and target drawn; a metric with one value in every sample is stated, not drawn."""
+    and target drawn; a metric with one value in every sample is stated, not drawn.
+    `sampled`: suite × metric → its true sample count, where `rows` hold a subsample of them
+    (harness.rundata.RunData.plot_rows); the caption says so."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
     references = ok[ok["metric"].str.contains(REFERENCE)]
@@ -374,6 +377,10 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         refs = refs[refs["metric"].isin(mine)]
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks)
+            if sampled and (suite, metric) in sampled:
+                note = (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
+                        f"{sampled[(suite, metric)]} samples")
+                drawn = [replace(p, caption=p.caption + note) for p in drawn]
             plots += drawn
             if not mine_marks:
                 per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
