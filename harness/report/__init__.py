@@ -145,7 +145,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        evidence=evidence_plots(plot_rows, params, labels, suite_order, _marks(ev), sampled),
+        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev)),
         incomplete=_incomplete(run), run_path=str(run_dir),
         summary_rows=_summary_rows(summary, params),
         cases=_cases(run.cases, params), version=qsbench_version(),

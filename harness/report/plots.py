@@ -313,8 +313,8 @@ class Evidence:
 
 
 def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
-                   suite_order: list[str] = (), marks: list[Mark] = (),
-                   sampled: dict[tuple[str, str], int] | None = None) -> Evidence:
+                   suite_order: list[str] = (), sampled: dict[tuple[str, str], int] | None = None,
+                   marks: list[Mark] = ()) -> Evidence:
     """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
     per-row results such as the conformance check's name) give them only when no parameter varies.
     Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next.
