@@ -19,7 +19,7 @@ did not finish now is a regression of its own kind (`status`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
+from math import comb, lgamma, log
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from scipy.stats import mannwhitneyu
 
 from harness.criteria_spec import RegressionPolicy
 from harness.metrics import higher_is_better
-from harness.rundata import RunData, RunDirError, load
+from harness.rundata import RunData, RunDirError, chunks, load
 from harness.store import CASE_STATUS_METRIC, MANIFEST
 
 FLAGGED = ("regression", "improvement")
@@ -71,8 +71,10 @@ def smallest_p(n: int, m: int) -> float:
     """Smallest two-sided p-value an exact Mann–Whitney U test can reach with n and m samples."""
     if not (n and m):
         return 1.0
-    ways = comb(n + m, n)
-    return min(1.0, 2.0 / ways) if ways < 10**300 else 0.0  # beyond float range: effectively zero
+    # log C(n+m, n) first: the exact binomial of a million samples takes seconds to build
+    if lgamma(n + m + 1) - lgamma(n + 1) - lgamma(m + 1) > 300 * log(10):
+        return 0.0  # beyond float range: effectively zero
+    return min(1.0, 2.0 / comb(n + m, n))
 
 
 def _relative(before: float, after: float) -> float | None:
@@ -172,4 +174,11 @@ def latest_baseline(run_dir: Path) -> Path:
 def compare(current: RunData, baseline: RunData, policy: RegressionPolicy | None = None) -> Comparison:
     if policy is None:
         policy = current.scenario.regression if current.scenario else RegressionPolicy()
-    return compare_rows(current.rows, baseline.rows, policy, current.run_id, baseline.run_id)
+    # Case by case (every key starts with case_id), a chunk of cases at a time: memory grows with
+    # the largest chunk, not with the runs (harness.rundata.chunks).
+    columns = ["case_id", "suite", "vendor", "status", "reason", "metric", "value", "unit"]
+    changes: list[Change] = []
+    for now, then in chunks(current, baseline):
+        part = compare_rows(current.case_frames(now, columns), baseline.case_frames(then, columns), policy)
+        changes += part.changes
+    return Comparison(current.run_id, baseline.run_id, policy, tuple(changes))
