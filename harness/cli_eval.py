@@ -52,8 +52,8 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
 
     Example: [bold]qsbench verdicts results/20261124T120000Z-pilot-1a2b[/bold]
     """
-    from rich.table import Table
-
+    from harness.console import Notes
+    from harness.console import table as console_table
     from harness.evaluation import evaluate_run
     from harness.summary import fmt
 
@@ -61,24 +61,26 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
     if not ev.verdicts:
         out.print(f"{run_dir}: the scenario states no criteria")
         return
-    table = Table(title=f"Verdicts ({ev.run.run_id})")
-    for col in ("criterion", "vendor", "verdict", "value", "95% CI", "n", "requirement", "reason"):
-        table.add_column(col, overflow="fold")
+    notes = Notes()
+    table = console_table(f"Verdicts ({ev.run.run_id})",
+                          ("criterion", "vendor", "verdict", "value", "95% CI", "n", "requirement", "reason"))
     for v in ev.verdicts:
         ci = f"[{fmt(v.evidence.ci[0])}, {fmt(v.evidence.ci[1])}]" if v.evidence.ci else ""
         value = "" if v.evidence.value is None else f"{fmt(v.evidence.value)} {v.evidence.unit or ''}"
         name = v.criterion.id + (" (gate)" if v.criterion.gate else "")
         requirement = f"{v.criterion.statistic} {v.criterion.op} {v.criterion.threshold}"
         table.add_row(name, v.vendor, f"[{STYLE[v.outcome]}]{v.label}[/]", value, ci, str(v.evidence.n),
-                      requirement, _short(v.reason))
+                      requirement, notes.ref(v.reason))
     out.print(table)
+    notes.print(out)
     if ev.scorecard is not None and len(ev.scorecard.vendors) > 1:
         out.print("ranking: " + " > ".join(
             f"{s.vendor} {s.total:.1f}" + (" [red](gate failed)[/]" if s.failed_gates else "")
             for s in ev.scorecard.vendors))
     for v in ev.gate_failures:
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
-        out.print(_short(v.reason), markup=False, highlight=False)
+        out.print(notes.ref(v.reason), markup=False, highlight=False)
+    notes.print(out)
     raise typer.Exit(ev.exit_code)
 
 
@@ -107,10 +109,9 @@ def compare_cmd(
 
     Example: [bold]qsbench compare results/RUN --baseline history:7 --metric-threshold handshake_ms=0.2[/bold]
     """
-    from rich.table import Table
-
     from harness import junit
     from harness.compare import compare, resolve_baseline
+    from harness.console import table as console_table
     from harness.criteria_spec import RegressionPolicy
     from harness.rundata import RunDirError
     from harness.summary import fmt
@@ -129,11 +130,9 @@ def compare_cmd(
         updates["metrics"] = {**policy.metrics, **overrides}
     policy = RegressionPolicy(**{**policy.model_dump(), **updates})
     result = compare(current, base, policy)
-    table = Table(title=f"{result.run_id} against {result.baseline_run_id}")
     columns = ("kind", "suite", "vendor", "metric", "baseline", "current", "change", "p", "repeats", "case",
                "note")
-    for col in columns:
-        table.add_column(col, overflow="fold")
+    table = console_table(f"{result.run_id} against {result.baseline_run_id}", columns)
     shown = [c for c in result.changes if c.kind != "unchanged"]
     for c in shown:
         colour = {"regression": "red", "status": "red", "case missing": "red",
@@ -169,8 +168,7 @@ def history(
 
     Example: [bold]qsbench history handshake_ms --where group=X25519MLKEM768 --plot h.svg[/bold]
     """
-    from rich.table import Table
-
+    from harness.console import table as console_table
     from harness.history import query, steps
     from harness.summary import fmt
 
@@ -183,9 +181,7 @@ def history(
         out.print(f"no ok rows of {metric} under {results}")
         raise typer.Exit(1)
     keys = ["vendor", *(by or [])]
-    table = Table(title=f"{metric} per run")
-    for col in ("run", "started", *keys, "n", "cases", "median", "p25–p75"):
-        table.add_column(col, overflow="fold")
+    table = console_table(f"{metric} per run", ("run", "started", *keys, "n", "cases", "median", "p25–p75"))
     for _, r in series.iterrows():
         table.add_row(r["run_id"], str(r["started"]), *[str(r[k]) for k in keys], str(r["n"]),
                       str(r["cases"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}")

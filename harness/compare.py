@@ -307,11 +307,12 @@ def compare(current: RunData, baseline: RunData | Sequence[Path], policy: Regres
     """`baseline`: one run, or run directories oldest first (a history, read with DuckDB)."""
     if policy is None:
         policy = current.scenario.regression if current.scenario else RegressionPolicy()
-    cur_repeats, cur_status = repeat_tables(current.rows)
+    # Aggregated to repeats by DuckDB over the Parquet parts: memory grows with repeats, not samples.
+    cur_repeats, cur_status = run_repeat_tables([current.run_dir])
     if isinstance(baseline, RunData):
         manifests = [baseline.manifest]
         order = [baseline.run_id]
-        base_repeats, base_status = repeat_tables(baseline.rows)
+        base_repeats, base_status = run_repeat_tables([baseline.run_dir])
     else:
         dirs = [Path(d) for d in baseline]
         if not dirs:

@@ -86,9 +86,17 @@ def _tables(con: duckdb.DuckDBPyConnection, src: str) -> tuple[pd.DataFrame, pd.
             con.execute(_STATUSES.format(src=src, experiment=experiment)).df())
 
 
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    # DuckDB 2.0 folds isnan() to false from Parquet min/max statistics, which leave NaN out:
+    # do not reason from statistics (see harness.rundata).
+    con.execute("SET disabled_optimizers = 'statistics_propagation'")
+    return con
+
+
 def repeat_tables(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per repeat × metric: median, mean, n; per case: status) of rows held in memory."""
-    con = duckdb.connect()
+    con = _duckdb()
     con.register("src", rows)
     return _tables(con, "src")
 
@@ -99,7 +107,7 @@ def run_repeat_tables(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]
              if any((Path(d) / MEASUREMENTS).glob("*.parquet"))]
     if not parts:
         return pd.DataFrame(columns=REPEAT_COLUMNS), pd.DataFrame(columns=STATUS_COLUMNS)
-    con = duckdb.connect()
+    con = _duckdb()
     con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet({parts!r}, union_by_name=true)")
     return _tables(con, "src")
 

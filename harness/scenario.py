@@ -134,24 +134,73 @@ def _errors_from(exc: ValidationError, prefix: Loc, marks: dict, source: str) ->
     return errors
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
-    """Validate scenario text; raise ScenarioInvalid with every error found."""
+def _yaml_tree(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """Compose and construct the document once, so positions and values come from the same parse."""
+    def syntax(line: int, col: int, message: str) -> ScenarioInvalid:
+        return ScenarioInvalid([ScenarioError(source, line, col, "", f"YAML syntax: {message}")])
+
+    loader = None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # checks every character up front (ReaderError)
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        duplicates = _duplicate_keys(node)
+        if duplicates:
+            raise ScenarioInvalid([
+                ScenarioError(source, k.start_mark.line + 1, k.start_mark.column + 1, path,
+                              f"key {k.value!r} appears twice in this mapping (first at line {first})")
+                for path, k, first in duplicates])
+        return node, loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ScenarioInvalid([ScenarioError(source, line, col, "", f"YAML syntax: {exc.problem}")]) from None
-    if not isinstance(data, dict):
+        raise syntax(*((mark.line + 1, mark.column + 1) if mark else (1, 1)), str(exc.problem)) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control codes, NUL)
+        where = _line_col(text, exc.position)
+        raise syntax(*where, f"character U+{exc.character:04X} is not allowed") from None
+    except (yaml.YAMLError, RecursionError) as exc:  # e.g. nesting deeper than the parser's stack
+        raise syntax(1, 1, f"{type(exc).__name__}: {exc}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[tuple[str, yaml.Node, int]]:
+    """Every key repeated within one mapping: YAML loaders keep the last silently, we refuse."""
+    found: list[tuple[str, yaml.Node, int]] = []
+    stack: list[tuple[yaml.Node, Loc]] = [(node, loc)]
+    seen_nodes: set[int] = set()  # aliases share nodes: visit each once
+    while stack:
+        current, at = stack.pop()
+        if id(current) in seen_nodes:
+            continue
+        seen_nodes.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in first:
+                        found.append((".".join(map(str, (*at, key.value))), key, first[key.value]))
+                    else:
+                        first[key.value] = key.start_mark.line + 1
+                stack.append((value, (*at, str(key.value) if isinstance(key, yaml.ScalarNode) else "?")))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*at, i)) for i, item in enumerate(current.value))
+    return sorted(found, key=lambda f: (f[1].start_mark.line, f[1].start_mark.column))
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
+    """Validate scenario text; raise ScenarioInvalid with every error found, in one pass."""
+    root, data = _yaml_tree(text, source)
+    if root is None or not isinstance(data, dict):
         raise ScenarioInvalid([ScenarioError(source, 1, 1, "", "a scenario is a YAML mapping")])
     marks: dict[Loc, tuple[int, int]] = {}
     _marks(root, (), marks)
-
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioInvalid(_errors_from(exc, (), marks, source)) from None
 
     errors: list[ScenarioError] = []
 
@@ -159,44 +208,87 @@ def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
         line, col = _locate(marks, loc)
         errors.append(ScenarioError(source, line, col, ".".join(map(str, loc)), message))
 
-    names = [v.name for v in scenario.vendors]
-    for i, spec in enumerate(scenario.vendors):
-        if spec.name in names[:i]:
-            fail(("vendors", i, "name"), f"vendor {spec.name!r} is listed twice")
-        try:
-            adapter_class(spec.adapter_name)
-        except UnknownPlugin as exc:
-            fail(("vendors", i, "adapter" if spec.adapter else "name"), str(exc))
+    scenario: Scenario | None
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_errors_from(exc, (), marks, source))
+        scenario = None
 
+    # Names and suite params are checked on the raw data too, so a shape error elsewhere in
+    # the file does not hide them: the user sees every problem of the file at once.
+    names = _vendor_names(data.get("vendors"), fail)
     params: list[SuiteParams] = []
     declared: dict[str, Any] = {}  # suite → its metric declarations, for the criteria's units
-    for i, run in enumerate(scenario.suites):
-        for j, vendor in enumerate(run.vendors or []):
-            if vendor not in names:
+    runs = data.get("suites")
+    for i, run in enumerate(runs if isinstance(runs, list) else []):
+        if not isinstance(run, dict):
+            continue
+        subset = run.get("vendors")
+        for j, vendor in enumerate(subset if isinstance(subset, list) else []):
+            if isinstance(vendor, str) and names is not None and vendor not in names:
                 fail(("suites", i, "vendors", j), f"{vendor!r} is not among the scenario's vendors: {names}")
+        if not isinstance(run.get("suite"), str):
+            continue
         try:
-            cls = suite_class(run.suite)
+            cls = suite_class(run["suite"])
         except UnknownPlugin as exc:
             fail(("suites", i, "suite"), str(exc))
             continue
-        declared[run.suite] = cls.metrics
+        declared[run["suite"]] = cls.metrics
+        given = run.get("params", {})
+        if not isinstance(given, dict):
+            continue
         try:
-            params.append(cls.Params.model_validate(run.params))
+            params.append(cls.Params.model_validate(given))
         except ValidationError as exc:
             errors.extend(_errors_from(exc, ("suites", i, "params"), marks, source))
-    for loc, message in criteria_spec.check(list(scenario.criteria), scenario.categories, names, declared):
-        fail(loc, message)
-    if errors:
-        raise ScenarioInvalid(errors)
+    if scenario is not None:
+        for loc, message in criteria_spec.check(list(scenario.criteria), scenario.categories, names or [],
+                                                declared):
+            fail(loc, message)
+    if errors or scenario is None:
+        raise ScenarioInvalid(sorted(errors, key=lambda e: (e.line, e.col)))
     return LoadedScenario(scenario, text, source, tuple(params))
 
 
+def _vendor_names(vendors: Any, fail: Any) -> list[str] | None:
+    """The vendor names as written (None when `vendors` is not a list); repeats and unknown adapters fail."""
+    if not isinstance(vendors, list):
+        return None
+    names: list[str] = []
+    for i, spec in enumerate(vendors):
+        entry = {"name": spec} if isinstance(spec, str) else spec
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        name, adapter = entry["name"], entry.get("adapter")
+        if name in names:
+            fail(("vendors", i, "name"), f"vendor {name!r} is listed twice")
+        names.append(name)
+        if adapter is not None and not isinstance(adapter, str):
+            continue
+        try:
+            adapter_class(adapter or name)
+        except UnknownPlugin as exc:
+            fail(("vendors", i, "adapter" if adapter else "name"), str(exc))
+    return names
+
+
 def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario file; the file must be UTF-8 (YAML 1.2's default encoding)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioInvalid([ScenarioError(str(path), 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = raw[: exc.start].decode("utf-8")
+        line, col = _line_col(good, len(good))
+        raise ScenarioInvalid([ScenarioError(
+            str(path), line, col, "", f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+            f"({exc.reason}); save the file as UTF-8")]) from None
     return parse_scenario(text, str(path))
 
 

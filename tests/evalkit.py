@@ -151,3 +151,38 @@ def many_cases_run(run_dir: Path, vendors: int = 4, algorithms: int = 25, repeat
     scenario = {"name": "many-cases", "vendors": names, "suites": [{"suite": "pqc_primitives"}],
                 "criteria": criteria}
     return write_run(run_dir, scenario, rows, {"algorithm": "string", "operation": "string"})
+
+
+def large_pilot_run(run_dir: Path, rows: int, seed: int = 0, slowdown: float = 1.0,
+                    started: str = "2026-11-24T00:00:00Z") -> Path:
+    """`pilot_run` with its TLS cases grown until the run holds about `rows` rows, written column-wise.
+
+    Millions of rows as dicts would cost the generator more than the report it is meant to test, so
+    the twelve TLS cases are built as Arrow columns; every other case is `pilot_rows`' own.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    small = pilot_rows(run_dir.name, 1, seed, slowdown)
+    others = [r for r in small if not (r["suite"] == "tls_handshake" and r["status"] == "ok")]
+    tls = [r for r in small if r["suite"] == "tls_handshake" and r["status"] == "ok"]
+    heads = list({r["case_id"]: r for r in tls}.values())
+    per_case = max(1, (rows - len(others)) // len(heads))
+    path = pilot_run(run_dir, 1, seed, slowdown, started)  # manifest, scenario and the small cases
+    store = RunStore(path)
+    schema = store.schema()
+    rng = np.random.default_rng(seed)
+    for head in heads:
+        base = (2 * head["rtt_ms"] + {"alpha": 5.0, "beta": 9.0, "gamma": 4.0}[head["vendor"]]
+                + (1.0 if "MLKEM" in head["group"] else 0.0)) * slowdown
+        columns = {}
+        for name in schema.names:
+            if name == "value":
+                columns[name] = pa.array(base * np.exp(rng.normal(0, 0.08, per_case)))
+            elif name == "sample":
+                columns[name] = pa.array(np.arange(per_case, dtype=np.int64))
+            else:
+                value = {**head, "run_id": run_dir.name}.get(name)
+                columns[name] = pa.repeat(pa.scalar(value, schema.field(name).type), per_case)
+        pq.write_table(pa.table(columns, schema=schema), store.parts_dir / f"{head['case_id']}.parquet")
+    return path

@@ -84,3 +84,24 @@ def test_json_schema_describes_the_format():
     schema = json_schema()
     assert set(schema["required"]) == {"name", "vendors", "suites"}
     assert schema["additionalProperties"] is False
+
+
+def test_repeated_key_is_an_error_at_the_repeat():
+    text = GOOD.replace("seed: 7\n", "seed: 7\nseed: 8\n")
+    assert errors_of(text) == ["s.yaml:3:1: seed: key 'seed' appears twice in this mapping (first at line 2)"]
+
+
+def test_file_that_is_not_utf8_names_the_byte_and_its_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(GOOD.replace("engine-check", "caf\u00e9").encode("latin-1"))
+    with pytest.raises(ScenarioInvalid) as info:
+        load_scenario(path)
+    (err,) = info.value.errors
+    assert (err.line, err.col) == (1, 10)
+    assert "not UTF-8: byte 0xe9 at offset 9" in err.message
+
+
+def test_shape_and_suite_param_errors_come_together():
+    text = GOOD.replace("seed: 7", "seed: -1").replace("samples: 4", "samples: many")
+    errs = errors_of(text)
+    assert [e.split(": ")[0] for e in errs] == ["s.yaml:2:1", "s.yaml:12:7"]
