@@ -15,8 +15,10 @@ from tests.evalkit import case_rows, pilot_run, write_run
 @pytest.fixture(scope="module")
 def pilot(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    base = pilot_run(root / "run-1", seed=1, started="2026-11-22T00:00:00Z")
-    current = pilot_run(root / "run-2", seed=2, slowdown=1.3, started="2026-11-23T00:00:00Z")
+    # Five repeats per TLS experiment: a comparison's evidence is repeats, not the samples of one process.
+    nightly = {"tls_repeats": 5, "interop_seed": 9}
+    base = pilot_run(root / "run-1", seed=1, started="2026-11-22T00:00:00Z", **nightly)
+    current = pilot_run(root / "run-2", seed=2, slowdown=1.3, started="2026-11-23T00:00:00Z", **nightly)
     return base, current, render(current, baseline=base)
 
 
@@ -30,7 +32,7 @@ def test_results_json_carries_verdicts_scores_and_regressions(pilot):
     assert by[("tls_p95", "alpha")]["ci_low"] < by[("tls_p95", "alpha")]["value"]
     assert res["scorecard"]["ranking"][0]["vendor"] == "beta"  # the only one interoperating with everyone
     kinds = res["comparison"]["counts"]
-    # 30 % slower handshakes over 100 samples per case: every TLS case regresses, nothing else does.
+    # 30 % slower handshakes over five repeats: every TLS experiment regresses, nothing else does.
     assert kinds["regression"] == 12
     regressed = {c["metric"] for c in res["comparison"]["changes"] if c["kind"] == "regression"}
     assert regressed == {"handshake_ms"}
@@ -100,7 +102,8 @@ def test_results_table_gives_spread_and_cases_for_every_line(pilot):
 
 
 def test_nightly_report_shows_trends_with_the_step(tmp_path):
-    nights = [pilot_run(tmp_path / f"night-{i}", seed=i, slowdown=slow, started=f"2026-11-1{i}T02:00:00Z")
+    nights = [pilot_run(tmp_path / f"night-{i}", seed=i, slowdown=slow, started=f"2026-11-1{i}T02:00:00Z",
+                        tls_repeats=5, interop_seed=9)
               for i, slow in enumerate((1.0, 1.0, 1.0, 1.4, 1.4))]
     html = render(nights[4], baseline=nights[3]).html.read_text()
     trends = html[html.index('<section id="trends">'):html.index('<section id="evidence">')]
