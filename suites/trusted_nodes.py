@@ -41,8 +41,7 @@ from pydantic import Field, model_validator
 
 from harness.adapters import Adapter, Capability, NotApplicable
 from harness.qkd.bounds import plob_bound
-from harness.qkd.finite_key import optimal_finite_key_rate
-from harness.qkd.keyrate import max_distance_km
+from harness.qkd.keyrate import max_distance_km, optimal_finite_key_rate
 from harness.qkd.profiles import Profile, load_profile
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_expectations import declared_profile
@@ -146,8 +145,9 @@ def _reach_km(profile: Profile) -> float:
 @lru_cache(maxsize=64)
 def _cached_reach(profile_json: str) -> float:
     profile = Profile.model_validate_json(profile_json)
+    # To half a kilometre in coarse steps: each finite-key optimum costs a good part of a second.
     return max_distance_km(lambda d: optimal_finite_key_rate(profile, d, profile.security.block_size)
-                           .rate_per_pulse)
+                           .rate_per_pulse, step_km=25.0, tolerance_km=0.5)
 
 
 def _graph(links: list[tuple[str, str, float]]) -> nx.DiGraph:
