@@ -7,12 +7,17 @@ core's output: what is under test here is the API, not the physics.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import ssl
 import uuid
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vendors.simulated_qkd.certs import make_test_pki
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
@@ -225,3 +230,62 @@ def test_openapi_document_lists_every_endpoint(kme):
                                  "/api/v1/keys/{master_SAE_ID}/dec_keys"}
     assert set(doc["paths"]["/api/v1/keys/{slave_SAE_ID}/enc_keys"]) == {"get", "post"}
     assert set(doc["components"]["schemas"]["Status"]["required"]) == set(STATUS_FIELDS)
+
+
+def _crafted_client(kme: Kme, tmp_path, subject: x509.Name) -> httpx.Client:
+    """A client certificate from the KME's own CA with any subject we like (what an insider could get)."""
+    ca_key = serialization.load_pem_private_key((kme.pki.directory / "ca.key").read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate(kme.pki.ca_cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "crafted.pem", tmp_path / "crafted.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ctx = ssl.create_default_context(cafile=str(kme.pki.ca_cert))
+    ctx.load_cert_chain(str(cert_path), str(key_path))
+    c = httpx.Client(verify=ctx, timeout=10)
+    kme._clients.append(c)
+    return c
+
+
+def test_identity_comes_from_the_parsed_certificate_not_from_its_rendered_subject(filled, tmp_path):
+    key = enc(filled, {"number": 1}).json()["keys"][0]
+    # CN=SAE_C with an organisation name that reads ",CN=SAE_B" once rendered unescaped.
+    crafted = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SAE_C"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x,CN=SAE_B")])
+    r = _crafted_client(filled, tmp_path, crafted).post(
+        f"{filled.b}/api/v1/keys/SAE_A/dec_keys", json={"key_IDs": [{"key_ID": key["key_ID"]}]})
+    assert r.status_code == 401 and "SAE_C" in r.json()["message"]
+    assert dec(filled, [key["key_ID"]]).json()["keys"] == [key]  # the real SAE_B still gets it
+
+
+@pytest.mark.parametrize("subject", [
+    [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "no common name")],
+    [x509.NameAttribute(NameOID.COMMON_NAME, "SAE_B"), x509.NameAttribute(NameOID.COMMON_NAME, "SAE_A")],
+    [x509.NameAttribute(NameOID.COMMON_NAME, "SAE_B"), x509.NameAttribute(NameOID.COMMON_NAME, "SAE_B")],
+], ids=["no-cn", "two-cns", "repeated-cn"])
+def test_certificate_without_exactly_one_identity_is_refused(filled, tmp_path, subject):
+    r = _crafted_client(filled, tmp_path, x509.Name(subject)).get(f"{filled.b}/api/v1/keys/SAE_A/status")
+    assert r.status_code == 401 and "exactly one" in r.json()["message"]
+
+
+@pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("route", ["enc_keys", "dec_keys", "status"])
+def test_methods_other_than_get_and_post_are_405_and_consume_nothing(filled, method, route):
+    before = filled.store.stored_key_count()
+    r = filled.client("SAE_A").request(method, f"{filled.a}/api/v1/keys/SAE_B/{route}?number=5")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+    if method != "HEAD":
+        assert r.headers["content-type"] == "application/json" and r.json()["message"]
+    assert filled.store.stored_key_count() == before
+
+
+def test_unknown_paths_are_json_404(kme):
+    r = kme.client("SAE_A").get(f"{kme.a}/api/v2/nothing")
+    assert r.status_code == 404 and r.json()["message"]
