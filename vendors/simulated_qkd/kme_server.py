@@ -97,7 +97,7 @@ class KmeServer:
             app = make_kme_app(KmeApi(end, directory, store, limits, unavailable))
             config = uvicorn.Config(
                 app, host=host, port=port + i if port else 0, http=_TlsPeerH11Protocol, lifespan="off",
-                log_level=log_level, access_log=False, timeout_graceful_shutdown=5,
+                log_level=log_level, access_log=False, timeout_graceful_shutdown=1,
                 ssl_context_factory=lambda _cfg, _default, k=kme_id: server_ssl_context(pki, k),
                 ssl_certfile=str(pki.kmes[kme_id].cert))
             self._servers[end] = uvicorn.Server(config)
