@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 import ssl
 import uuid
@@ -22,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from vendors.simulated_qkd.certs import make_test_pki
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
 from vendors.simulated_qkd.kme_app import (
+    MAX_ECHOED,
     MSG_EXTENSION_MANDATORY,
     MSG_KEYS_NOT_FOUND,
     MSG_SIZE_NOT_MULTIPLE_OF_8,
@@ -289,3 +291,50 @@ def test_methods_other_than_get_and_post_are_405_and_consume_nothing(filled, met
 def test_unknown_paths_are_json_404(kme):
     r = kme.client("SAE_A").get(f"{kme.a}/api/v2/nothing")
     assert r.status_code == 404 and r.json()["message"]
+
+
+def _raw(k: Kme, url: str, content: bytes, content_type: str = "application/json", sae: str = "SAE_A"):
+    return k.client(sae).post(url, content=content, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(("route", "content", "content_type", "status"), [
+    ("enc", b'{"a":' * 5000 + b"1" + b"}" * 5000, "application/json", 400),   # nested: was RecursionError 500
+    ("dec", b"[" * 20000 + b"]" * 20000, "application/json", 400),
+    ("enc", b'{"number":1,"extension_mandatory":1}', "application/json", 400),  # int: was TypeError 500
+    ("enc", b'{"number":1,"extension_mandatory":true}', "application/json", 400),
+    ("enc", b'{"number":1,"extension_mandatory":1.5}', "application/json", 400),
+    ("dec", b'{"key_IDs":[{"key_ID":"\\udc80"}]}', "application/json", 400),   # lone surrogate
+    ("enc", b'{"number":1}', "text/plain", 415),
+    ("enc", '{"number":1}'.encode("utf-16"), "application/json; charset=utf-16", 415),
+    ("enc", b"{" + b" " * (10 * 2**20) + b"}", "application/json", 413),     # 10 MB
+    ("dec", json.dumps({"key_IDs": [{"key_ID": str(uuid.uuid4())} for _ in range(100_000)]}).encode(),
+     "application/json", 413),
+    ("dec", json.dumps({"key_IDs": [{"key_ID": "x" * 100_000}]}).encode(), "application/json", 413),
+])
+def test_malformed_requests_get_a_4xx_json_error_never_a_5xx(filled, route, content, content_type, status):
+    url = (f"{filled.a}/api/v1/keys/SAE_B/enc_keys" if route == "enc"
+           else f"{filled.b}/api/v1/keys/SAE_A/dec_keys")
+    r = _raw(filled, url, content, content_type, "SAE_A" if route == "enc" else "SAE_B")
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    assert r.json()["message"]
+
+
+@pytest.mark.parametrize("number", ["１", "+1", "1_0", "1.0", " 2"])
+def test_lenient_query_numbers_are_refused(filled, number):
+    before = filled.store.stored_key_count()
+    r = enc(filled, method="GET", params={"number": number})
+    assert r.status_code == 400 and filled.store.stored_key_count() == before
+
+
+def test_unknown_key_ids_are_echoed_capped(filled):
+    long_unknown = [str(uuid.uuid4()) for _ in range(100)]
+    r = dec(filled, long_unknown)
+    assert r.status_code == 400
+    assert len(r.json()["details"][0]["key_IDs_not_found"]) == MAX_ECHOED
+    r = dec(filled, ["y" * 2000])
+    assert r.status_code == 400 and len(r.text) < 300  # a non-UUID is refused without being echoed
+
+
+def test_status_says_simulated_keys_are_for_testing_only(filled):
+    body = filled.client("SAE_A").get(f"{filled.a}/api/v1/keys/SAE_B/status").json()
+    assert "never for protecting data" in body["status_extension"]["simulated_keys"]
