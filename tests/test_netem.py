@@ -230,3 +230,26 @@ def test_loopback_and_proxy_paths_connect(echo_server):
             assert sock.recv(5) == b"hello"
             assert (path.connection_stats(sock) is None) == (path.backend == "loopback")
             sock.close()
+
+
+def test_data_the_server_sends_first_also_pays_the_handshake():
+    """A banner (SMTP, SSH) arrives two round trips after connect(), as over TCP: the server may send
+    only once the handshake's last ACK reached it. Lower bound only (load-independent)."""
+    rtt_ms = 20.0
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def banner() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 hello\r\n")
+            conn.recv(1)
+
+    threading.Thread(target=banner, daemon=True).start()
+    with _proxied(listener, LinkConditions(rtt_ms=rtt_ms)) as proxy:
+        start = time.perf_counter()
+        sock = socket.create_connection(proxy.address)
+        assert sock.recv(64) == b"220 hello\r\n"
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        sock.close()
+    listener.close()
+    assert elapsed_ms >= 2 * rtt_ms
