@@ -86,6 +86,7 @@ def test_finite_key_grows_with_block_size_towards_the_asymptotic_rate(lim):
     assert rates[-1] <= asym / (0.9**2 + 0.1**2)
 
 
+@pytest.mark.slow  # three reaches, each ~20 full optimisations: about 90 s here
 def test_finite_key_maximum_distance_grows_with_block_size(lim):
     distances = [max_distance_km(lambda d, n=n: finite_key(lim, d, n), step_km=10.0)
                  for n in (10**5, 10**7, 10**9)]

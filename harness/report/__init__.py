@@ -21,7 +21,7 @@ from harness.evaluation import Evaluation, evaluate_run
 from harness.manifest import qsbench_version
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
-from harness.report.plots import evidence_plots
+from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load
 from harness.summary import fmt, problems, to_markdown
@@ -73,15 +73,70 @@ def _summary_rows(table: pd.DataFrame, params: list[str]) -> list[dict]:
             for _, r in table.iterrows()]
 
 
+def _shown(v: dict) -> tuple[str, str]:
+    """A verdict's value and interval as the requirement states it: a rate stated in % shows in %."""
+    scale, unit = 1.0, v["unit"] or ""
+    if unit == "ratio" and v["threshold_stated"].endswith("%"):
+        scale, unit = 100.0, "%"
+    value = "" if v["value"] is None else f"{fmt(v['value'] * scale)} {unit}".rstrip()
+    ci = "" if v["ci_low"] is None else f"[{fmt(v['ci_low'] * scale)}, {fmt(v['ci_high'] * scale)}]"
+    return value, ci
+
+
+def _gates_fix_order(scorecard: dict | None) -> bool:
+    """True when the mandatory gates alone order the vendors (two vendors, one failing a gate: it ranks
+    last whatever the weights), so "holds under ±20 %" would credit the weights with the order."""
+    ranking = (scorecard or {}).get("ranking") or []
+    return len(ranking) == 2 and sum(bool(s.get("failed_gates")) for s in ranking) == 1
+
+
 def _verdict_rows(res: dict) -> list[dict]:
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
+        v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True))}
         where = "".join(f", {k}={w}" for k, w in v["where"].items())
         row = rows.setdefault(v["criterion"], {
             "id": v["criterion"], "gate": v["gate"], "description": v["description"], "cells": {},
             "requirement": f"{v['statistic']}({v['metric']}{where}) {v['op']} {v['threshold_stated']}"})
         row["cells"][v["vendor"]] = v
     return list(rows.values())
+
+
+def _marks(ev: Evaluation) -> list[Mark]:
+    """Each criterion's threshold and target in its rows' unit, from its first judged verdict."""
+    from harness import units
+
+    marks: dict[str, Mark] = {}
+    for v in ev.verdicts:
+        crit = v.criterion
+        if crit.id in marks or v.threshold is None:
+            continue
+        target = None
+        if crit.target_quantity is not None:
+            value, symbol = crit.target_quantity
+            unit = v.evidence.unit
+            try:
+                target = units.convert(value, symbol, unit) if symbol and unit and symbol != unit else value
+            except units.UnitError:
+                target = None
+        where = tuple((c, tuple(w if isinstance(w, list) else [w])) for c, w in sorted(crit.where.items()))
+        marks[crit.id] = Mark(crit.id, crit.suite, crit.metric, crit.statistic, crit.op, v.threshold, target,
+                              where)
+    return list(marks.values())
+
+
+def _incomplete(run: RunData) -> str:
+    """Why the report covers less than the plan, or "" for a finished run."""
+    planned = run.manifest.get("cases")
+    done = len(run.cases)
+    missing = planned - done if isinstance(planned, int) and planned > done else 0
+    if not run.manifest.get("finished") or missing:
+        what = (f"{missing} of {planned} planned cases have no results" if missing
+                else "its manifest has no finish time")
+        source = (run.manifest.get("scenario") or {}).get("source", "SCENARIO")
+        return (f"This run is incomplete: {what}. Verdicts that need the missing cases read \"no data\"; "
+                f"finish it with: qsbench run {source} --resume {run.run_dir}")
+    return ""
 
 
 def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
@@ -105,10 +160,12 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=run.n_rows,
         vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
         gate_failures=res["gate_failures"], scorecard=res["scorecard"],
+        gates_fix_order=_gates_fix_order(res["scorecard"]),
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled),
+        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev)),
+        incomplete=_incomplete(run), run_path=str(run_dir),
         summary_rows=_summary_rows(summary, params),
         cases=_cases(run.cases, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
