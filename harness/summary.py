@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.store import CASE_STATUS_METRIC, RunStore
+from harness.store import CASE_STATUS_METRIC
 
 STAT_COLUMNS = ["n", "median", "p25", "p75", "p99", "mean", "min", "max"]
 
@@ -31,8 +31,8 @@ def summarize(rows: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
 
 
 # Columns every row has; any other column not among a summary's keys is a suite's label.
-_ROW_COLUMNS = ("run_id", "case_id", "suite", "vendor", "adapter", "repeat", "status", "reason",
-                "metric", "value", "unit", "sample")
+_ROW_COLUMNS = ("run_id", "case_id", "experiment_id", "suite", "vendor", "adapter", "repeat", "status",
+                "reason", "metric", "value", "unit", "sample")
 
 
 def _false_names(group: pd.DataFrame, labels: list[str]) -> str:
@@ -120,11 +120,13 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
 
 
 def write_summary(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
-    store = RunStore(run_dir)
-    manifest = store.manifest
-    rows = store.read()
+    """summary.md of a run, its statistics computed in DuckDB over the parts (see harness.rundata)."""
+    from harness.rundata import load
+
+    run = load(run_dir)
+    manifest = run.manifest
     params = manifest.get("param_columns", [])
-    summary, bad = summarize(rows, params), problems(rows)
+    summary, bad = run.summary(params), problems(run.cases)
     out = Path(run_dir) / "report" / "summary.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(to_markdown(summary, bad, params, f"qsbench run {manifest['run_id']}", manifest))

@@ -139,7 +139,7 @@ class _Accepting:
 @pytest.mark.parametrize("vendor", PQC)
 def test_invalid_input_checks_pass_for_real_kems_and_catch_an_accepting_one(vendor):
     kem = adapter_class(vendor)().kem("ML-KEM-768")
-    names = {name for name, ok, _ in invalid_input_checks(kem) if ok}
+    names = {name for name, ok, _, _ in invalid_input_checks(kem) if ok}
     assert {"ciphertext_truncated", "ciphertext_too_long", "ciphertext_corrupted_implicit_rejection"} <= names
-    broken = {name: ok for name, ok, _ in invalid_input_checks(_Accepting(kem))}
+    broken = {name: ok for name, ok, _, _ in invalid_input_checks(_Accepting(kem))}
     assert not broken["ciphertext_truncated"] and not broken["ciphertext_corrupted_implicit_rejection"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from harness.qkd.bounds import plob_bound, tgw_bound
-from harness.qkd.finite_key import finite_key_rate, lim_key_length, optimal_finite_key_rate
+from harness.qkd.finite_key import finite_key_rate, lim_key_length
+from harness.qkd.finite_key_optimum import optimal_finite_key_rate
 from harness.qkd.keyrate import (
     decoy_bb84_asymptotic,
     expected_observations,
@@ -36,10 +37,11 @@ def test_gys_asymptotic_decoy_rate_reaches_140_to_142_km(gys):
 
 
 def test_gys_rate_at_zero_km_is_about_2_5e_3_per_pulse(gys):
-    rate, mu = optimal_rate(lambda m: infinite_decoy_rate(gys, 0.0, mu=m).rate_per_pulse, 0.01, 1.5)
+    symmetric = gys.with_changes({"source.basis_probability_key": 0.5})  # Ma et al.'s q = 1/2
+    rate, mu = optimal_rate(lambda m: infinite_decoy_rate(symmetric, 0.0, mu=m).rate_per_pulse, 0.01, 1.5)
     assert rate == pytest.approx(2.5e-3, rel=0.05)
     assert 0.4 < mu < 0.6  # Ma et al.'s optimum is 0.48 at f = 1.22
-    assert decoy_bb84_asymptotic(gys, 0.0).rate_per_pulse == pytest.approx(2.4e-3, rel=0.05)
+    assert decoy_bb84_asymptotic(symmetric, 0.0, mu=0.48).rate_per_pulse == pytest.approx(2.4e-3, rel=0.05)
 
 
 def test_full_y1_bound_is_safe_where_the_short_form_is_not(gys):
@@ -84,6 +86,7 @@ def test_finite_key_grows_with_block_size_towards_the_asymptotic_rate(lim):
     assert rates[-1] <= asym / (0.9**2 + 0.1**2)
 
 
+@pytest.mark.slow  # three reaches, each ~20 full optimisations: about 90 s here
 def test_finite_key_maximum_distance_grows_with_block_size(lim):
     distances = [max_distance_km(lambda d, n=n: finite_key(lim, d, n), step_km=10.0)
                  for n in (10**5, 10**7, 10**9)]
@@ -94,11 +97,15 @@ def test_finite_key_maximum_distance_grows_with_block_size(lim):
 def test_lim_key_length_charges_the_security_terms(lim):
     r = finite_key_rate(lim, 20.0, 10**7)
     assert r.key_length_bits > 0
-    eps_terms = 6 * math.log2(21 / lim.security.eps_sec) + math.log2(2 / lim.security.eps_cor)
+    # lim-2014 sets eps_sec = kappa l (Lim et al.'s Fig. 1): the key's own secrecy is its fixed point.
+    assert r.eps_sec == pytest.approx(lim.security.eps_sec_per_key_bit * r.key_length_bits, rel=1e-6)
+    eps_terms = 6 * math.log2(21 / r.eps_sec) + math.log2(2 / lim.security.eps_cor)
     assert r.key_length_bits == pytest.approx(
         r.s0 + r.s1 * (1 - _h(r.phase_error)) - r.leak_ec_bits - eps_terms, rel=1e-9)
-    tighter = lim.with_changes({"security.eps_sec": 1e-15})
+    tighter = lim.with_changes({"security.eps_sec_per_key_bit": 1e-20})
     assert finite_key_rate(tighter, 20.0, 10**7).key_length_bits < r.key_length_bits
+    fixed = lim.with_changes({"security.eps_sec_per_key_bit": None, "security.eps_sec": 1e-10})
+    assert finite_key_rate(fixed, 20.0, 10**7).eps_sec == 1e-10
 
 
 def test_lim_key_length_vanishes_when_the_phase_error_is_too_high(lim):

@@ -7,16 +7,18 @@ estimation → error correction → verification → privacy amplification.
 * Parameter estimation (Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014)), from the
   observed counts per intensity only: key-basis detections n_Z,k, test-basis detections n_X,k and
   test-basis errors m_X,k give the bounds s_Z,0, s_Z,1 and the phase error φ_Z through
-  :func:`harness.qkd.finite_key.lim_key_length`, called with zero error-correction cost to get
-  the key budget before error correction, B = s_Z,0 + s_Z,1 (1 − h(φ_Z)) − 6 log2(21/ε_sec)
-  − log2(2/ε_cor). The block aborts here if B ≤ 0, or if the blinding monitor raised an alarm.
+  :func:`harness.qkd.finite_key.observed_key_length`, called with zero error-correction cost to
+  get the key budget before error correction, B = s_Z,0 + s_Z,1 (1 − h(φ_Z)) − 6 log2(21/ε_sec)
+  − log2(2/ε_cor), ε_sec the profile's (fixed, or κ ℓ). The block aborts here if B ≤ 0, or if
+  the blinding monitor raised an alarm.
   Cascade's QBER estimate is the test basis's (no key bits are spent on it), floored at
   ``QBER_FLOOR`` because Cascade needs a positive estimate.
 * Error correction: Cascade (:func:`harness.qkd.cascade.reconcile`) over frames of at most
   ``FRAME_BITS`` key bits (memory stays bounded); λ_EC is the sum of parity bits disclosed.
 * Verification: one Toeplitz tag over the whole corrected key (:mod:`harness.qkd.verify`),
   t = ⌈log2(1/ε_cor)⌉ bits, covered by the log2(2/ε_cor) term of B. A failed block is discarded.
-* Privacy amplification: ℓ = ⌊B − λ_EC⌋ (Lim Eq. 1 with the measured λ_EC); ℓ ≤ 0 aborts.
+* Privacy amplification: ℓ = ⌊B − λ_EC⌋ (Lim Eq. 1 with the measured λ_EC; where ε_sec = κ ℓ,
+  B is taken at the ε_sec of the final ℓ, the fixed point); ℓ ≤ 0 aborts.
   Otherwise both keys go through one Toeplitz hash with a fresh public seed. Bob's key is hashed
   separately only when it differs from Alice's (possible after a tag collision, probability
   ≤ ε_cor); when the inputs are equal the hash of one is the hash of the other.
@@ -37,7 +39,7 @@ import numpy as np
 from harness.qkd.bits import random_bits
 from harness.qkd.cascade import reconcile
 from harness.qkd.channel import ChannelBlock, simulate_block
-from harness.qkd.finite_key import lim_key_length
+from harness.qkd.finite_key import no_decoy_key_length, observed_key_length
 from harness.qkd.keyrate import binary_entropy
 from harness.qkd.photon_model import Attack
 from harness.qkd.privacy import toeplitz_hash
@@ -119,8 +121,12 @@ class _Clock:
 
 
 def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int,
-              attack: Attack | None = None) -> BlockResult:
+              attack: Attack | None = None, decoy_analysis: bool = True) -> BlockResult:
     """Simulate ``pulses`` pulses over ``distance_km`` and post-process them into a final key.
+
+    ``decoy_analysis=False`` is a device that still sends decoys but ignores them in estimation:
+    it takes every detection for a single photon (:func:`harness.qkd.finite_key.no_decoy_key_length`),
+    so a photon-number-splitting attack passes unseen.
 
     Same arguments, same result. Aborted blocks return empty keys, ``stats.aborted`` set and
     ``stats.abort_reason`` saying why.
@@ -135,7 +141,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     stages = [StageStats("channel", int(block.pulses_sent), int(block.detections.sum()), clock.lap())]
     head = {"profile": prof.name, "distance_km": float(distance_km), "pulses": int(block.pulses_sent),
             "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack,
-            "eps_sec": prof.security.eps_sec, "eps_cor": prof.security.eps_cor}
+            "eps_cor": prof.security.eps_cor}
     cascade_seed, verify_seed, pa_seed = (int(s) for s in np.random.SeedSequence([seed, 1]).generate_state(3))
 
     sifted = block.alice_basis == block.bob_basis
@@ -144,7 +150,8 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     stages.append(StageStats("sifting", int(block.detections.sum()), int(sifted.sum()), clock.lap()))
 
     n = int(alice_key.size)
-    estimates = _estimate(block, prof)
+    estimates = _estimate(block, prof, decoy_analysis)
+    head["eps_sec"] = estimates.pop("eps_sec") or prof.security.secrecy_for(n)
     budget, phi = estimates["key_budget_bits"], estimates["phase_error_bound"]
     qber_estimate, s0, s1 = estimates["qber_estimate"], estimates["s0_lower"], estimates["s1_lower"]
     stages.append(StageStats("estimation", int(sifted.sum()), n, clock.lap(), qber=qber_estimate))
@@ -179,7 +186,9 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     if not check.passed:
         return abort("verification failed: Cascade left residual errors; block discarded", qber_key)
 
-    length = math.floor(budget - leaked)
+    after_ec, _, _, _, eps_sec = _key_length(block, prof, decoy_analysis, leaked)
+    head["eps_sec"] = eps_sec
+    length = math.floor(after_ec)
     if length <= 0:
         return abort(f"no key after error correction: key budget {budget:.0f} bits minus {leaked} leaked "
                      f"bits (phase error bound {phi:.4f}, key QBER {qber_key:.4f})", qber_key)
@@ -194,19 +203,27 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     return BlockResult(alice_final, bob_final, stats)
 
 
-def _estimate(block: ChannelBlock, prof: Profile) -> dict[str, float | None]:
+def _key_length(block: ChannelBlock, prof: Profile, decoy_analysis: bool,
+                leaked: float) -> tuple[float, float, float, float, float]:
+    """(l, s0, s1, phi, eps_sec) from the block's public counts, ``leaked`` bits disclosed."""
+    key, test = block.detected[:, _KEY_BASIS], block.detected[:, _TEST_BASIS]
+    errors = block.errors[:, _TEST_BASIS]
+    if decoy_analysis:
+        return observed_key_length(key, test, errors, prof.intensities, prof.intensity_probabilities,
+                                   prof.security, leaked)
+    return no_decoy_key_length(key.sum(), test.sum(), errors.sum(), prof.security, leaked)
+
+
+def _estimate(block: ChannelBlock, prof: Profile, decoy_analysis: bool) -> dict[str, float | None]:
     """Test-basis QBER and Lim et al.'s bounds from the public per-intensity counts (None if empty)."""
     test_counts, test_errors = block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS]
     tested = int(test_counts.sum())
     out: dict[str, float | None] = {"qber_estimate": float(test_errors.sum()) / tested if tested else None,
                                     "phase_error_bound": None, "s0_lower": None, "s1_lower": None,
-                                    "key_budget_bits": None}
+                                    "key_budget_bits": None, "eps_sec": None}
     if tested and block.detected[:, _KEY_BASIS].sum():
-        sec = prof.security
-        budget, s0, s1, phi, _ = lim_key_length(
-            block.detected[:, _KEY_BASIS], np.zeros(3), test_counts, test_errors, prof.intensities,
-            prof.intensity_probabilities, sec.eps_sec, sec.eps_cor, ec_efficiency=0.0)
-        out.update(phase_error_bound=phi, s0_lower=s0, s1_lower=s1, key_budget_bits=budget)
+        budget, s0, s1, phi, eps = _key_length(block, prof, decoy_analysis, 0.0)
+        out.update(phase_error_bound=phi, s0_lower=s0, s1_lower=s1, key_budget_bits=budget, eps_sec=eps)
     return out
 
 
