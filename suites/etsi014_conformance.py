@@ -349,6 +349,8 @@ def c_keys_exhausted(s: State) -> Verdict:
         ex = s.probe.enc_keys({"number": per})
         if ex.status == 503:
             return _error_check(ex, None, s, expect=503)
+        if ex.status == 200 and isinstance(ex.body, dict) and len(ex.body.get("keys") or []) < per:
+            return _verdict(False, ex, f"fewer than the {per} keys asked for, instead of 503")
         if ex.status != 200:
             return _verdict(False, ex, "expected 200 until the keys run out, then 503")
     return Verdict("FAIL", "10000 requests never ran out of keys")
