@@ -28,6 +28,9 @@ def _serve_blocks(conn: multiprocessing.connection.Connection) -> None:
             source, args = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
+        if args is None:  # the warm-up: unpickling the source has imported its modules
+            conn.send((True, None))
+            continue
         try:
             conn.send((True, source.block(*args)))
         except Exception as exc:  # handed back to the caller, who raises it there
@@ -42,6 +45,13 @@ class ProcessKeySource:
         self._process = ctx.Process(target=_serve_blocks, args=(child,), name="qkd-key-source", daemon=True)
         self._process.start()
         child.close()
+        # Wait until the worker has imported the source's code, so the first block is not
+        # seconds behind a server that already answers.
+        self._conn.send((source, None))
+        if not self._conn.poll(120):
+            self.close()
+            raise KeySourceStopped("the key source's worker process did not start within 120 s")
+        self._conn.recv()
 
     @property
     def inner(self) -> KeySource:
