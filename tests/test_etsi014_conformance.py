@@ -61,7 +61,9 @@ def test_same_results_through_the_etsi014_client_adapter(simulated, tmp_path):
     e = simulated.etsi014_endpoints()
     client = Etsi014Adapter({k: v for k, v in vars(e).items() if v is not None})
     try:
-        assert _verdicts(_rows(client, tmp_path)) == _verdicts(_rows(simulated, tmp_path))
+        # Not exhausting the keys, so the second run finds as many stored keys as the first.
+        assert _verdicts(_rows(client, tmp_path, exhaust_keys=False)) == _verdicts(
+            _rows(simulated, tmp_path, exhaust_keys=False))
     finally:
         client.close()
 
