@@ -146,6 +146,29 @@ class SignerFromSeed(Protocol):
         """FIPS 204 ML-DSA.KeyGen_internal(ξ) with the 32-byte seed ξ; raise ValueError otherwise."""
 
 
+# Derandomised operations (optional): with every random input given, two implementations of the
+# same standard must produce the same bytes, so conformance can compare ciphertexts, secrets and
+# signatures with the reference, not only round trips.
+
+
+@runtime_checkable
+class KemDerandomised(Protocol):
+    def encaps_derand(self, public_key: Any, m: bytes) -> tuple[bytes, bytes]:
+        """FIPS 203 ML-KEM.Encaps_internal(ek, m) with the 32-byte m: (ciphertext, shared_secret)."""
+
+
+@runtime_checkable
+class SignerDeterministic(Protocol):
+    def sign_deterministic(self, secret_key: Any, message: bytes) -> bytes:
+        """FIPS 204 deterministic ML-DSA.Sign (rnd = 0^32), pure mode, empty context."""
+
+
+@runtime_checkable
+class SignerExpandedSecretKey(Protocol):
+    def load_secret_key(self, data: bytes) -> Any:
+        """A secret-key handle from a FIPS 204 encoded (expanded) sk; ValueError if malformed."""
+
+
 class KemProvider(Protocol):
     """What an adapter with Capability.KEM offers."""
 

@@ -17,7 +17,7 @@ from harness.cli_boundary import EXIT_BAD_INPUT, GuardedGroup
 from harness.cli_keyrate import register as register_keyrate
 from harness.cli_kme import register as register_kme
 from harness.cli_netem import register as register_netem
-from harness.console import stderr_console, stdout_console
+from harness.console import Notes, stderr_console, stdout_console
 
 # Every command imports what it needs when it runs, so `--help` and `validate` start fast:
 # scipy, pandas, pyarrow and the suites are imported only by the commands that use them.
@@ -33,6 +33,7 @@ app = typer.Typer(
 )
 out = stdout_console()
 err = stderr_console()
+NOTES = Notes()  # a long reason is printed once per command, then referred to by number
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -60,21 +61,20 @@ def vendors(as_json: Annotated[bool, typer.Option("--json", help="machine-readab
 
     Example: [bold]qsbench vendors --json[/bold]
     """
-    from rich.table import Table
-
+    from harness.console import table
     from harness.registry import adapter_names, vendor_info
 
     infos = [vendor_info(name) for name in adapter_names()]
     if as_json:
         print(json.dumps([vars(i) for i in infos], indent=2))
         return
-    table = Table(title="Registered vendor adapters (entry-point group qsbench.vendors)")
-    for col in ("name", "kind", "available", "version", "capabilities", "reason"):
-        table.add_column(col, overflow="fold")
+    shown = table("Registered vendor adapters (entry-point group qsbench.vendors)",
+                  ("name", "kind", "available", "version", "capabilities", "reason"),
+                  prose=("capabilities", "reason"))
     for i in infos:
-        table.add_row(i.name, i.kind, "[green]yes[/]" if i.available else "[red]no[/]", i.version,
+        shown.add_row(i.name, i.kind, "[green]yes[/]" if i.available else "[red]no[/]", i.version,
                       ", ".join(i.capabilities), i.reason)
-    out.print(table)
+    out.print(shown)
 
 
 @app.command()
@@ -172,11 +172,13 @@ def run(
     Exit codes (from everything the run directory holds, also after --resume): 0 every case
     ran, 1 a case failed or timed out or a mandatory success criterion (scenario `criteria:`
     with `gate: true`) is not met, 2 unusable input.
+    Piped to a file or a CI log, one line per finished case is printed to stderr.
 
     Example: [bold]qsbench run suites/scenarios/demo.yaml --out results[/bold]
     """
     from datetime import UTC, datetime
 
+    from harness import stability
     from harness.manifest import host_state
     from harness.runner import Runner
 
@@ -194,10 +196,15 @@ def run(
         runner = Runner(store, loaded, jobs=jobs, executor=pool)
         task = progress.add_task(loaded.scenario.name, total=len(cases), completed=already, last="")
 
+        finished = [already]
+
         def done(case, status: str) -> None:
+            finished[0] += 1
             progress.update(task, advance=1, last=f"{case.suite}/{case.vendor}: {status}")
-            if status in ("failed", "timeout") and not err.is_terminal:  # a log line where no bar shows
-                err.print(f"{case.suite}/{case.vendor} {case.params}: {status}", markup=False)
+            if not err.is_terminal:  # CI logs and files get a line per case where no bar shows
+                conditions = ", ".join(f"{k}={v}" for k, v in case.params.items())
+                err.print(f"[{finished[0]}/{len(cases)}] {case.suite}/{case.vendor} ({conditions}): {status}",
+                          markup=False, highlight=False)
 
         try:
             counts = runner.run(cases, done, retry=retry)
@@ -208,6 +215,7 @@ def run(
     manifest = store.manifest
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.setdefault("host_state", {"start": None})["end"] = host_state()
+    manifest["stability"] = stability.of_run(store.run_dir, manifest)
     store.write_manifest(manifest)
     _print_summary(store.run_dir)
     out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")
@@ -216,6 +224,8 @@ def run(
     held = Counter(s for case_id, s in store.case_statuses().items() if case_id in planned)
     if held != counts:
         out.print("run total: " + ", ".join(f"{n} {s}" for s, n in sorted(held.items())))
+    if warning := stability.warning(manifest["stability"]):
+        out.print(warning, markup=False, highlight=False)
     gates_failed = _print_gates(store.run_dir)
     print(store.run_dir)
     sys.stdout.flush()
@@ -266,9 +276,9 @@ def _print_gates(run_dir: Path) -> bool:
         out.print(f"criteria: {counts['pass']} pass, {counts['fail']} fail, {counts['n/a']} n/a "
                   f"(details: qsbench verdicts {run_dir})")
     for v in ev.gate_failures:
-        reason = " ".join(v.reason.split())
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
-        out.print(reason if len(reason) <= 160 else reason[:159] + "…", markup=False, highlight=False)
+        out.print(NOTES.ref(v.reason), markup=False, highlight=False)
+    NOTES.print(out)
     return bool(ev.gate_failures)
 
 
@@ -278,27 +288,40 @@ def _cell(value: object) -> str:
 
 
 def _print_summary(run_dir: Path) -> Path:
-    """One table per suite, with only the parameters that suite's rows use."""
-    from rich.table import Table
-
+    """One table per suite, with only the parameters that suite's rows use; booleans as counts."""
+    from harness.console import table
     from harness.store import RunStore
-    from harness.summary import fmt, write_summary
+    from harness.summary import declared_better, fmt, outcome, write_summary
 
     summary, bad, path = write_summary(run_dir)
-    params = RunStore(run_dir).manifest.get("param_columns", [])
+    manifest = RunStore(run_dir).manifest
+    params = manifest.get("param_columns", [])
     for suite, rows in summary.groupby("suite", sort=False):
         used = [p for p in params if p in rows and rows[p].notna().any()]
-        table = Table(title=f"{suite} ({run_dir.name})")
-        for col in ("vendor", *used, "metric", "unit", "n", "median", "p25–p75", "p99"):
-            table.add_column(col, overflow="fold")
+        shown = table(f"{suite} ({run_dir.name})",
+                      ("vendor", *used, "metric", "unit", "n", "median", "p25–p75", "p99"))
+        failures = []
         for _, r in rows.iterrows():
-            table.add_row(r["vendor"], *[_cell(r.get(p)) for p in used], r["metric"], r["unit"], str(r["n"]),
-                          fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
-        out.print(table)
+            conditions = [_cell(r.get(p)) for p in used]
+            if r["unit"] == "bool":
+                better = declared_better(manifest, suite, r["metric"])
+                cells = (outcome(r, better, named=False), "", "")
+                if r["false_samples"] and better != "lower":
+                    where = ", ".join(f"{p}={c}" for p, c in zip(used, conditions, strict=True) if c)
+                    which = "" if r["false_samples"] == "false" else f": {r['false_samples']}"
+                    failures.append(f"{r['vendor']} {r['metric']} ({where}){which}")
+            else:
+                cells = (fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}", fmt(r["p99"]))
+            shown.add_row(r["vendor"], *conditions, r["metric"], r["unit"], str(r["n"]), *cells)
+        out.print(shown)
+        for line in failures:
+            out.print("[red]false[/] ", end="")
+            out.print(line, markup=False, highlight=False)
     for _, r in bad.iterrows():
         cases = "1 case" if r["cases"] == 1 else f"{r['cases']} cases"
         out.print(f"[yellow]{r['status']}[/] {r['suite']}/{r['vendor']} ({cases}): ", end="")
-        out.print(r["reason"], markup=False, highlight=False)
+        out.print(NOTES.ref(r["reason"]), markup=False, highlight=False)
+    NOTES.print(out)
     return path
 
 

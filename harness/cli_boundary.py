@@ -25,9 +25,10 @@ def _data_error_types() -> tuple[type[BaseException], ...]:
     Library error types are looked up only when the library was imported by the command,
     so the boundary costs no start-up time.
     """
-    types: list[type[BaseException]] = [OSError, ValueError, LookupError, UnicodeError]
+    types: list[type[BaseException]] = [OSError, ValueError, UnicodeError]  # not KeyError: mostly a bug
     for module, name in (("yaml", "YAMLError"), ("duckdb", "Error"), ("pyarrow", "ArrowException"),
-                         ("harness.scenario", "ScenarioInvalid"), ("harness.rundata", "RunDirError")):
+                         ("harness.scenario", "ScenarioInvalid"), ("harness.rundata", "RunDirError"),
+                         ("harness.registry", "UnknownPlugin")):
         found = getattr(sys.modules.get(module), name, None)
         if isinstance(found, type):
             types.append(found)
@@ -41,8 +42,6 @@ def describe(exc: BaseException) -> str:
         return f"{where}: {exc.strerror}" if where else exc.strerror
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
-    if isinstance(exc, KeyError):
-        return f"missing key {exc.args[0]!r}" if exc.args else "missing key"
     text = str(exc).strip()
     return text or type(exc).__name__
 

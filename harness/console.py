@@ -14,3 +14,44 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+def table(title: str, columns: tuple[str, ...] | list[str], prose: tuple[str, ...] = ("reason", "note")):
+    """A rich Table whose names and numbers never wrap mid-word ("ML-KEM-76 / 8"); only prose
+    columns (reasons, notes) wrap, at word boundaries, when the table is wider than the console."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in columns:
+        if col in prose:
+            t.add_column(col, overflow="fold", ratio=1)
+        else:
+            t.add_column(col, no_wrap=True)
+    return t
+
+
+class Notes:
+    """Long texts (a library's 900-character install hint) printed once, referred to by number.
+
+    `ref` returns the text when short, else its first words and "(note N)"; `print` writes each
+    long text once, in full, after the table that refers to it.
+    """
+
+    def __init__(self, limit: int = 120) -> None:
+        self.limit = limit
+        self._numbers: dict[str, int] = {}
+        self._printed: set[int] = set()
+
+    def ref(self, text: str) -> str:
+        text = " ".join(str(text).split())
+        if len(text) <= self.limit:
+            return text
+        number = self._numbers.setdefault(text, len(self._numbers) + 1)
+        head = text[:60].rsplit(" ", 1)[0]
+        return f"{head} … (note {number})"
+
+    def print(self, console: Console) -> None:
+        for text, number in self._numbers.items():
+            if number not in self._printed:
+                console.print(f"note {number}: {text}", markup=False, highlight=False)
+                self._printed.add(number)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -177,4 +178,44 @@ def verdicts(rows: pd.DataFrame, criteria: Iterable[Criterion], vendors: list[st
                 out.append(Verdict(crit, vendor, "n/a", why_none, Evidence(0, None, None, None, ())))
             else:
                 out.append(judge(selected, crit, vendor))
+    return out
+
+
+_NUMERIC_SQL = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "DECIMAL")
+
+
+def _pushdown(column: str, sql_type: str, wanted: Scalar | list[Scalar]) -> tuple[str, list[Any]] | None:
+    """The SQL condition that keeps at least the rows `_match` keeps, where one is simple to state;
+    None leaves the column to `_match` alone (it runs on what the query returns, in every case)."""
+    options = wanted if isinstance(wanted, list) else [wanted]
+    quoted = '"' + column.replace('"', '""') + '"'
+    numeric = sql_type.upper().startswith(_NUMERIC_SQL)
+    parts, args = [], []
+    for want in options:
+        if numeric and isinstance(want, int | float) and not isinstance(want, bool):
+            parts.append(f"abs({quoted} - ?) <= 1e-8 + 1e-9 * abs(?)")  # numpy.isclose(rtol=1e-9)
+            args += [float(want), float(want)]
+        elif sql_type.upper() == "VARCHAR" and isinstance(want, str):
+            parts.append(f"{quoted} = ?")
+            args.append(want)
+        else:
+            return None
+    return "(" + " OR ".join(parts) + ")", args
+
+
+def run_verdicts(run, criteria: Iterable[Criterion]) -> list[Verdict]:
+    """`verdicts` over a `harness.rundata.RunData`, each criterion's rows selected in DuckDB first,
+    so only the rows a criterion looks at (of its metric, narrowed by `where`) come into memory."""
+    types = dict(run.fetch("SELECT column_name, column_type FROM (DESCRIBE rows)"))
+    out = []
+    for crit in criteria:
+        filters = []
+        for col, wanted in crit.where.items():
+            pushed = _pushdown(col, types[col], wanted) if col in types else None
+            if pushed is not None:
+                filters.append((col, *pushed))
+        columns = ["suite", "vendor", "case_id", "status", "reason", "metric", "value", "unit",
+                   *[c for c in crit.where if c in types]]
+        frame = run.selection(crit.metric, crit.suite, filters, columns)
+        out += verdicts(frame, [crit], run.vendors)
     return out

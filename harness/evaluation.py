@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.criteria import Verdict, verdicts
+from harness.criteria import Verdict, run_verdicts
 from harness.rundata import RunData, load
 from harness.scorecard import Scorecard, build
 
@@ -32,7 +32,7 @@ class Evaluation:
 
 def evaluate_run(run: RunData) -> Evaluation:
     criteria = list(run.scenario.criteria) if run.scenario else []
-    found = tuple(verdicts(run.rows, criteria, run.vendors))
+    found = tuple(run_verdicts(run, criteria))
     # Criteria restricted to some vendors are verdicts only; without any other there is no scorecard.
     card = build(list(found), run.scenario.categories) if any(v.criterion.vendors is None for v in found) \
         else None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.store import CASE_STATUS_METRIC, RunStore
+from harness.store import CASE_STATUS_METRIC
 
 STAT_COLUMNS = ["n", "median", "p25", "p75", "p99", "mean", "min", "max"]
 
@@ -16,14 +16,61 @@ def summarize(rows: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC)]
     keys = ["suite", "vendor", *[c for c in param_columns if c in ok.columns], "metric", "unit"]
     if ok.empty:
-        return pd.DataFrame(columns=[*keys, *STAT_COLUMNS])
+        return pd.DataFrame(columns=[*keys, *STAT_COLUMNS, "true", "false_samples"])
     grouped = ok.groupby(keys, dropna=False, sort=True, observed=True)["value"]
     stats = grouped.agg(n="count", median="median", mean="mean", min="min", max="max")
     # Positional, not by index: other suites' parameter columns are NaN in these keys, and pandas
     # does not align MultiIndex labels holding NaN (the quantiles came out all NaN).
     for name, q in (("p25", 0.25), ("p75", 0.75), ("p99", 0.99)):
         stats[name] = grouped.quantile(q).to_numpy()
-    return stats.reset_index()[[*keys, *STAT_COLUMNS]]
+    stats["true"] = grouped.sum().to_numpy()  # read only for unit "bool": how many checks held
+    labels = [c for c in ok.columns if c not in keys and c not in _ROW_COLUMNS]
+    stats["false_samples"] = [_false_names(group, labels)  # iterated in the order agg() sorted
+                              for _, group in ok.groupby(keys, dropna=False, sort=True, observed=True)]
+    return stats.reset_index()[[*keys, *STAT_COLUMNS, "true", "false_samples"]]
+
+
+# Columns every row has; any other column not among a summary's keys is a suite's label.
+_ROW_COLUMNS = ("run_id", "case_id", "experiment_id", "suite", "vendor", "adapter", "repeat", "status",
+                "reason", "metric", "value", "unit", "sample")
+
+
+def _false_names(group: pd.DataFrame, labels: list[str]) -> str:
+    """Which boolean samples were false, by their labels (or repeat and sample number)."""
+    if group["unit"].iloc[0] != "bool":
+        return ""
+    names = []
+    false = group[group["value"] == 0]
+    for _, r in false.iterrows():
+        named = [f"{c}={r[c]}" for c in labels if pd.notna(r[c]) and str(r[c])]
+        if named:
+            names.append(", ".join(named))
+        elif len(group) > 1:
+            names.append(f"repeat {r['repeat']} sample {r['sample']}")
+    if not names and len(false):
+        return "false"
+    return "; ".join(dict.fromkeys(names))
+
+
+def outcome(row: pd.Series, better: str | None = None, named: bool = True) -> str:
+    """A boolean metric as people read it: "3 of 4 passed (failed: x)", never as a median of 0/1.
+
+    `better` is the metric's declared direction: "higher" makes true a pass; "lower" makes true a
+    finding (a HelloRetryRequest was sent) and, like an undeclared direction, is just counted.
+    `named` adds which samples were false, by their labels.
+    """
+    k, n = int(row["true"]), int(row["n"])
+    word, false_word = ("passed", "failed") if better == "higher" else ("true", "false")
+    names = row.get("false_samples") or ""
+    shown = named and better != "lower" and names not in ("", "false")
+    return f"{k} of {n} {word}" + (f" ({false_word}: {names})" if shown else "")
+
+
+def declared_better(manifest: dict, suite: str, metric: str) -> str | None:
+    """The good direction the run's manifest recorded for a suite's metric, if it recorded one."""
+    declared = (manifest.get("metrics") or {}).get(suite) or {}
+    entry = declared.get(metric) if isinstance(declared, dict) else None
+    return entry.get("better") if isinstance(entry, dict) else None
 
 
 def problems(rows: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +87,8 @@ def fmt(value: float) -> str:
     if pd.isna(value):
         return ""
     if value == 0 or 0.01 <= abs(value) < 1e6:
-        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        # no thousands separators: "[404,844, 441,775]" reads as four numbers
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
     return f"{value:.3e}"
 
 
@@ -48,15 +96,19 @@ def _param_text(row: pd.Series, param_columns: list[str]) -> str:
     return ", ".join(f"{c}={row[c]}" for c in param_columns if c in row and pd.notna(row[c]))
 
 
-def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[str], title: str) -> str:
+def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[str], title: str,
+                manifest: dict | None = None) -> str:
     lines = [f"# {title}", "",
              "Median and spread of every metric; `n` counts samples (repeats pooled).", "",
              "| suite | vendor | parameters | metric | unit | n | median | p25–p75 | p99 |",
              "|---|---|---|---|---|---:|---:|---:|---:|"]
     for _, r in summary.iterrows():
+        if r["unit"] == "bool":
+            spread = f"{outcome(r, declared_better(manifest or {}, r['suite'], r['metric']))} | | "
+        else:
+            spread = f"{fmt(r['median'])} | {fmt(r['p25'])}–{fmt(r['p75'])} | {fmt(r['p99'])} "
         lines.append(f"| {r['suite']} | {r['vendor']} | {_param_text(r, param_columns)} | {r['metric']} | "
-                     f"{r['unit']} | {r['n']} | {fmt(r['median'])} | {fmt(r['p25'])}–{fmt(r['p75'])} | "
-                     f"{fmt(r['p99'])} |")
+                     f"{r['unit']} | {r['n']} | {spread}|")
     if not bad.empty:
         lines += ["", "## Cases without measurements", "", "| suite | vendor | status | cases | reason |",
                   "|---|---|---|---:|---|"]
@@ -68,12 +120,14 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
 
 
 def write_summary(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
-    store = RunStore(run_dir)
-    manifest = store.manifest
-    rows = store.read()
+    """summary.md of a run, its statistics computed in DuckDB over the parts (see harness.rundata)."""
+    from harness.rundata import load
+
+    run = load(run_dir)
+    manifest = run.manifest
     params = manifest.get("param_columns", [])
-    summary, bad = summarize(rows, params), problems(rows)
+    summary, bad = run.summary(params), problems(run.cases)
     out = Path(run_dir) / "report" / "summary.md"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(to_markdown(summary, bad, params, f"qsbench run {manifest['run_id']}"))
+    out.write_text(to_markdown(summary, bad, params, f"qsbench run {manifest['run_id']}", manifest))
     return summary, bad, out

@@ -6,9 +6,10 @@ never key or secret bytes.
 What the protocols allow, and so what is checked:
 * mlkem_N_test.json: keys from the seed (needs KemFromSeed), ek compared, decapsulation of c
   compared with K; invalid seeds and ciphertext lengths must be rejected.
-* mlkem_N_encaps_test.json: valid ek must be accepted (ciphertext and secret lengths checked; the
-  values cannot be, as no library exposes encapsulation with a given m); invalid ek (coefficients
-  ≥ q, wrong length) must be rejected, FIPS 203 §7.2.
+* mlkem_N_encaps_test.json: valid ek must be accepted, and with encapsulation from the vector's m
+  (KemDerandomised) c and K must equal the vector's; without it the values cannot be compared and
+  the vector counts as skipped once the key was accepted. Invalid ek (coefficients ≥ q, wrong
+  length) must be rejected, FIPS 203 §7.2.
 * mlkem_N_keygen_seed_test.json: ek from the seed compared; dk compared where the library's own
   secret-key encoding is the expanded dk.
 * mlkem_N_semi_expanded_decaps_test.json: decapsulation with an expanded dk (needs
@@ -16,19 +17,31 @@ What the protocols allow, and so what is checked:
 * mldsa_N_verify_test.json: verification against the expected result; vectors with a non-empty
   context are skipped (the Signer API uses the empty context).
 * mldsa_N_sign_seed_test.json: the public key derived from the seed (needs SignerFromSeed) must
-  match; the vector's signature must verify and a fresh one of ours too. Signatures are not
-  compared byte for byte: the adapters sign hedged (randomised), the vectors deterministically.
+  match; the vector's signature must verify and a fresh one of ours too; with deterministic
+  signing (SignerDeterministic) our signature must equal the vector's byte for byte.
+* mldsa_N_sign_noseed_test.json: the vector's signature must verify under the group's public key;
+  with an expanded sk loader (SignerExpandedSecretKey) and deterministic signing our signature must
+  equal the vector's, and malformed private keys must be refused; without them those are skipped.
 """
 
 from __future__ import annotations
 
 import json
+import lzma
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.adapters import KemExpandedSecretKey, KemFromSeed, NotApplicable, SignerFromSeed
+from harness.adapters import (
+    KemDerandomised,
+    KemExpandedSecretKey,
+    KemFromSeed,
+    NotApplicable,
+    SignerDeterministic,
+    SignerExpandedSecretKey,
+    SignerFromSeed,
+)
 
 Outcome = tuple[str, str]
 WYCHEPROOF_URL = "https://github.com/C2SP/wycheproof (folder testvectors_v1)"
@@ -45,10 +58,19 @@ class GroupResult:
 
 
 def vector_file(directory: Path, check: str, algorithm: str) -> Path:
+    """The vector file for `check`: FILE.json if the directory has it, else FILE.json.xz (the
+    compressed form qsbench ships); the plain name when neither exists."""
     size = algorithm.rsplit("-", 1)[1]  # ML-KEM-768 → 768, ML-DSA-65 → 65
     family = "mlkem" if algorithm.startswith("ML-KEM") else "mldsa"
     middle = "" if check == "mlkem" else f"{check}_"  # the plain ML-KEM file is mlkem_768_test.json
-    return directory / f"{family}_{size}_{middle}test.json"
+    plain = directory / f"{family}_{size}_{middle}test.json"
+    compressed = plain.with_name(plain.name + ".xz")
+    return compressed if not plain.is_file() and compressed.is_file() else plain
+
+
+def read_vectors(path: Path) -> dict[str, Any]:
+    data = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+    return json.loads(data)
 
 
 def _hex(value: str) -> bytes:
@@ -95,6 +117,13 @@ def mlkem_encaps(kem: Any, group: dict, test: dict) -> Outcome:
     ciphertext, shared = result[0]
     if len(ciphertext) != len(_hex(test["c"])) or len(shared) != 32:
         return "fail", f"ciphertext of {len(ciphertext)} bytes or secret of {len(shared)} bytes"
+    if not isinstance(kem, KemDerandomised):
+        return "skip", "no encapsulation with a given m: key acceptance and lengths checked, not c and K"
+    ciphertext, shared = kem.encaps_derand(kem.load_public_key(_hex(test["ek"])), _hex(test["m"]))
+    if ciphertext != _hex(test["c"]):
+        return "fail", "ciphertext from the vector's m differs from c"
+    if shared != _hex(test["K"]):
+        return "fail", "shared secret from the vector's m differs from K"
     return "pass", ""
 
 
@@ -151,6 +180,32 @@ def mldsa_sign_seed(signer: Any, group: dict, test: dict) -> Outcome:
         return "fail", "the vector's signature does not verify"
     if not signer.verify(public_key, message, signer.sign(secret_key, message)):
         return "fail", "a fresh signature from the seeded key does not verify"
+    deterministic = isinstance(signer, SignerDeterministic)
+    if deterministic and signer.sign_deterministic(secret_key, message) != _hex(test["sig"]):
+        return "fail", "deterministic signature differs from the vector's"
+    return "pass", ""
+
+
+def mldsa_sign_noseed(signer: Any, group: dict, test: dict) -> Outcome:
+    if "msg" not in test:
+        return "skip", "external-mu vector (the Signer API signs messages)"
+    if test.get("ctx"):
+        return "skip", "non-empty context (the Signer API signs with the empty context)"
+    derandomised = isinstance(signer, SignerExpandedSecretKey) and isinstance(signer, SignerDeterministic)
+    message = _hex(test["msg"])
+    if test["result"] != "valid":
+        if not derandomised:
+            return "skip", "malformed private key: the library cannot load an expanded sk"
+        error = _raises(lambda: signer.sign_deterministic(signer.load_secret_key(_hex(group["privateKey"])),
+                                                          message))
+        return ("pass", "") if error is not None else ("fail", "malformed private key accepted for signing")
+    if not signer.verify(signer.load_public_key(_hex(group["publicKey"])), message, _hex(test["sig"])):
+        return "fail", "the vector's signature does not verify"
+    if not derandomised:
+        return "pass", ""
+    ours = signer.sign_deterministic(signer.load_secret_key(_hex(group["privateKey"])), message)
+    if ours != _hex(test["sig"]):
+        return "fail", "deterministic signature differs from the vector's"
     return "pass", ""
 
 
@@ -162,9 +217,10 @@ CHECKS: dict[str, tuple[Callable[[Any, dict, dict], Outcome], type | None, str]]
     "semi_expanded_decaps": (mlkem_expanded_decaps, KemExpandedSecretKey, "loading an expanded dk"),
     "verify": (mldsa_verify, None, ""),
     "sign_seed": (mldsa_sign_seed, SignerFromSeed, "key generation from a seed"),
+    "sign_noseed": (mldsa_sign_noseed, None, ""),
 }
 KEM_CHECKS = ("mlkem", "encaps", "keygen_seed", "semi_expanded_decaps")
-SIGNATURE_CHECKS = ("verify", "sign_seed")
+SIGNATURE_CHECKS = ("verify", "sign_seed", "sign_noseed")
 
 
 def run_file(primitive: Any, vendor: str, path: Path, check: str) -> Iterator[GroupResult]:
@@ -174,7 +230,7 @@ def run_file(primitive: Any, vendor: str, path: Path, check: str) -> Iterator[Gr
     if not path.is_file():
         raise NotApplicable(f"vector file {path.name} not found in {path.parent}; get the vectors from "
                             f"{WYCHEPROOF_URL} and point vectors_dir or QSBENCH_WYCHEPROOF_DIR at them")
-    data = json.loads(path.read_text())
+    data = read_vectors(path)
     for index, group in enumerate(data["testGroups"]):
         counts = {"pass": 0, "fail": 0, "skip": 0}
         failures: list[str] = []

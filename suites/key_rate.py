@@ -29,6 +29,18 @@ class KeyRateParams(SuiteParams):
     sweep: Literal["fibre", "attenuation"] = "fibre"
 
 
+#: The protocol's optimum settings (harness.qkd.finite_key_optimum), reported beside its rate.
+OPTIMUM_METRICS = (
+    ("mu1", "count", "optimal signal intensity (mean photon number)"),
+    ("mu2", "count", "optimal decoy intensity (mean photon number)"),
+    ("mu3", "count", "weakest decoy intensity, the device's (mean photon number)"),
+    ("p_mu1", "ratio", "optimal probability of the signal intensity"),
+    ("p_mu2", "ratio", "optimal probability of the decoy intensity"),
+    ("p_mu3", "ratio", "optimal probability of the weakest decoy"),
+    ("basis_probability_key", "ratio", "optimal probability of the key basis"),
+)
+
+
 class KeyRate(Suite):
     name: ClassVar[str] = "key_rate"
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
@@ -45,7 +57,11 @@ class KeyRate(Suite):
         "plob_bound_bps": Metric("bit/s", "none", "PLOB repeaterless bound for the declared link"),
         "plob_fraction": Metric("ratio", "higher", "measured rate over the PLOB bound"),
         "analytic_asymptotic_bps": Metric("bit/s", "none", "analytic asymptotic decoy-BB84 rate"),
-        "analytic_finite_key_bps": Metric("bit/s", "none", "analytic finite-key rate"),
+        "analytic_finite_key_bps": Metric("bit/s", "none", "analytic finite-key rate of the device as "
+                                          "configured (its block size, intensities and basis choice)"),
+        "analytic_finite_key_optimum_bps": Metric("bit/s", "none", "analytic finite-key rate at the "
+                                                  "protocol's optimum for this hardware"),
+        **{f"finite_key_optimum_{name}": Metric(unit, "none", text) for name, unit, text in OPTIMUM_METRICS},
         "ratio_to_analytic_finite_key": Metric("ratio", "higher", "measured rate over the finite-key rate"),
     }
 
@@ -81,5 +97,9 @@ class KeyRate(Suite):
         yield Measurement("plob_fraction", rate.mean / exp.plob_bps if exp.plob_bps else math.nan, "ratio")
         yield Measurement("analytic_asymptotic_bps", exp.asymptotic_bps, "bit/s")
         yield Measurement("analytic_finite_key_bps", exp.finite_key_bps, "bit/s")
+        yield Measurement("analytic_finite_key_optimum_bps", exp.finite_key_optimum_bps, "bit/s")
+        for name, unit, _ in OPTIMUM_METRICS:
+            if exp.finite_key_optimum is not None:
+                yield Measurement(f"finite_key_optimum_{name}", exp.finite_key_optimum[name], unit)
         if exp.finite_key_bps > 0:
             yield Measurement("ratio_to_analytic_finite_key", rate.mean / exp.finite_key_bps, "ratio")

@@ -2,7 +2,9 @@
 
 PLOB bounds any repeaterless link: -log2(1 - eta) bits per channel use, here times the
 repetition rate. The analytic rates are the asymptotic vacuum + weak decoy GLLP rate and the
-finite-key rate of Lim et al. 2014 at the device's own block size (harness.qkd).
+finite-key rate of Lim et al. 2014 at the device's own block size (harness.qkd), twice: for
+the device as configured (its own intensities, probabilities and basis choice) and at the
+protocol's optimum for that hardware (those parameters optimised, as Lim et al. do).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from harness.adapters import Adapter, NotApplicable
 from harness.qkd.bounds import plob_bound
 from harness.qkd.finite_key import finite_key_rate
+from harness.qkd.finite_key_optimum import optimal_finite_key_rate
 from harness.qkd.keyrate import decoy_bb84_asymptotic
 from harness.qkd.profiles import FibreChannel
 
@@ -39,7 +42,9 @@ def attenuation_for(profile: Any, distance_km: float) -> float:
 class Expectation:
     plob_bps: float
     asymptotic_bps: float
-    finite_key_bps: float
+    finite_key_bps: float  # the device as configured
+    finite_key_optimum_bps: float  # the protocol's optimum for this hardware
+    finite_key_optimum: dict[str, float] | None  # its settings (None without a finite key)
     channel_loss_db: float
 
 
@@ -53,5 +58,8 @@ def expectation(profile: Any, distance_km: float, extra_loss_db: float = 0.0) ->
     # Lim et al.'s bound needs three intensities; a two-intensity profile has no finite-key figure.
     three = len(profile.intensities) == 3
     finite = finite_key_rate(profile, equivalent_km).rate_per_pulse if three else math.nan
+    best = optimal_finite_key_rate(profile, equivalent_km) if three else None
+    optimum = best.rate_per_pulse if best is not None else math.nan
+    settings = best.settings.as_dict() if best is not None and best.rate_per_pulse > 0 else None
     loss_db = -10 * math.log10(eta) if eta > 0 else math.inf
-    return Expectation(plob_bound(eta) * rep, asym * rep, finite * rep, loss_db)
+    return Expectation(plob_bound(eta) * rep, asym * rep, finite * rep, optimum * rep, settings, loss_db)

@@ -119,8 +119,12 @@ def dark_pair(u: float, p: float) -> list[bool]:
 
 
 def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_key: float,
-                        total_slots: int, slots, clicks, bob_bits):
-    """Dead time and afterpulses in time order; returns (clicks, bob_bits, afterpulse events)."""
+                        total_slots: int, slots, clicks, bob_bits, intensities=None):
+    """Dead time and afterpulses in time order; returns (clicks, bob_bits, afterpulse events).
+
+    With ``intensities`` (the lim-2014 model) an afterpulse takes the intensity of the click
+    that caused it and never afterpulses itself.
+    """
     rng = Xoshiro256Plus(seed)
     inv_log1m_p = 1.0 / math.log1p(-p_ap) if p_ap > 0 else 0.0
 
@@ -135,6 +139,7 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
     bob_bits = [int(b) for b in bob_bits]
     dead_until = [-1, -1]
     pending = [None, None]
+    cause = [0, 0]
     afterpulses = []
     for i in range(len(slots) + 1):
         now = int(slots[i]) if i < len(slots) else total_slots
@@ -146,13 +151,14 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
             at, pending[d] = pending[d], None
             if at >= total_slots:
                 continue
-            k = first_index_above(empty_cdf, rng.uniform())
+            k = cause[d] if intensities is not None else first_index_above(empty_cdf, rng.uniform())
             a_basis = 0 if rng.uniform() < p_key else 1
             a_bit = 1 if rng.uniform() < 0.5 else 0
             b_basis = 0 if rng.uniform() < p_key else 1
             afterpulses.append((at, k, a_basis, a_bit, b_basis, d))
             dead_until[d] = at + dead_slots
-            countdown -= 1
+            if intensities is None:
+                countdown -= 1
             if countdown == 0:
                 pending[d] = at + dead_slots + 1
                 countdown = clicks_to_next_afterpulse()
@@ -178,5 +184,7 @@ def reference_dead_time(seed: int, dead_slots: int, p_ap: float, empty_cdf, p_ke
                 countdown -= 1
                 if countdown == 0:
                     pending[d] = now + dead_slots + 1
+                    if intensities is not None:
+                        cause[d] = int(intensities[i])
                     countdown = clicks_to_next_afterpulse()
     return np.array(clicks), np.array(bob_bits), afterpulses

@@ -65,6 +65,8 @@ def test_run_writes_run_dir_prints_it_last_and_exits_1_on_a_crash(write_scenario
     assert sorted(df.drop_duplicates("case_id").status) == ["failed", "na", "ok"]
     assert (df[df.status == "ok"].metric == "keygen_us").sum() == 4
     assert "SIGABRT" in result.stdout and "keygen_us" in result.stdout
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 3 and progress[-1].startswith("[3/3] keygen_timing/")  # piped: a line per case
 
     report = qsbench("report", str(run_dir))
     assert report.returncode == 0
@@ -152,4 +154,6 @@ def test_resume_exits_from_the_whole_run_and_retry_failed_runs_failures_again(wr
     manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
     assert manifest["host_state"]["start"]["load_average"] is not None
     assert manifest["host_state"]["end"]["time"] >= manifest["host_state"]["start"]["time"]
+    # One repeat per experiment: nothing to judge the host by, and the manifest says so.
+    assert manifest["stability"]["stable"] and manifest["stability"]["unjudged_single_repeat"] == 2
     assert qsbench("run", str(scenario), "--retry-failed").returncode == 2

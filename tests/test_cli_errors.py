@@ -46,7 +46,8 @@ def run_dir(write_scenario, tmp_path) -> Path:
 
 
 def _copy(run_dir: Path, name: str) -> Path:
-    copy = run_dir.parent / name
+    """A copy alone in its own results folder: the report also reads sibling runs for trends."""
+    copy = run_dir.parent.parent / name / run_dir.name
     shutil.copytree(run_dir, copy)
     return copy
 
@@ -85,8 +86,11 @@ def test_corrupt_runs_are_bad_input_for_report_and_verdicts(run_dir):
     part.write_bytes(b"not parquet at all")
     for command in ("report", "verdicts"):
         bad_input(qsbench(command, str(broken_manifest)), str(broken_manifest / "manifest.json"), "manifest")
-        bad_input(qsbench(command, str(no_columns)), str(no_columns / "manifest.json"), "'columns'")
-        bad_input(qsbench(command, str(broken_part)), str(part), "--resume")
+        bad_input(qsbench(command, str(broken_part)), str(part))
+        # Evaluation reads the row schema from the parts themselves (DuckDB), so a manifest that lost
+        # its `columns` still evaluates; what matters is that it never ends in a traceback.
+        lost = qsbench(command, str(no_columns))
+        assert lost.returncode == 0 and "Traceback" not in lost.stderr, lost.stderr
 
 
 def test_resume_with_keys_missing_from_the_manifest_is_bad_input(run_dir, write_scenario):

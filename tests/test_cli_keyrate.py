@@ -61,3 +61,19 @@ def test_background_switches_free_space_day_and_night():
     assert 0 < reach["day"] < reach["night"]
     fibre = runner.invoke(app, ["keyrate", "-p", "gys-2004", "--background", "day"])
     assert fibre.exit_code != 0 and "free-space" in fibre.output
+
+
+def test_json_reports_the_optimum_and_both_finite_reaches():
+    args = ["keyrate", "-p", "lim-2014", "--distances", "0:100:50", "--block-size", "10000", "--json"]
+    result = CliRunner().invoke(_app(), args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    # The device's fixed settings make no key from blocks of 10^4; the optimised protocol does.
+    assert data["max_distance_finite_as_configured_km"] == 0.0
+    assert 100.0 < data["max_distance_finite_km"] < data["max_distance_km"]
+    row = data["rows"][1]
+    assert row["finite_key_as_configured_rate_bps"] == 0.0 < row["finite_key_rate_bps"]
+    opt = row["finite_key_optimum"]
+    assert opt["mu1"] > opt["mu2"] + opt["mu3"] and opt["mu3"] == 2e-4
+    assert abs(opt["p_mu1"] + opt["p_mu2"] + opt["p_mu3"] - 1.0) < 1e-12
+    assert 0.0 < row["finite_key_eps_sec"] < 1e-10  # eps_sec = 1e-15 l for lim-2014

@@ -79,3 +79,48 @@ def test_every_suite_gets_its_share_of_the_plot_budget():
     assert any(p.title.startswith("small:") for p in evidence.plots)
     assert len(evidence.plots) <= 40 and "big: metric_59_ms" in evidence.omitted
 
+
+
+def _tls_like(rng) -> list[dict]:
+    """Two RTTs × two groups × three losses (an x axis): the old hue kept one of RTT and group."""
+    rows = []
+    for vendor in ("a", "b"):
+        for rtt in (0.5, 31.1):
+            for group in ("X25519", "MLKEM"):
+                for loss in (0.0, 1.0, 2.0):
+                    values = rng.normal(rtt * 3 + 2 + loss * 10, 0.2, 30)
+                    rows += case_rows("r", "tls", vendor, {"rtt_ms": rtt, "group": group, "loss_pct": loss},
+                                      "handshake_ms", "ms", values)
+    return rows
+
+
+def test_rows_that_differ_in_a_parameter_are_never_pooled_into_one_line():
+    rows = _tls_like(np.random.default_rng(1))
+    params = {"rtt_ms": "float64", "group": "string", "loss_pct": "float64"}
+    plots = evidence_plots(frame(rows, params), list(params)).plots
+    for plot in plots:
+        # every parameter is the x axis, a line's label, or one value the caption names
+        named = plot.caption.split(";")[0] + plot.caption.split("each line: one vendor")[1].split(";")[0]
+        fixed = plot.caption.partition("every row has ")[2].split(";")[0]
+        for column in params:
+            assert column in named or column in fixed, (plot.title, plot.caption)
+    against = [p for p in plots if "against loss_pct" in p.title]
+    assert len(against) == 2 and all(p.n == 2 * 2 * 3 * 30 for p in against)  # one per group
+
+
+def test_a_criterion_metric_comes_first_with_its_threshold_and_constants_are_stated():
+    from harness.report.plots import Mark
+
+    rows = []
+    for m in range(60):  # a budget-busting suite first: the criterion's metric must still be drawn
+        rows += case_rows("r", "big", "a", {"x": "1"}, f"metric_{m:02d}_ms", "ms", [1.0, 2.0], repeat=m)
+    rows += case_rows("r", "kd", "a", {"x": "1"}, "enc_keys_latency_ms", "ms", [3.0, 4.0, 5.0])
+    rows += case_rows("r", "kd", "a", {"x": "1"}, "round_trips", "count", [1.0, 1.0, 1.0])
+    mark = Mark("latency_p95", None, "enc_keys_latency_ms", "p95", "<=", 4.5, 3.5)
+    evidence = evidence_plots(frame(rows, {"x": "string"}), ["x"], suite_order=["big", "kd"], marks=[mark])
+    first = evidence.plots[0]
+    assert first.title.startswith("kd: enc_keys_latency_ms")
+    assert "latency_p95: p95 <= 4.5 ms, target 3.5 ms" in first.caption
+    assert "threshold latency_p95" in first.svg and "target latency_p95" in first.svg
+    assert "kd: round_trips = 1 count in all 3 samples (a)" in evidence.constants
+    assert not any("round_trips" in p.title for p in evidence.plots)

@@ -1,7 +1,8 @@
-"""Suite pqc_conformance with the shared Wycheproof copy (../shared/vectors/wycheproof)."""
+"""Suite pqc_conformance with the Wycheproof copy qsbench ships (suites/vectors/wycheproof)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 import pytest
@@ -10,10 +11,9 @@ from harness.adapters import Capability, KemFromSeed, NotApplicable
 from harness.registry import adapter_class, adapter_names, suite_class
 from harness.suite import MeasureContext
 from suites._conformance_input import _with_unreduced_coefficient, invalid_input_checks
+from suites._wycheproof import read_vectors, vector_file
 from suites.pqc_conformance import ConformanceParams, default_vectors_dir
 
-VECTORS = default_vectors_dir()
-needs_vectors = pytest.mark.skipif(VECTORS is None, reason="no Wycheproof copy: set QSBENCH_WYCHEPROOF_DIR")
 PQC = [n for n in adapter_names() if Capability.KEM in adapter_class(n).capabilities
        and adapter_class(n).availability().available]
 
@@ -33,7 +33,6 @@ def _total(by, metric):
     return sum(r.value for r in by[metric])
 
 
-@needs_vectors
 @pytest.mark.parametrize("vendor", PQC)
 @pytest.mark.parametrize(("check", "algorithm"), [
     ("wycheproof:mlkem", "ML-KEM-512"), ("wycheproof:encaps", "ML-KEM-512"),
@@ -57,7 +56,6 @@ def test_every_vector_is_judged_and_valid_vectors_pass(vendor, check, algorithm,
     assert [r.value for r in by["conformant"]] == [int(all(r.value for r in by["wycheproof_pass"]))]
 
 
-@needs_vectors
 @pytest.mark.slow
 @pytest.mark.parametrize(("check", "algorithm"), [("wycheproof:mlkem", "ML-KEM-768"),
                                                   ("wycheproof:sign_seed", "ML-DSA-65"),
@@ -67,7 +65,6 @@ def test_reference_implementation_passes_everything(check, algorithm, tmp_path):
     assert _total(by, "vectors_failed") == 0 and _total(by, "vectors_passed") > 50
 
 
-@needs_vectors
 @pytest.mark.parametrize("vendor", PQC)
 def test_modulus_check_agrees_between_wycheproof_and_our_own_probe(vendor, tmp_path):
     wycheproof = _measure(vendor, "wycheproof:encaps", "ML-KEM-768", tmp_path)
@@ -75,6 +72,23 @@ def test_modulus_check_agrees_between_wycheproof_and_our_own_probe(vendor, tmp_p
     own = _measure(vendor, "invalid_input", "ML-KEM-768", tmp_path)
     probe = next(r for r in own["input_check_ok"] if r.labels["input_check"] == "public_key_coefficient_ge_q")
     assert (probe.value == 1) == ("ModulusOverflow" not in reasons)
+
+
+def test_shipped_vectors_are_found_by_default_and_the_environment_overrides(tmp_path, monkeypatch):
+    monkeypatch.delenv("QSBENCH_WYCHEPROOF_DIR", raising=False)
+    shipped = default_vectors_dir()
+    names = {p.name for p in shipped.iterdir()}
+    assert {"LICENSE", "SOURCE.md", "mlkem_768_encaps_test.json.xz",
+            "mldsa_87_sign_noseed_test.json.xz"} <= names
+    assert len([n for n in names if n.endswith(".json.xz")]) == 21
+    # A plain-JSON copy elsewhere wins over the shipped one when named.
+    data = read_vectors(vector_file(shipped, "verify", "ML-DSA-44"))
+    data["testGroups"] = data["testGroups"][:1]
+    data["testGroups"][0]["tests"] = data["testGroups"][0]["tests"][:2]
+    (tmp_path / "mldsa_44_verify_test.json").write_text(json.dumps(data))
+    monkeypatch.setenv("QSBENCH_WYCHEPROOF_DIR", str(tmp_path))
+    by = _measure(PQC[0], "wycheproof:verify", "ML-DSA-44", tmp_path)
+    assert _total(by, "vectors_passed") + _total(by, "vectors_failed") + _total(by, "vectors_skipped") == 2
 
 
 def test_missing_vectors_are_not_applicable_with_where_to_get_them(tmp_path):
@@ -125,7 +139,7 @@ class _Accepting:
 @pytest.mark.parametrize("vendor", PQC)
 def test_invalid_input_checks_pass_for_real_kems_and_catch_an_accepting_one(vendor):
     kem = adapter_class(vendor)().kem("ML-KEM-768")
-    names = {name for name, ok, _ in invalid_input_checks(kem) if ok}
+    names = {name for name, ok, _, _ in invalid_input_checks(kem) if ok}
     assert {"ciphertext_truncated", "ciphertext_too_long", "ciphertext_corrupted_implicit_rejection"} <= names
-    broken = {name: ok for name, ok, _ in invalid_input_checks(_Accepting(kem))}
+    broken = {name: ok for name, ok, _, _ in invalid_input_checks(_Accepting(kem))}
     assert not broken["ciphertext_truncated"] and not broken["ciphertext_corrupted_implicit_rejection"]

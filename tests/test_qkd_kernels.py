@@ -74,10 +74,11 @@ def _runs_with_gaps(columns: list[np.ndarray], cuts: list[int], front: int, gap:
 
 
 def _detector_pass(st, dead_slots, p_ap, empty_cdf, p_key, total_slots, run_start, written,
-                   *arrays_and_codes):
+                   *arrays_and_codes, inherit=False):
     """The detector pass over all runs, fed one by one as simulate_block feeds them."""
     *arrays, codes = arrays_and_codes
-    run = detector.DetectorPass(st, dead_slots, p_ap, empty_cdf, p_key, total_slots, arrays, codes)
+    run = detector.DetectorPass(st, dead_slots, p_ap, empty_cdf, p_key, total_slots, arrays, codes,
+                                inherit_intensity=inherit)
     for first, count in zip(run_start, written, strict=True):
         run.add_run(first, count)
     return run.finish()
@@ -88,7 +89,8 @@ def _codes(k, ab, a, bb, b, n_intensities):
     return np.bincount(np.array(bins, np.int64), minlength=8 * n_intensities)
 
 
-def test_dead_time_kernel_matches_reference():
+@pytest.mark.parametrize("inherit", [False, True], ids=["next-gate", "lim-2014"])
+def test_dead_time_kernel_matches_reference(inherit):
     prof = _no_detector_memory("high-rate-2023")
     block = simulate_block(prof, 5.0, 20_000, 7)
     slots = block.slot.copy()
@@ -105,9 +107,9 @@ def test_dead_time_kernel_matches_reference():
     codes = _codes(block.intensity, block.alice_basis, block.alice_bits, block.bob_basis, bob, 3)
     dead_slots, p_ap = 7, 0.2
     end = _detector_pass(kernels._seeded(99), dead_slots, p_ap, empty_cdf, 0.9, 20_000, run_start,
-                                 written, *buffers, codes)
+                         written, *buffers, codes, inherit=inherit)
     r_clicks, r_bob, r_ap = reference_dead_time(99, dead_slots, p_ap, empty_cdf, 0.9, 20_000, slots,
-                                                clicks, bob)
+                                                clicks, bob, block.intensity if inherit else None)
     live = r_clicks > 0
     assert end - live.sum() == len(r_ap) > 10
     # Reference result: surviving events with their new clicks and bits, and the afterpulses

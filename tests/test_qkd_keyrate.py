@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from harness.qkd.bounds import plob_bound, tgw_bound
-from harness.qkd.finite_key import finite_key_rate, lim_key_length, optimal_finite_key_rate
+from harness.qkd.finite_key import finite_key_rate, lim_key_length
+from harness.qkd.finite_key_optimum import optimal_finite_key_rate
 from harness.qkd.keyrate import (
     decoy_bb84_asymptotic,
     expected_observations,
@@ -94,11 +95,15 @@ def test_finite_key_maximum_distance_grows_with_block_size(lim):
 def test_lim_key_length_charges_the_security_terms(lim):
     r = finite_key_rate(lim, 20.0, 10**7)
     assert r.key_length_bits > 0
-    eps_terms = 6 * math.log2(21 / lim.security.eps_sec) + math.log2(2 / lim.security.eps_cor)
+    # lim-2014 sets eps_sec = kappa l (Lim et al.'s Fig. 1): the key's own secrecy is its fixed point.
+    assert r.eps_sec == pytest.approx(lim.security.eps_sec_per_key_bit * r.key_length_bits, rel=1e-6)
+    eps_terms = 6 * math.log2(21 / r.eps_sec) + math.log2(2 / lim.security.eps_cor)
     assert r.key_length_bits == pytest.approx(
         r.s0 + r.s1 * (1 - _h(r.phase_error)) - r.leak_ec_bits - eps_terms, rel=1e-9)
-    tighter = lim.with_changes({"security.eps_sec": 1e-15})
+    tighter = lim.with_changes({"security.eps_sec_per_key_bit": 1e-20})
     assert finite_key_rate(tighter, 20.0, 10**7).key_length_bits < r.key_length_bits
+    fixed = lim.with_changes({"security.eps_sec_per_key_bit": None, "security.eps_sec": 1e-10})
+    assert finite_key_rate(fixed, 20.0, 10**7).eps_sec == 1e-10
 
 
 def test_lim_key_length_vanishes_when_the_phase_error_is_too_high(lim):

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from harness.adapters import Adapter, Availability, Capability, Kem, Kind, Signer
-from vendors._pqc import unsupported
+from vendors._pqc import BytesKeys, checked_length, unsupported
 
 # canonical name → liboqs mechanism name; only those liboqs reports as enabled are offered.
 _KEM_NAMES = {"ML-KEM-512": "ML-KEM-512", "ML-KEM-768": "ML-KEM-768", "ML-KEM-1024": "ML-KEM-1024"}
@@ -166,35 +166,62 @@ def _load_oqs() -> _Loaded:
     return _Loaded(oqs, lookup.path, "", tuple(str(w.message) for w in caught))
 
 
-class OQSKem:
-    def __init__(self, algorithm: str, kem: Any) -> None:
+class _OQSKeys(BytesKeys):
+    """Public keys are bytes; the secret key is liboqs-python's ctypes buffer, exported as bytes."""
+
+    def secret_key_bytes(self, secret_key: Any) -> bytes:
+        return bytes(secret_key)
+
+
+class OQSKem(_OQSKeys):
+    """liboqs-python copies every input into a buffer of the algorithm's length, padding short input
+    with zeros (and raising on long input), so liboqs itself never sees a wrong length. The adapter
+    checks lengths first, so a wrong-length input is refused here, by the adapter, naming it."""
+
+    def __init__(self, algorithm: str, kem: Any, native: Any) -> None:
         self.algorithm = algorithm
+        self.public_key_size = kem.length_public_key
         self._kem = kem
-        self.encaps = kem.encap_secret  # already returns (ciphertext, shared_secret)
+        self._native = native
 
     def keygen(self) -> tuple[bytes, Any]:
         public_key = self._kem.generate_keypair()
         return public_key, self._kem.secret_key
 
+    def keygen_from_seed(self, seed: bytes) -> tuple[bytes, Any]:
+        checked_length(f"{self.algorithm} key-generation seed d‖z", seed, 64)
+        public_key = self._kem.generate_keypair_seed(seed)  # OQS_KEM_keypair_derand
+        return public_key, self._kem.secret_key
+
+    def encaps(self, public_key: bytes) -> tuple[bytes, bytes]:
+        return self._kem.encap_secret(self.load_public_key(public_key))
+
+    def encaps_derand(self, public_key: bytes, m: bytes) -> tuple[bytes, bytes]:
+        # liboqs has OQS_KEM_encaps_derand; liboqs-python does not wrap it, so call it directly.
+        self.load_public_key(public_key)
+        checked_length(f"{self.algorithm} encapsulation randomness m", m, 32)
+        ciphertext = ctypes.create_string_buffer(self._kem.length_ciphertext)
+        shared_secret = ctypes.create_string_buffer(self._kem.length_shared_secret)
+        status = self._native.OQS_KEM_encaps_derand(self._kem._kem, ctypes.byref(ciphertext),
+                                                    ctypes.byref(shared_secret), public_key, m)
+        if status != 0:
+            raise ValueError(f"liboqs OQS_KEM_encaps_derand failed for {self.algorithm}")
+        return ciphertext.raw, shared_secret.raw
+
     def decaps(self, secret_key: Any, ciphertext: bytes) -> bytes:
+        checked_length(f"{self.algorithm} ciphertext (checked by the adapter: liboqs-python would "
+                       "zero-pad a short one)", ciphertext, self._kem.length_ciphertext)
         self._kem.secret_key = secret_key
         return self._kem.decap_secret(ciphertext)
 
-    def public_key_bytes(self, public_key: bytes) -> bytes:
-        return public_key
 
-    def secret_key_bytes(self, secret_key: Any) -> bytes:
-        return bytes(secret_key)
+class OQSSigner(_OQSKeys):
+    """liboqs' ML-DSA API has no seeded key generation and no deterministic signing (it signs
+    hedged, with randomness from its own RNG), so neither is offered."""
 
-    def load_public_key(self, data: bytes) -> bytes:
-        if not isinstance(data, bytes) or len(data) != self._kem.length_public_key:
-            raise ValueError(f"{self.algorithm} public key must be {self._kem.length_public_key} bytes")
-        return data
-
-
-class OQSSigner:
     def __init__(self, algorithm: str, sig: Any) -> None:
         self.algorithm = algorithm
+        self.public_key_size = sig.length_public_key
         self._sig = sig
 
     def keygen(self) -> tuple[bytes, Any]:
@@ -206,18 +233,7 @@ class OQSSigner:
         return self._sig.sign(message)
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        return bool(self._sig.verify(message, signature, public_key))
-
-    def public_key_bytes(self, public_key: bytes) -> bytes:
-        return public_key
-
-    def secret_key_bytes(self, secret_key: Any) -> bytes:
-        return bytes(secret_key)
-
-    def load_public_key(self, data: bytes) -> bytes:
-        if not isinstance(data, bytes) or len(data) != self._sig.length_public_key:
-            raise ValueError(f"{self.algorithm} public key must be {self._sig.length_public_key} bytes")
-        return data
+        return bool(self._sig.verify(message, signature, self.load_public_key(public_key)))
 
 
 class LibOQSAdapter(Adapter):
@@ -263,7 +279,7 @@ class LibOQSAdapter(Adapter):
             raise unsupported(self.name, algorithm, offered)
         kem = self._oqs().KeyEncapsulation(_KEM_NAMES[algorithm])
         self._objects.append(kem)
-        return OQSKem(algorithm, kem)
+        return OQSKem(algorithm, kem, self._oqs().native())
 
     def signer(self, algorithm: str) -> Signer:
         offered = self.signature_algorithms()

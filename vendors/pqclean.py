@@ -8,11 +8,19 @@ SLH-DSA: its signatures do not verify under liboqs' SLH-DSA even over the same m
 in tests/test_adapters.py), so it is offered as `SPHINCS+-SHA2-128s-simple`/`-128f-simple`.
 Falcon-512 is round-3 Falcon (compressed, variable-length signatures up to 752 bytes).
 ML-DSA signing is hedged (randomised), as in FIPS 204's default.
+
+Derandomised operations: PQClean's ML-KEM has `crypto_kem_keypair_derand(pk, sk, d‖z)` and
+`crypto_kem_enc_derand(c, K, pk, m)`, exported by the compiled module but not wrapped by pqcrypto's
+cffi layer; the adapter calls them with ctypes on that same shared object. PQClean's ML-DSA has no
+seeded key generation and no deterministic signing (its randomness comes from `randombytes`
+inside keypair and sign), so those are not offered.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
+import sys
 from importlib import metadata
 from types import ModuleType
 from typing import ClassVar
@@ -43,6 +51,17 @@ def _pqcrypto_version() -> str | None:
         return None
 
 
+def _derand_functions(algorithm: str, module: ModuleType) -> tuple[object, object]:
+    """PQClean's keypair_derand and enc_derand from the module's own compiled extension."""
+    extension = sys.modules[module.__name__.replace(".kem.", "._kem.")]
+    library = ctypes.CDLL(extension.__file__)
+    prefix = f"PQCLEAN_{algorithm.replace('-', '')}_CLEAN_crypto_kem_"
+    keypair, enc = getattr(library, prefix + "keypair_derand"), getattr(library, prefix + "enc_derand")
+    for function in (keypair, enc):
+        function.restype = ctypes.c_int
+    return keypair, enc
+
+
 class PQCleanKem(BytesKeys):
     def __init__(self, algorithm: str, module: ModuleType) -> None:
         self.algorithm = algorithm
@@ -50,6 +69,24 @@ class PQCleanKem(BytesKeys):
         self._module = module
         self.keygen = module.generate_keypair  # already returns (pk, sk)
         self.encaps = module.encrypt  # already returns (ciphertext, shared_secret)
+        self._keypair_derand, self._enc_derand = _derand_functions(algorithm, module)
+
+    def keygen_from_seed(self, seed: bytes) -> tuple[bytes, bytes]:
+        checked_length(f"{self.algorithm} key-generation seed d‖z", seed, 64)
+        public_key = ctypes.create_string_buffer(self._module.PUBLIC_KEY_SIZE)
+        secret_key = ctypes.create_string_buffer(self._module.SECRET_KEY_SIZE)
+        if self._keypair_derand(public_key, secret_key, seed) != 0:
+            raise ValueError(f"PQClean {self.algorithm} keypair_derand failed")
+        return public_key.raw, secret_key.raw
+
+    def encaps_derand(self, public_key: bytes, m: bytes) -> tuple[bytes, bytes]:
+        checked_length(f"{self.algorithm} public key", public_key, self._module.PUBLIC_KEY_SIZE)
+        checked_length(f"{self.algorithm} encapsulation randomness m", m, 32)
+        ciphertext = ctypes.create_string_buffer(self._module.CIPHERTEXT_SIZE)
+        shared_secret = ctypes.create_string_buffer(32)
+        if self._enc_derand(ciphertext, shared_secret, public_key, m) != 0:
+            raise ValueError(f"PQClean {self.algorithm} enc_derand failed")
+        return ciphertext.raw, shared_secret.raw
 
     def decaps(self, secret_key: bytes, ciphertext: bytes) -> bytes:
         return self._module.decrypt(secret_key, ciphertext)

@@ -3,7 +3,10 @@
 Written to follow the standards line by line, not for speed (milliseconds per operation):
 this is the oracle other adapters are checked against, and a floor for timing comparisons.
 Keys are the FIPS encodings as bytes (ML-KEM dk is the expanded 1632/2400/3168-byte key).
-ML-DSA signs in pure mode with an empty context, hedged (randomised).
+ML-DSA signs in pure mode with an empty context, hedged (randomised); `sign_deterministic` is
+FIPS 204's deterministic variant. Every derandomised operation is offered: seeded key generation,
+encapsulation with a given m (kyber-py's `_encaps_internal`, after the FIPS 203 §7.2 key check),
+deterministic signing, and loading expanded ML-KEM dk / ML-DSA sk.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ _PACKAGES = {"kyber_py": "kyber-py", "dilithium_py": "dilithium-py"}
 # Public-key lengths, to reject a malformed key when it is loaded rather than deep inside an operation.
 _PK_BYTES = {"ML-KEM-512": 800, "ML-KEM-768": 1184, "ML-KEM-1024": 1568,
              "ML-DSA-44": 1312, "ML-DSA-65": 1952, "ML-DSA-87": 2592}
+_SK_BYTES = {"ML-DSA-44": 2560, "ML-DSA-65": 4032, "ML-DSA-87": 4896}  # encoded sk, FIPS 204
 _DK_BYTES = {"ML-KEM-512": 1632, "ML-KEM-768": 2400, "ML-KEM-1024": 3168}  # expanded, FIPS 203
 
 
@@ -42,6 +46,12 @@ class ReferenceKem(BytesKeys):
         shared_secret, ciphertext = self._scheme.encaps(public_key)  # kyber-py's order is (K, c)
         return ciphertext, shared_secret
 
+    def encaps_derand(self, public_key: bytes, m: bytes) -> tuple[bytes, bytes]:
+        checked_length(f"{self.algorithm} encapsulation randomness m", m, 32)
+        self._scheme.encaps(public_key)  # kyber-py's FIPS 203 §7.2 type and modulus checks, then:
+        shared_secret, ciphertext = self._scheme._encaps_internal(public_key, m)
+        return ciphertext, shared_secret
+
     def decaps(self, secret_key: bytes, ciphertext: bytes) -> bytes:
         return self._scheme.decaps(secret_key, ciphertext)
 
@@ -54,6 +64,12 @@ class ReferenceSigner(BytesKeys):
         self.keygen = scheme.keygen  # returns (pk, sk)
         self.keygen_from_seed = scheme.key_derive  # ξ, FIPS 204 §6.1; raises ValueError unless 32 bytes
         self.sign = scheme.sign
+
+    def sign_deterministic(self, secret_key: bytes, message: bytes) -> bytes:
+        return self._scheme.sign(secret_key, message, deterministic=True)
+
+    def load_secret_key(self, data: bytes) -> bytes:
+        return checked_length(f"{self.algorithm} secret key", data, _SK_BYTES[self.algorithm])
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         try:

@@ -24,8 +24,9 @@ def _clicks_to_next_afterpulse(st, inv_log1m_p):
 
 
 #: Slots of ``DetectorPass.memory``: per detector the last blind slot and the slot of a pending
-#: afterpulse (-1: none), clicks to the next afterpulsing one, and the next output index.
-_DEAD0, _DEAD1, _PEND0, _PEND1, _COUNTDOWN, _OUT = range(6)
+#: afterpulse (-1: none), clicks to the next afterpulsing one, the next output index, and per
+#: detector the intensity of the click that the pending afterpulse inherits (lim-2014 model).
+_DEAD0, _DEAD1, _PEND0, _PEND1, _COUNTDOWN, _OUT, _KIN0, _KIN1 = range(8)
 
 
 class DetectorPass:
@@ -38,18 +39,24 @@ class DetectorPass:
     afterpulses number at most the index of the first run. A click makes its detector blind for
     ``dead_slots`` gates; with probability ``p_afterpulse`` it clicks again at the first gate
     after that (an afterpulse: random bit relative to Alice, and it too starts a dead time).
+    With ``inherit_intensity`` (the lim-2014 afterpulse model) the afterpulse is counted for the
+    intensity of the click that caused it, not for the pulse sent in its gate, and does not
+    afterpulse in turn, so that R_k = D_k (1 + p_ap) as Lim et al. count it.
     Candidate clicks on a dead detector are lost. ``codes`` (the tally bins of the candidates,
     from ``_code``) is updated to the result. ``st`` is the generator state.
     """
 
     def __init__(self, st: np.ndarray, dead_slots: int, p_afterpulse: float, empty_intensity_cdf: np.ndarray,
-                 p_key: float, total_slots: int, arrays: list[np.ndarray], codes: np.ndarray) -> None:
+                 p_key: float, total_slots: int, arrays: list[np.ndarray], codes: np.ndarray,
+                 inherit_intensity: bool = False) -> None:
         # Whether a click afterpulses is Bernoulli(p) per detector click, in click order;
         # drawing the number of clicks up to the next one that does (geometric) costs one draw
         # per afterpulse instead of one per click.
         inv_log1m_p = 1.0 / math.log1p(-p_afterpulse) if p_afterpulse > 0.0 else 0.0
-        self.memory = np.array([-1, -1, -1, -1, _clicks_to_next_afterpulse(st, inv_log1m_p), 0], np.int64)
-        self._args = (st, self.memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_key, total_slots)
+        countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
+        self.memory = np.array([-1, -1, -1, -1, countdown, 0, 0, 0], np.int64)
+        self._args = (st, self.memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_key, total_slots,
+                      inherit_intensity)
         self._arrays, self._codes = arrays, codes
         self.overflow = False
 
@@ -67,13 +74,14 @@ class DetectorPass:
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True, _nrt=False)
-def _detector_run(st, memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_key, total_slots, first,
-                  count, slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve, codes):
+def _detector_run(st, memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_key, total_slots, inherit,
+                  first, count, slot, intensity, a_basis, a_bit, b_basis, b_bit, photons, clicks, eve, codes):
     """``DetectorPass`` on events ``first`` … ``first + count − 1``; ``count`` = −1: the end of the
     block. Returns False when an afterpulse would overwrite an unread event."""
     dead0, dead1 = memory[_DEAD0], memory[_DEAD1]
     pend0, pend1 = memory[_PEND0], memory[_PEND1]
     countdown, o = memory[_COUNTDOWN], memory[_OUT]
+    kin0, kin1 = memory[_KIN0], memory[_KIN1]
     i = first
     stop = first + max(count, 0)
     ok = True
@@ -94,7 +102,7 @@ def _detector_run(st, memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_ke
             if i < stop and o >= i:
                 ok = False
                 break
-            k = _search(empty_intensity_cdf, _uniform(st))
+            k = (kin0 if j == 0 else kin1) if inherit else _search(empty_intensity_cdf, _uniform(st))
             ab = 0 if _uniform(st) < p_key else 1
             a = 1 if _uniform(st) < 0.5 else 0
             bb = 0 if _uniform(st) < p_key else 1
@@ -109,8 +117,9 @@ def _detector_run(st, memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_ke
             eve[o] = EVE_NO_INFORMATION
             codes[_code(k, ab, a, bb, j)] += 1
             o += 1
-            countdown -= 1
             again = -1
+            if not inherit:
+                countdown -= 1
             if countdown == 0:
                 again = s + dead_slots + 1
                 countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
@@ -175,16 +184,19 @@ def _detector_run(st, memory, dead_slots, inv_log1m_p, empty_intensity_cdf, p_ke
             countdown -= 1
             if countdown == 0:
                 pend0 = t + dead_slots + 1
+                kin0 = intensity[i]
                 countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
         if c1:
             dead1 = t + dead_slots
             countdown -= 1
             if countdown == 0:
                 pend1 = t + dead_slots + 1
+                kin1 = intensity[i]
                 countdown = _clicks_to_next_afterpulse(st, inv_log1m_p)
         i += 1
     memory[_DEAD0], memory[_DEAD1], memory[_PEND0], memory[_PEND1] = dead0, dead1, pend0, pend1
     memory[_COUNTDOWN], memory[_OUT] = countdown, o
+    memory[_KIN0], memory[_KIN1] = kin0, kin1
     return ok
 
 

@@ -176,7 +176,8 @@ def _detections(prof: Profile, model: ClickModel, q: float, pulses: int, states:
     codes = np.zeros(8 * len(probs), np.int64)  # the pass's corrections to the candidates' bins
     dead_slots = math.ceil(det.dead_time_s * prof.source.repetition_rate_hz - 1e-9)
     detector_pass = detector.DetectorPass(kernels._seeded(int(states[n_runs])), dead_slots, p_ap, empty_cdf,
-                                          p_key, pulses, list(ev.values()), codes)
+                                          p_key, pulses, list(ev.values()), codes,
+                                          inherit_intensity=det.afterpulse_model == "lim-2014")
     overflow = False
     for r, written in enumerate(_pool(numba.get_num_threads()).map(generate, range(n_runs))):
         overflow = overflow or written < 0

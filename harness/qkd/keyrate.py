@@ -27,7 +27,8 @@ import math
 from dataclasses import dataclass
 
 from harness.qkd.bounds import plob_bound, tgw_bound
-from harness.qkd.finite_key import FiniteKeyRate, finite_key_rate, optimal_finite_key_rate
+from harness.qkd.finite_key import FiniteKeyRate, finite_key_rate
+from harness.qkd.finite_key_optimum import optimal_finite_key_rate
 from harness.qkd.observations import Observations, binary_entropy, expected_observations
 from harness.qkd.optimise import max_distance_km, optimal_rate
 from harness.qkd.profiles import Profile
@@ -104,6 +105,16 @@ def infinite_decoy_rate(profile: Profile, distance_km: float, mu: float | None =
     eta = profile.total_transmittance(distance_km)
     y1 = y0 + eta - y0 * eta
     e1 = (0.5 * y0 + profile.misalignment_error * eta * (1.0 - y0)) / y1
+    det = profile.detector
+    if det.afterpulse_model == "lim-2014" and det.afterpulse_probability > 0.0:
+        # Lim's afterpulses count for the intensity that caused them, so they scale every
+        # photon number's yield alike: Y_n (1 + p_ap), with p_ap Y_n / 2 more errors (y0 has it).
+        p_ap = det.afterpulse_probability
+        y0_clicks = y0 / (1.0 + p_ap)
+        y1 = y0_clicks + eta - y0_clicks * eta
+        e1 = (0.5 * y0_clicks + profile.misalignment_error * eta * (1.0 - y0_clicks) + 0.5 * p_ap * y1) / (
+            y1 * (1.0 + p_ap))
+        y1 *= 1.0 + p_ap
     sig = expected_observations(profile, distance_km, mu, background)
     rate = _gllp(profile, sig, y1 * mu * math.exp(-mu), e1)
     return AsymptoticRate(rate, mu, None, sig.gain, sig.qber, y1, e1)

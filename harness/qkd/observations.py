@@ -8,16 +8,25 @@ reaching the right and the wrong detector are independent, so
     Q = 1 - (1 - right)(1 - wrong),                  E Q = wrong (1 - right) + right wrong / 2
 
 which for small Y0 reduce to Ma et al.'s Q = Y0 + 1 - e^(-eta mu) and
-E Q = Y0/2 + e_d (1 - e^(-eta mu)). Afterpulses (with zero dead time) add p_ap Q (1 - Q_k) /
-(1 - p_ap (1 - Q)) events with random bits per pulse of intensity k, Q the mean click
-probability, chained afterpulses included; dead time is not modelled here (the Monte Carlo
-has it).
+E Q = Y0/2 + e_d (1 - e^(-eta mu)). Afterpulses follow the profile's ``afterpulse_model``:
+
+* ``next-gate`` (qsbench's detector, what the Monte Carlo samples with zero dead time): each
+  click afterpulses with probability p_ap into the next gate, an event with a random bit only if
+  that gate has no click of its own, chained afterpulses included. That adds
+  p_ap Q (1 - Q_k) / (1 - p_ap (1 - Q)) events per pulse of intensity k, Q the mean click
+  probability over the intensities sent.
+* ``lim-2014`` (Lim et al. 2014, Sec. IV): R_k = D_k (1 + p_ap), and p_ap D_k / 2 added to the
+  errors of intensity k; the afterpulse counts for the intensity whose click caused it.
+
+Dead time is not modelled here (the Monte Carlo has it).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from harness.qkd.profiles import Profile
 
@@ -37,33 +46,48 @@ class Observations:
     qber: float
 
 
-def _afterpulse_rate(profile: Profile, eta: float, p_dark: float) -> float:
-    p_ap = profile.detector.afterpulse_probability
+def detection_probabilities(profile: Profile, distance_km: float, intensities: np.ndarray,
+                            probabilities: np.ndarray,
+                            background: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(R_k, R_k E_k): detections and errors per pulse for each intensity, vectorised.
+
+    ``intensities`` and ``probabilities`` have the intensities on their last axis (any leading
+    shape, for evaluating many protocol settings at once); the probabilities matter only for
+    the ``next-gate`` afterpulse model, whose afterpulses depend on the mean click probability.
+    """
+    mu = np.asarray(intensities, float)
+    eta = profile.total_transmittance(distance_km)
+    p = profile.dark_count_probability_per_gate(background)  # type: ignore[arg-type]
+    e_d = profile.misalignment_error
+    no_right = (1.0 - p) * np.exp(-eta * mu * (1.0 - e_d))
+    no_wrong = (1.0 - p) * np.exp(-eta * mu * e_d)
+    click_right, click_wrong = 1.0 - no_right, 1.0 - no_wrong
+    gain = 1.0 - no_right * no_wrong
+    errors = click_wrong * no_right + 0.5 * click_right * click_wrong
+    det = profile.detector
+    p_ap = det.afterpulse_probability
     if p_ap == 0.0:
-        return 0.0
-    no_dark = (1.0 - p_dark) ** 2
-    q = sum(p * (1.0 - no_dark * math.exp(-eta * mu))
-            for mu, p in zip(profile.intensities, profile.intensity_probabilities, strict=True))
+        return gain, errors
+    if det.afterpulse_model == "lim-2014":
+        return gain * (1.0 + p_ap), errors + 0.5 * p_ap * gain
     # Every click afterpulses with probability p_ap into the next gate; that makes a new event
     # only if the gate has no click of its own (1 - q), and the new event may afterpulse in
     # turn: all events T = q + p_ap (1 - q) T. The T - q afterpulse events fall on empty gates
     # in proportion to p_k (1 - Q_k); per pulse of intensity k that is this factor times (1 - Q_k).
-    return p_ap * q / (1.0 - p_ap * (1.0 - q))
+    q = np.sum(np.asarray(probabilities, float) * gain, axis=-1, keepdims=True)
+    extra = p_ap * q / (1.0 - p_ap * (1.0 - q)) * (1.0 - gain)
+    return gain + extra, errors + 0.5 * extra
 
 
 def expected_observations(profile: Profile, distance_km: float, intensity: float,
                           background: str | None = None) -> Observations:
-    """Q and E for a coherent pulse of mean photon number ``intensity``, honest channel."""
+    """Q and E for a coherent pulse of mean photon number ``intensity``, honest channel.
+
+    Sent among the profile's own intensities (which the ``next-gate`` afterpulses depend on).
+    """
     if not (math.isfinite(intensity) and intensity >= 0.0):
         raise ValueError(f"intensity must be a finite mean photon number >= 0, got {intensity!r}")
-    eta = profile.total_transmittance(distance_km)
-    p = profile.dark_count_probability_per_gate(background)  # type: ignore[arg-type]
-    e_d = profile.misalignment_error
-    click_right = 1.0 - (1.0 - p) * math.exp(-eta * intensity * (1.0 - e_d))
-    click_wrong = 1.0 - (1.0 - p) * math.exp(-eta * intensity * e_d)
-    gain = 1.0 - (1.0 - click_right) * (1.0 - click_wrong)
-    errors = click_wrong * (1.0 - click_right) + 0.5 * click_right * click_wrong
-    extra = _afterpulse_rate(profile, eta, p) * (1.0 - gain)
-    return Observations(gain=gain + extra, qber=(errors + 0.5 * extra) / (gain + extra))
-
-
+    mus = np.array([intensity, *profile.intensities])
+    probs = np.array([0.0, *profile.intensity_probabilities])
+    gain, errors = detection_probabilities(profile, distance_km, mus, probs, background)
+    return Observations(gain=float(gain[0]), qber=float(errors[0] / gain[0]) if gain[0] > 0 else 0.0)

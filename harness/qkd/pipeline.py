@@ -7,16 +7,18 @@ estimation → error correction → verification → privacy amplification.
 * Parameter estimation (Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014)), from the
   observed counts per intensity only: key-basis detections n_Z,k, test-basis detections n_X,k and
   test-basis errors m_X,k give the bounds s_Z,0, s_Z,1 and the phase error φ_Z through
-  :func:`harness.qkd.finite_key.lim_key_length`, called with zero error-correction cost to get
-  the key budget before error correction, B = s_Z,0 + s_Z,1 (1 − h(φ_Z)) − 6 log2(21/ε_sec)
-  − log2(2/ε_cor). The block aborts here if B ≤ 0, or if the blinding monitor raised an alarm.
+  :func:`harness.qkd.finite_key.observed_key_length`, called with zero error-correction cost to
+  get the key budget before error correction, B = s_Z,0 + s_Z,1 (1 − h(φ_Z)) − 6 log2(21/ε_sec)
+  − log2(2/ε_cor), ε_sec the profile's (fixed, or κ ℓ). The block aborts here if B ≤ 0, or if
+  the blinding monitor raised an alarm.
   Cascade's QBER estimate is the test basis's (no key bits are spent on it), floored at
   ``QBER_FLOOR`` because Cascade needs a positive estimate.
 * Error correction: Cascade (:func:`harness.qkd.cascade.reconcile`) over frames of at most
   ``FRAME_BITS`` key bits (memory stays bounded); λ_EC is the sum of parity bits disclosed.
 * Verification: one Toeplitz tag over the whole corrected key (:mod:`harness.qkd.verify`),
   t = ⌈log2(1/ε_cor)⌉ bits, covered by the log2(2/ε_cor) term of B. A failed block is discarded.
-* Privacy amplification: ℓ = ⌊B − λ_EC⌋ (Lim Eq. 1 with the measured λ_EC); ℓ ≤ 0 aborts.
+* Privacy amplification: ℓ = ⌊B − λ_EC⌋ (Lim Eq. 1 with the measured λ_EC; where ε_sec = κ ℓ,
+  B is taken at the ε_sec of the final ℓ, the fixed point); ℓ ≤ 0 aborts.
   Otherwise both keys go through one Toeplitz hash with a fresh public seed. Bob's key is hashed
   separately only when it differs from Alice's (possible after a tag collision, probability
   ≤ ε_cor); when the inputs are equal the hash of one is the hash of the other.
@@ -37,7 +39,7 @@ import numpy as np
 from harness.qkd.bits import random_bits
 from harness.qkd.cascade import reconcile
 from harness.qkd.channel import ChannelBlock, simulate_block
-from harness.qkd.finite_key import lim_key_length
+from harness.qkd.finite_key import observed_key_length
 from harness.qkd.keyrate import binary_entropy
 from harness.qkd.photon_model import Attack
 from harness.qkd.privacy import toeplitz_hash
@@ -135,7 +137,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     stages = [StageStats("channel", int(block.pulses_sent), int(block.detections.sum()), clock.lap())]
     head = {"profile": prof.name, "distance_km": float(distance_km), "pulses": int(block.pulses_sent),
             "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack,
-            "eps_sec": prof.security.eps_sec, "eps_cor": prof.security.eps_cor}
+            "eps_cor": prof.security.eps_cor}
     cascade_seed, verify_seed, pa_seed = (int(s) for s in np.random.SeedSequence([seed, 1]).generate_state(3))
 
     sifted = block.alice_basis == block.bob_basis
@@ -145,6 +147,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
 
     n = int(alice_key.size)
     estimates = _estimate(block, prof)
+    head["eps_sec"] = estimates.pop("eps_sec") or prof.security.secrecy_for(n)
     budget, phi = estimates["key_budget_bits"], estimates["phase_error_bound"]
     qber_estimate, s0, s1 = estimates["qber_estimate"], estimates["s0_lower"], estimates["s1_lower"]
     stages.append(StageStats("estimation", int(sifted.sum()), n, clock.lap(), qber=qber_estimate))
@@ -179,7 +182,11 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     if not check.passed:
         return abort("verification failed: Cascade left residual errors; block discarded", qber_key)
 
-    length = math.floor(budget - leaked)
+    after_ec, _, _, _, eps_sec = observed_key_length(
+        block.detected[:, _KEY_BASIS], block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS],
+        prof.intensities, prof.intensity_probabilities, prof.security, leaked)
+    head["eps_sec"] = eps_sec
+    length = math.floor(after_ec)
     if length <= 0:
         return abort(f"no key after error correction: key budget {budget:.0f} bits minus {leaked} leaked "
                      f"bits (phase error bound {phi:.4f}, key QBER {qber_key:.4f})", qber_key)
@@ -200,13 +207,12 @@ def _estimate(block: ChannelBlock, prof: Profile) -> dict[str, float | None]:
     tested = int(test_counts.sum())
     out: dict[str, float | None] = {"qber_estimate": float(test_errors.sum()) / tested if tested else None,
                                     "phase_error_bound": None, "s0_lower": None, "s1_lower": None,
-                                    "key_budget_bits": None}
+                                    "key_budget_bits": None, "eps_sec": None}
     if tested and block.detected[:, _KEY_BASIS].sum():
-        sec = prof.security
-        budget, s0, s1, phi, _ = lim_key_length(
-            block.detected[:, _KEY_BASIS], np.zeros(3), test_counts, test_errors, prof.intensities,
-            prof.intensity_probabilities, sec.eps_sec, sec.eps_cor, ec_efficiency=0.0)
-        out.update(phase_error_bound=phi, s0_lower=s0, s1_lower=s1, key_budget_bits=budget)
+        budget, s0, s1, phi, eps = observed_key_length(
+            block.detected[:, _KEY_BASIS], test_counts, test_errors, prof.intensities,
+            prof.intensity_probabilities, prof.security, leaked_bits=0.0)
+        out.update(phase_error_bound=phi, s0_lower=s0, s1_lower=s1, key_budget_bits=budget, eps_sec=eps)
     return out
 
 

@@ -63,6 +63,11 @@ class Detector(_Strict):
     )
     dark_count_probability: Probability = Field(description="per detector per gate (time slot)")
     afterpulse_probability: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    afterpulse_model: Literal["next-gate", "lim-2014"] = Field(
+        "next-gate", description="next-gate: a click afterpulses into the next gate and counts only if "
+        "that gate is empty, for the intensity sent there (qsbench's detector model, as the Monte Carlo "
+        "samples it); lim-2014: R_k = D_k (1 + p_ap) with p_ap D_k / 2 added to the errors, the "
+        "afterpulse counted for the intensity that caused it (Lim et al., PRA 89, 022307 (2014), Sec. IV)")
     dead_time_s: float = Field(0.0, ge=0.0)
     count: Literal[2] = Field(2, description="one threshold detector per bit value, active basis choice")
     gate_width_s: float | None = Field(
@@ -106,9 +111,27 @@ class FreeSpaceChannel(_Strict):
 
 
 class Security(_Strict):
-    eps_sec: Annotated[float, Field(gt=0.0, lt=1.0)]
+    eps_sec: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        None, description="fixed secrecy parameter of every key, whatever its length")
+    eps_sec_per_key_bit: Annotated[float, Field(gt=0.0, lt=1e-3)] | None = Field(
+        None, description="kappa: secrecy set proportional to the key length, eps_sec = kappa l "
+        "(Lim et al. 2014 set kappa = 1e-15 for their figures)")
     eps_cor: Annotated[float, Field(gt=0.0, lt=1.0)]
     block_size: int = Field(gt=0, description="key-basis detections (sifted bits) per post-processing block")
+
+    @model_validator(mode="after")
+    def _one_secrecy(self) -> Security:
+        if (self.eps_sec is None) == (self.eps_sec_per_key_bit is None):
+            raise ValueError("give exactly one of eps_sec (fixed) and eps_sec_per_key_bit "
+                             "(eps_sec = kappa l)")
+        return self
+
+    def secrecy_for(self, key_length_bits: float) -> float:
+        """eps_sec of a key of ``key_length_bits``: the fixed value, or kappa l (at least one bit's)."""
+        if self.eps_sec is not None:
+            return self.eps_sec
+        assert self.eps_sec_per_key_bit is not None
+        return min(self.eps_sec_per_key_bit * max(key_length_bits, 1.0), 0.5)
 
 
 class Profile(_Strict):

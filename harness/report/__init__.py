@@ -21,11 +21,10 @@ from harness.evaluation import Evaluation, evaluate_run
 from harness.manifest import qsbench_version
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
-from harness.report.plots import evidence_plots
+from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
-from harness.rundata import RunData, load, param_columns
-from harness.store import CASE_STATUS_METRIC
-from harness.summary import fmt, problems, summarize, to_markdown
+from harness.rundata import RunData, load
+from harness.summary import fmt, problems, to_markdown
 
 
 @dataclass(frozen=True)
@@ -57,23 +56,16 @@ def _params_text(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(f"{c}={row[c]}" for c in columns if pd.notna(row[c]))
 
 
-def _cases(rows: pd.DataFrame, params: list[str]) -> list[dict]:
-    counts = rows[rows["metric"] != CASE_STATUS_METRIC].groupby("case_id").size()
-    first = rows.drop_duplicates("case_id").sort_values(["suite", "vendor", "case_id"])
+def _cases(cases: pd.DataFrame, params: list[str]) -> list[dict]:
     return [{"case_id": r["case_id"], "suite": r["suite"], "vendor": r["vendor"],
              "params": _params_text(r, params), "status": r["status"],
-             "reason": r["reason"] if pd.notna(r["reason"]) else "", "rows": int(counts.get(r["case_id"], 0))}
-            for _, r in first.iterrows()]
+             "reason": r["reason"] if pd.notna(r["reason"]) else "", "rows": int(r["rows"])}
+            for _, r in cases.iterrows()]
 
 
-def _summary_rows(rows: pd.DataFrame, params: list[str]) -> list[dict]:
-    table = summarize(rows, params)
+def _summary_rows(table: pd.DataFrame, params: list[str]) -> list[dict]:
     if table.empty:
         return []
-    keys = ["suite", "vendor", *[c for c in params if c in rows.columns], "metric", "unit"]
-    ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC)]
-    ids = ok.groupby(keys, dropna=False, sort=True, observed=True)["case_id"].unique()
-    table["case_ids"] = list(ids.to_numpy())  # same grouping, same order; labels with NaN do not align
     shown = [c for c in params if c in table.columns]
     return [{**{k: r[k] for k in ("suite", "vendor", "metric", "unit", "n", "median", "p25", "p75", "p99")},
              "params": _params_text(r, shown),
@@ -81,9 +73,27 @@ def _summary_rows(rows: pd.DataFrame, params: list[str]) -> list[dict]:
             for _, r in table.iterrows()]
 
 
+def _shown(v: dict) -> tuple[str, str]:
+    """A verdict's value and interval as the requirement states it: a rate stated in % shows in %."""
+    scale, unit = 1.0, v["unit"] or ""
+    if unit == "ratio" and v["threshold_stated"].endswith("%"):
+        scale, unit = 100.0, "%"
+    value = "" if v["value"] is None else f"{fmt(v['value'] * scale)} {unit}".rstrip()
+    ci = "" if v["ci_low"] is None else f"[{fmt(v['ci_low'] * scale)}, {fmt(v['ci_high'] * scale)}]"
+    return value, ci
+
+
+def _gates_fix_order(scorecard: dict | None) -> bool:
+    """True when the mandatory gates alone order the vendors (two vendors, one failing a gate: it ranks
+    last whatever the weights), so "holds under ±20 %" would credit the weights with the order."""
+    ranking = (scorecard or {}).get("ranking") or []
+    return len(ranking) == 2 and sum(bool(s.get("failed_gates")) for s in ranking) == 1
+
+
 def _verdict_rows(res: dict) -> list[dict]:
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
+        v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True))}
         where = "".join(f", {k}={w}" for k, w in v["where"].items())
         row = rows.setdefault(v["criterion"], {
             "id": v["criterion"], "gate": v["gate"], "description": v["description"], "cells": {},
@@ -92,15 +102,53 @@ def _verdict_rows(res: dict) -> list[dict]:
     return list(rows.values())
 
 
+def _marks(ev: Evaluation) -> list[Mark]:
+    """Each criterion's threshold and target in its rows' unit, from its first judged verdict."""
+    from harness import units
+
+    marks: dict[str, Mark] = {}
+    for v in ev.verdicts:
+        crit = v.criterion
+        if crit.id in marks or v.threshold is None:
+            continue
+        target = None
+        if crit.target_quantity is not None:
+            value, symbol = crit.target_quantity
+            unit = v.evidence.unit
+            try:
+                target = units.convert(value, symbol, unit) if symbol and unit and symbol != unit else value
+            except units.UnitError:
+                target = None
+        where = tuple((c, tuple(w if isinstance(w, list) else [w])) for c, w in sorted(crit.where.items()))
+        marks[crit.id] = Mark(crit.id, crit.suite, crit.metric, crit.statistic, crit.op, v.threshold, target,
+                              where)
+    return list(marks.values())
+
+
+def _incomplete(run: RunData) -> str:
+    """Why the report covers less than the plan, or "" for a finished run."""
+    planned = run.manifest.get("cases")
+    done = len(run.cases)
+    missing = planned - done if isinstance(planned, int) and planned > done else 0
+    if not run.manifest.get("finished") or missing:
+        what = (f"{missing} of {planned} planned cases have no results" if missing
+                else "its manifest has no finish time")
+        source = (run.manifest.get("scenario") or {}).get("source", "SCENARIO")
+        return (f"This run is incomplete: {what}. Verdicts that need the missing cases read \"no data\"; "
+                f"finish it with: qsbench run {source} --resume {run.run_dir}")
+    return ""
+
+
 def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     """Evaluate the run in `run_dir` (against the `baseline` run directory, if any) and write its report."""
     run = load(run_dir)
     ev = evaluate_run(run)
     comparison = compare(run, load(baseline)) if baseline is not None else None
     res = results(ev, comparison)
-    extra = param_columns(run.rows)
-    params = [c for c in run.manifest.get("param_columns", extra) if c in extra]  # case conditions
-    labels = [c for c in extra if c not in params]  # per-row results a suite declared
+    params = run.case_columns  # case conditions
+    labels = [c for c in run.extra_columns if c not in params]  # per-row results a suite declared
+    summary = run.summary(params)
+    plot_rows, sampled = run.plot_rows()
     suite_order = [s.suite for s in run.scenario.suites] if run.scenario else []
     out = Path(run_dir) / "report"
     out.mkdir(exist_ok=True)
@@ -109,15 +157,17 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     html = _env().get_template("scorecard.html.j2").render(
         scenario_name=title, description=run.scenario.description if run.scenario else "",
         run_id=run.run_id, started=run.manifest.get("started"), finished=run.manifest.get("finished"),
-        host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=len(run.rows),
+        host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=run.n_rows,
         vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
         gate_failures=res["gate_failures"], scorecard=res["scorecard"],
+        gates_fix_order=_gates_fix_order(res["scorecard"]),
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        evidence=evidence_plots(run.rows, params, labels, suite_order),
-        summary_rows=_summary_rows(run.rows, params),
-        cases=_cases(run.rows, params), version=qsbench_version(),
+        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev)),
+        incomplete=_incomplete(run), run_path=str(run_dir),
+        summary_rows=_summary_rows(summary, params),
+        cases=_cases(run.cases, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
     html_path = out / "scorecard.html"
     html_path.write_text(html)
@@ -126,7 +176,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
     junit_path = junit.write(out / "junit.xml", run.run_id, list(ev.verdicts), comparison)
     md_path = out / "summary.md"
     md_path.write_text(evaluation_markdown(res) + "\n" + to_markdown(
-        summarize(run.rows, params), problems(run.rows), params, f"Results of {run.run_id}"))
+        summary, problems(run.cases), params, f"Results of {run.run_id}", run.manifest))
     return Rendered(out, html_path, md_path, results_path, junit_path, ev, comparison)
 
 

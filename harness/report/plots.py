@@ -32,7 +32,7 @@ what 1 000 do.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,45 @@ MIN_PER_SUITE = 6
 MAX_GRID_ROWS = 60
 MAX_PANELS = 6
 FREE_TEXT_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A success criterion drawn on its metric's plot: the threshold (and target) in the rows' unit."""
+
+    criterion: str
+    suite: str | None
+    metric: str
+    statistic: str
+    op: str
+    threshold: float
+    target: float | None = None
+    where: tuple[tuple[str, tuple], ...] = ()  # (column, accepted values): the rows the criterion judges
+
+    def judges(self, g: pd.DataFrame) -> bool:
+        """Whether any of these rows is among those the criterion judges."""
+        keep = pd.Series(True, index=g.index)
+        for column, values in self.where:
+            if column not in g.columns:
+                return False
+            keep &= g[column].isin(values)
+        return bool(keep.any())
+
+    def text(self, unit: str) -> str:
+        unit = "" if self.statistic == "rate" else unit  # a rate is a share of samples, whatever their unit
+        target = "" if self.target is None else f", target {self.target:.4g} {unit}".rstrip()
+        where = "".join(f", {c}={'/'.join(map(str, v))}" for c, v in self.where)
+        return (f"{self.criterion}: {self.statistic}{f' (where {where[2:]})' if where else ''} {self.op} "
+                f"{self.threshold:.4g} {unit}".rstrip() + target)
+
+
+def _mark(ax, marks: list[Mark], axis: str) -> None:
+    """Threshold red dashed, target green dotted, across the value axis."""
+    line = ax.axhline if axis == "y" else ax.axvline
+    for m in marks:
+        line(m.threshold, color="#c0392b", ls="--", lw=1.1, label=f"threshold {m.criterion} ({m.statistic})")
+        if m.target is not None:
+            line(m.target, color="#27ae60", ls=":", lw=1.1, label=f"target {m.criterion}")
 
 
 @dataclass(frozen=True)
@@ -96,7 +135,7 @@ def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame
 
 
 def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
-             colours: dict) -> tuple[str, str]:
+             colours: dict, marks: list[Mark] = ()) -> tuple[str, str]:
     fig, ax = figure()
     for vendor, label, part in _lines(g, hue):
         agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
@@ -112,7 +151,9 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         drawn.add(signature)
         ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
                 label=f"{ref} ({vendor})")
-    log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float)]))
+    _mark(ax, marks, "y")
+    log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
+                                              [m.threshold for m in marks]]))
     ax.set_xlabel(x)
     ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
     _legend(ax)
@@ -147,7 +188,8 @@ def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
     return to_svg(fig), f"mean of {metric} per vendor × peer; n samples in each cell"
 
 
-def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
+         ) -> tuple[str, str]:
     fig, ax = figure()
     probs = np.linspace(0, 1, 201)
     styles = ["-", "--", ":", "-."]
@@ -158,6 +200,7 @@ def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[s
         q = np.quantile(part["value"].to_numpy(float), probs)
         style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
         ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
+    _mark(ax, marks, "x")
     log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x")
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
@@ -165,23 +208,38 @@ def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[s
     return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note
 
 
-def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
+                 ) -> tuple[str, str]:
+    """p50, p95, p99 as dots on one line per vendor × condition: on a log axis where p99 is more than
+    ten times p50, so a long tail cannot hide the body (bars from zero did)."""
     lines = _lines(g, hue)
     fig, ax = figure(6.4, 0.8 + 0.35 * len(lines))
-    for i, (vendor, _label, part) in enumerate(lines):
-        p50, p95, p99 = np.quantile(part["value"].to_numpy(float), [0.5, 0.95, 0.99])
-        for value, alpha in ((p99, 0.3), (p95, 0.6), (p50, 1.0)):
-            ax.barh(i, value, color=colours[vendor], alpha=alpha, height=0.7)
+    quantiles = [np.quantile(part["value"].to_numpy(float), [0.5, 0.95, 0.99]) for _, _, part in lines]
+    for i, ((vendor, _label, part), (p50, p95, p99)) in enumerate(zip(lines, quantiles, strict=True)):
+        ax.plot([p50, p99], [i, i], color=colours[vendor], lw=1, alpha=0.6)
+        for value, marker in ((p50, "o"), (p95, "s"), (p99, "^")):
+            ax.plot(value, i, marker=marker, color=colours[vendor], ms=5, ls="")
         ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
-                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+    _mark(ax, marks, "x")
+    if marks:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
-    ax.set_xlim(0, 2.0 * float(g["value"].quantile(0.99)))  # room for the labels right of the bars
-    return to_svg(fig), "bars: p50 (solid), p95, p99 (lightest)"
+    low = min(q[0] for q in quantiles)
+    high = max([q[2] for q in quantiles] + [m.threshold for m in marks])
+    log = low > 0 and high / low > 10
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(low / 1.5, high * 8)  # room for the labels right of the dots
+    else:
+        ax.set_xlim(0, 2.0 * high)
+    return to_svg(fig), "dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
 
 
-def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tuple[str, str]:
+def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
+             ) -> tuple[str, str]:
     lines = _lines(g, hue)
     fig, ax = figure(6.4, 0.8 + 0.3 * len(lines))
     for i, (vendor, _label, part) in enumerate(lines):
@@ -192,8 +250,13 @@ def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict) -> tup
                     va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
+    _mark(ax, marks, "x")
+    if marks:
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.margins(x=0.3, y=0.2)
+    if float(g["value"].min()) >= 0:
+        ax.set_xlim(left=0)  # sizes and counts: no axis from −1000
     return to_svg(fig), "median with p25–p75 whiskers"
 
 
@@ -246,13 +309,19 @@ def _slug(*parts: str) -> str:
 class Evidence:
     plots: list[Plot]
     omitted: list[str]  # "suite: metric" left out by the plot budget, named in the report
+    constants: list[str] = ()  # "suite: metric = value unit (n samples)": stated, a flat line shows nothing
 
 
 def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
-                   suite_order: list[str] = ()) -> Evidence:
+                   suite_order: list[str] = (), sampled: dict[tuple[str, str], int] | None = None,
+                   marks: list[Mark] = ()) -> Evidence:
     """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
     per-row results such as the conformance check's name) give them only when no parameter varies.
-    Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next."""
+    Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next.
+    The metrics success criteria judge (`marks`) come first, outside the budget, with their threshold
+    and target drawn; a metric with one value in every sample is stated, not drawn.
+    `sampled`: suite × metric → its true sample count, where `rows` hold a subsample of them
+    (harness.rundata.RunData.plot_rows); the caption says so."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
     references = ok[ok["metric"].str.contains(REFERENCE)]
@@ -264,11 +333,16 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     owned = {(s, target) for (s, _), target in refs_of.items() if target is not None}
     bounded = {(s, unit_of[(s, m)]) for (s, m), target in refs_of.items() if target is None}
 
+    def marks_of(suite: str, metric: str) -> list[Mark]:
+        return [m for m in marks if m.metric == metric and m.suite in (None, suite)
+                and m.judges(groups[(suite, metric)])]
+
     def priority(key: tuple[str, str]) -> tuple:
         suite, metric = key
         rank = suite_order.index(suite) if suite in suite_order else len(suite_order)
         has_ref = (suite, metric) in owned or (suite, unit_of[key]) in bounded
-        return (rank, suite, not has_ref, metric)
+        judged = [i for i, m in enumerate(marks) if m in marks_of(suite, metric)]
+        return (min(judged) if judged else len(marks), rank, suite, not has_ref, metric)
 
     drawable = [k for k in sorted(groups, key=priority) if not (
         REFERENCE.search(k[1]) or INTERVAL.search(k[1])
@@ -276,9 +350,17 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
     per_suite: dict[str, int] = {}
     omitted: list[str] = []
+    constants: list[str] = []
     for suite, metric in drawable:
         g = groups[(suite, metric)]
-        if per_suite.get(suite, 0) >= share or len(plots) >= MAX_PLOTS:
+        mine_marks = marks_of(suite, metric)
+        if g["value"].nunique() == 1:
+            value, unit = float(g["value"].iloc[0]), str(g["unit"].iloc[0])
+            shown = ("true" if value else "false") if unit == "bool" else f"{value:.6g} {unit}".rstrip()
+            constants.append(f"{suite}: {metric} = {shown} in all {len(g)} samples "
+                             f"({', '.join(sorted(set(g['vendor'])))})")
+            continue
+        if not mine_marks and (per_suite.get(suite, 0) >= share or len(plots) >= MAX_PLOTS):
             omitted.append(f"{suite}: {metric}")
             continue
         present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"
@@ -294,10 +376,15 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         mine = {r for r in set(refs["metric"]) if _reference_for(r, metrics_of[suite]) in (None, metric)}
         refs = refs[refs["metric"].isin(mine)]
         for panel, part, rest in _panels(g, varying, numeric_x):
-            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours)
+            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks)
+            if sampled and (suite, metric) in sampled:
+                note = (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
+                        f"{sampled[(suite, metric)]} samples")
+                drawn = [replace(p, caption=p.caption + note) for p in drawn]
             plots += drawn
-            per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
-    return Evidence(plots, omitted)
+            if not mine_marks:
+                per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
+    return Evidence(plots, omitted, constants)
 
 
 def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
@@ -315,33 +402,70 @@ def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
         yield f"{split}={value}", part, [c for c in varying if c != split]
 
 
+MAX_SPLITS = 12  # one plot per condition up to this many; beyond, a grid shows every condition
+
+
+def _choice(g: pd.DataFrame, metric: str, varying: list[str], numeric_x: list[str]) -> tuple[str, str | None,
+                                                                                             list[str]]:
+    """(kind, x axis, line columns) for the rows; the columns not shown must not vary (see _draw)."""
+    if is_timeline(metric):
+        return "timeline", "tick", [c for c in varying if g[c].nunique() <= 4][:1]
+    if "peer" in g.columns and g["peer"].notna().any():
+        return "matrix", None, []
+    if numeric_x:
+        x = numeric_x[0]
+        return f"against {x}", x, [c for c in varying if c != x and g[c].nunique() <= 4][:1]
+    if varying and g.groupby(["vendor", *varying], dropna=False).ngroups > MAX_LINES:
+        return "grid", None, list(varying)
+    hue = [c for c in varying if g[c].nunique() <= 8][:2]
+    return ("CDF" if g.groupby("case_id").size().median() >= MANY_SAMPLES else "medians"), None, hue
+
+
 def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
-          unit: str, refs: pd.DataFrame, colours: dict) -> list[Plot]:
+          unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark] = ()) -> list[Plot]:
+    """The plots of one panel. Rows that differ in a parameter are never pooled into one line: a
+    varying column that is neither the x axis nor a line's label splits the rows into one plot per
+    value (or, with more than MAX_SPLITS values, a grid shows them all)."""
+    kind, x, hue = _choice(g, metric, varying, numeric_x)
+    pooled = [c for c in varying if c not in (x, *hue)] if kind not in ("grid", "matrix") else []
+    if kind == "matrix":
+        pooled = [c for c in varying if c != "peer"]
+    if pooled and g.groupby(pooled, dropna=False).ngroups > MAX_SPLITS and kind != "matrix":
+        kind, x, hue, pooled = "grid", None, list(varying), []
+    if pooled:
+        out: list[Plot] = []
+        for values, part in g.groupby(pooled, sort=True, dropna=False):
+            values = values if isinstance(values, tuple) else (values,)
+            where = ", ".join(filter(None, [panel, _label(values, pooled)]))
+            rest = [c for c in varying if c not in pooled]
+            out += _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest], unit, refs,
+                         colours, marks)
+        return out
+    marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
     cases = tuple(sorted(set(g["case_id"])))
     drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
     with styled():
-        if is_timeline(metric):
-            hue = [c for c in varying if g[c].nunique() <= 4][:1]
+        if kind == "timeline":
             drawn.append(("timeline", *_against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
-                                                 "tick", hue, colours)))
-        elif "peer" in g.columns and g["peer"].notna().any():
+                                                 "tick", hue, colours, marks)))
+        elif kind == "matrix":
             drawn.append(("matrix", *_matrix(g, metric)))
-        elif numeric_x:
-            x = numeric_x[0]
-            hue = [c for c in varying if c != x and g[c].nunique() <= 4][:1]
-            drawn.append((f"against {x}", *_against(g, refs, metric, x, hue, colours)))
+        elif x is not None:
+            drawn.append((kind, *_against(g, refs, metric, x, hue, colours, marks)))
+        elif kind == "grid":
+            drawn.append(("grid", *_grid(g, metric, varying)))
+        elif kind == "CDF":
+            drawn.append(("CDF", *_cdf(g, metric, hue, colours, marks)))
+            drawn.append(("percentiles", *_percentiles(g, metric, hue, colours, marks)))
         else:
-            hue = [c for c in varying if g[c].nunique() <= 8][:2]
-            per_case = g.groupby("case_id").size().median()
-            if varying and g.groupby(["vendor", *varying], dropna=False).ngroups > MAX_LINES:
-                drawn.append(("grid", *_grid(g, metric, varying)))
-            elif per_case >= MANY_SAMPLES:
-                drawn.append(("CDF", *_cdf(g, metric, hue, colours)))
-                drawn.append(("percentiles", *_percentiles(g, metric, hue, colours)))
-            else:
-                drawn.append(("medians", *_medians(g, metric, hue, colours)))
+            drawn.append(("medians", *_medians(g, metric, hue, colours, marks)))
     where = f", {panel}" if panel else ""
+    lines = "" if kind in ("grid", "matrix") else "; each line: one vendor" + (
+        f" × {', '.join(hue)}" if hue else "")
+    fixed = f"; every row has {panel}" if panel else ""
+    judged = "".join(f"; {m.text(unit)}" + ("" if kind not in ("grid", "matrix") else " (not drawn)")
+                     for m in marks)
     return [Plot(_slug("plot", suite, metric, kind, panel), f"{suite}: {metric} ({kind}{where})",
-                 f"{caption}; n = {len(g)} samples from {len(cases)} cases"
+                 f"{caption}{lines}{fixed}{judged}; n = {len(g)} samples from {len(cases)} cases"
                  + (f"; unit {unit}" if unit else ""),
                  svg, len(g), cases) for kind, svg, caption in drawn]

@@ -24,8 +24,8 @@ def _pick(run: RunData, comparison: Comparison | None) -> list[tuple[str, str]]:
                    if c.kind in ("regression", "improvement") and c.metric != "case_status"]
         if flagged:
             return list(dict.fromkeys(flagged))[:MAX_TRENDS]
-    ok = run.rows[run.rows["status"] == "ok"]
-    return sorted(set(zip(ok["suite"], ok["metric"], strict=True)))[:MAX_TRENDS]
+    return run.fetch(f"SELECT DISTINCT suite, metric FROM rows WHERE status = 'ok' "
+                     f"ORDER BY suite, metric LIMIT {MAX_TRENDS}")
 
 
 def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
@@ -38,14 +38,14 @@ def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
     if len(index) < MIN_RUNS:
         return []
     picked = _pick(run, comparison)
-    rows = run.rows
-    wanted = {(s, m): sorted(set(rows.loc[(rows["suite"] == s) & (rows["metric"] == m), "case_id"]))
-              [:MAX_CASES] for s, m in picked}
+    wanted = {(s, m): [r[0] for r in run.fetch("SELECT DISTINCT case_id FROM rows WHERE suite = ? AND "
+                                               f"metric = ? ORDER BY case_id LIMIT {MAX_CASES}", [s, m])]
+              for s, m in picked}
     history = case_medians(run.run_dir.parent, run.scenario.name, sorted({m for _, m in picked}),
                            sorted({c for ids in wanted.values() for c in ids}))
     history = history[history["run_id"].isin(set(index["run_id"]))]
     order = {r: i for i, r in enumerate(dict.fromkeys(history["run_id"]))}
-    vendor_of = rows.drop_duplicates("case_id").set_index("case_id")["vendor"]
+    vendor_of = run.cases.set_index("case_id")["vendor"]
     threshold = run.scenario.regression.threshold
     plots = []
     for (suite, metric), case_ids in wanted.items():

@@ -105,9 +105,12 @@ class SimulatedQKDAdapter(Adapter):
 
     # --- datasheet: what the device declares ---
     def declared_profile(self) -> Any:
+        """The profile as this device is configured: a `block_bits` option is its block size."""
         from harness.qkd.profiles import load_profile
 
-        return load_profile(self.profile_name)
+        profile = load_profile(self.profile_name)
+        block_bits = self.options.get("block_bits")
+        return profile.with_changes({"security.block_size": int(block_bits)}) if block_bits else profile
 
     def declared_fibre_km(self) -> float | None:
         return None  # the channel is under control: no fixed installed length
