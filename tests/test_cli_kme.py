@@ -96,3 +96,17 @@ def test_serve_end_to_end_then_shut_down_gracefully(tmp_path):
         rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, rest
     assert "KMEs stopped" in rest
+
+
+def test_serve_on_a_store_another_server_holds_is_refused(tmp_path):
+    from vendors.simulated_qkd.keystore import LinkKeyStore
+
+    CliRunner().invoke(_app(), ["kme", "certs", str(tmp_path / "pki")])
+    held = LinkKeyStore(256, 10, tmp_path / "store.sqlite")
+    try:
+        result = CliRunner().invoke(_app(), ["kme", "serve", "--certs", str(tmp_path / "pki"),
+                                             "--store", str(tmp_path / "store.sqlite")])
+    finally:
+        held.close()
+    assert result.exit_code == 2
+    assert "another `qsbench kme serve`" in result.output
