@@ -75,13 +75,18 @@ class _Window:
 
 
 class SimulatedLink:
-    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0,
+                 seed: int | None = 0) -> None:
         self.source, self.store = source, store
         self.fibre_km, self.attenuation_db = float(fibre_km), 0.0
         self.attack: Attack | None = None
         self.device_time_s = 0.0
         self._faults: dict[str, tuple[float, float]] = {}  # kind -> (device time it clears, magnitude)
-        self._seed = np.random.SeedSequence(seed)
+        # seed None: fresh OS entropy, a key stream no other link or lifetime shares. A seeded
+        # stream resumes where the store says it stopped, so a restart on the same store never
+        # re-derives (and re-delivers) key bits it produced before.
+        self._blocks_run = store.stream_position
+        self._seed = np.random.SeedSequence(seed, n_children_spawned=self._blocks_run)
         self._lock = threading.Lock()  # one block at a time, whoever drives the clock
         self.last_delivery_active = True
         self._run_ahead_s = 0.0
@@ -153,6 +158,7 @@ class SimulatedLink:
             window.loss_db = math.inf if self._fault_active("fibre_cut") else window.loss_db
             return
         seed = int(self._seed.spawn(1)[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+        self._blocks_run += 1
         if hasattr(self.source, "set_extra_misalignment"):
             self.source.set_extra_misalignment(self._magnitude("qber_rise"))
         attack = Attack("blinding", 1.0) if self._fault_active("detector_blinding") else self.attack
@@ -175,7 +181,7 @@ class SimulatedLink:
         n = len(out.alice_key) - len(out.alice_key) % 8  # whole bytes; < 8 bits per block are dropped
         if n:
             alice, bob = np.packbits(out.alice_key[:n]).tobytes(), np.packbits(out.bob_key[:n]).tobytes()
-            self.store.deposit(alice, bob)
+            self.store.deposit(alice, bob, stream_position=self._blocks_run)
             window.secret_bits += n
 
     def _snapshot(self, w: _Window) -> TelemetrySnapshot:
