@@ -178,6 +178,7 @@ def run(
     """
     from datetime import UTC, datetime
 
+    from harness import stability
     from harness.manifest import host_state
     from harness.runner import Runner
 
@@ -214,6 +215,7 @@ def run(
     manifest = store.manifest
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.setdefault("host_state", {"start": None})["end"] = host_state()
+    manifest["stability"] = stability.of_run(store.run_dir, manifest)
     store.write_manifest(manifest)
     _print_summary(store.run_dir)
     out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")
@@ -222,6 +224,8 @@ def run(
     held = Counter(s for case_id, s in store.case_statuses().items() if case_id in planned)
     if held != counts:
         out.print("run total: " + ", ".join(f"{n} {s}" for s, n in sorted(held.items())))
+    if warning := stability.warning(manifest["stability"]):
+        out.print(warning, markup=False, highlight=False)
     gates_failed = _print_gates(store.run_dir)
     print(store.run_dir)
     sys.stdout.flush()

@@ -86,9 +86,10 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
 
 def compare_cmd(
     run_dir: Annotated[Path, typer.Argument(help="the run to judge")],
-    baseline: Annotated[str, typer.Option(help="baseline run directory, or 'latest' for the newest other "
-                                               "run of the same scenario next to RUN_DIR")] = "latest",
-    alpha: Annotated[float | None, typer.Option(help="significance level of the Mann–Whitney U test "
+    baseline: Annotated[str, typer.Option(help="'latest' (the newest earlier run of the same scenario "
+                                               "next to RUN_DIR), 'history' or 'history:N' (the last N such "
+                                               "runs, default 10), or a run directory")] = "latest",
+    alpha: Annotated[float | None, typer.Option(help="significance level of the test on repeats "
                                                      "(default: the scenario's, else 0.01)")] = None,
     threshold: Annotated[float | None, typer.Option(help="relative change that matters, 0.10 = 10 % "
                                                          "(default: the scenario's, else 0.10)")] = None,
@@ -96,16 +97,20 @@ def compare_cmd(
         "--metric-threshold", help="per-metric override METRIC=FRACTION, repeatable")] = None,
     junit_xml: Annotated[Path | None, typer.Option("--junit", help="also write JUnit XML here")] = None,
 ) -> None:
-    """Compare a run with a baseline case by case; exit 1 on a regression.
+    """Compare a run with a baseline experiment by experiment; exit 1 on a regression.
 
-    A change is a regression only when Mann–Whitney U says it is real (p < alpha), it exceeds the
-    threshold, and it goes the metric's bad way. Too few samples to ever reach alpha are reported
-    as such, never as "unchanged". A case that stopped finishing is a regression too.
+    The evidence is the repeats (each in a worker process of its own), never the samples inside
+    one process: a timing regresses when the repeat medians (Welch's t-test; against a history of
+    three runs or more, the run-to-run spread of earlier runs) say it is real (p < alpha), it
+    exceeds the threshold and it goes the metric's declared bad way. Deterministic metrics (sizes,
+    verdicts, mismatch counts) regress on any move the bad way. A case that stopped finishing or
+    went missing is a regression too. Timings of a run whose repeats broke pyperf's stability
+    rules are "host unstable", not flagged; too few repeats are said so, never "unchanged".
 
-    Example: [bold]qsbench compare results/RUN --baseline latest --metric-threshold handshake_ms=0.2[/bold]
+    Example: [bold]qsbench compare results/RUN --baseline history:7 --metric-threshold handshake_ms=0.2[/bold]
     """
     from harness import junit
-    from harness.compare import compare, latest_baseline
+    from harness.compare import compare, resolve_baseline
     from harness.console import table as console_table
     from harness.criteria_spec import RegressionPolicy
     from harness.rundata import RunDirError
@@ -113,11 +118,11 @@ def compare_cmd(
 
     current = _load(run_dir)
     try:
-        base_dir = latest_baseline(run_dir) if baseline == "latest" else Path(baseline)
+        base_dirs = resolve_baseline(run_dir, baseline)
     except RunDirError as exc:
         print(str(exc), file=sys.stderr)
         raise typer.Exit(2) from None
-    base = _load(base_dir)
+    base = _load(base_dirs[0]) if len(base_dirs) == 1 else base_dirs
     policy = current.scenario.regression if current.scenario else RegressionPolicy()
     updates = {k: v for k, v in (("alpha", alpha), ("threshold", threshold)) if v is not None}
     overrides = {k: float(v) for k, v in _pairs(metric_threshold or [], "--metric-threshold").items()}
@@ -125,11 +130,13 @@ def compare_cmd(
         updates["metrics"] = {**policy.metrics, **overrides}
     policy = RegressionPolicy(**{**policy.model_dump(), **updates})
     result = compare(current, base, policy)
-    columns = ("kind", "suite", "vendor", "metric", "baseline", "current", "change", "p", "n", "case", "note")
+    columns = ("kind", "suite", "vendor", "metric", "baseline", "current", "change", "p", "repeats", "case",
+               "note")
     table = console_table(f"{result.run_id} against {result.baseline_run_id}", columns)
     shown = [c for c in result.changes if c.kind != "unchanged"]
     for c in shown:
-        colour = {"regression": "red", "status": "red", "improvement": "green"}.get(c.kind, "yellow")
+        colour = {"regression": "red", "status": "red", "case missing": "red",
+                  "improvement": "green"}.get(c.kind, "yellow")
         table.add_row(f"[{colour}]{c.kind}[/]", c.suite, c.vendor, c.metric, fmt(c.baseline),
                       f"{fmt(c.current)} {c.unit}", "" if c.change is None else f"{c.change:+.1%}",
                       "" if c.p_value is None else f"{c.p_value:.2g}", f"{c.n_baseline}/{c.n_current}",
@@ -137,8 +144,10 @@ def compare_cmd(
     if shown:
         out.print(table)
     unchanged = len(result.changes) - len(shown)
+    unstable = sum(c.kind == "host unstable" for c in result.changes)
     out.print(f"{len(result.regressions)} regressions, {len(result.improvements)} improvements, "
-              f"{unchanged} unchanged (alpha {policy.alpha}, threshold {policy.threshold:.0%})")
+              f"{unchanged} unchanged, {unstable} host unstable "
+              f"(alpha {policy.alpha}, threshold {policy.threshold:.0%})")
     if junit_xml is not None:
         junit.write(junit_xml, result.run_id, [], result)
     raise typer.Exit(1 if result.regressions else 0)

@@ -103,7 +103,7 @@ class Criterion(_Strict):
 
 
 class RegressionPolicy(_Strict):
-    alpha: float = Field(0.01, gt=0, lt=1, description="Mann–Whitney p below this is significant")
+    alpha: float = Field(0.01, gt=0, lt=1, description="p below this (a test over repeats) is significant")
     threshold: float = Field(0.10, gt=0, description="relative change that matters (0.10 = 10 %)")
     metrics: dict[str, float] = Field(default_factory=dict, description="per-metric threshold override")
 

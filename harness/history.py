@@ -6,9 +6,11 @@ with other parameter columns line up by name); the manifests give each run its
 start time and scenario.
 
 Steps: a series of per-run medians is split into constant segments by optimal
-partitioning (L1 cost, a penalty per step). The penalty is what a step of
-`threshold` (relative, default 10 %) lasting three runs would save, so a
-single noisy night is not a step but a lasting shift is; a boundary between
+partitioning (L1 cost, a penalty per step), every segment at least two runs
+long. The penalty is what a step of `threshold` (relative, default 10 %)
+lasting three runs would save, and a level must hold for two runs to be one:
+a single noisy night, however far off and wherever it falls (the newest run
+included), is never a step, while a lasting shift is; a boundary between
 segments whose medians differ by less than `threshold` is not reported.
 """
 
@@ -25,6 +27,7 @@ import pandas as pd
 from harness.store import MANIFEST, MEASUREMENTS
 
 STEP_RUNS = 3
+SHORTEST_LEVEL = 2  # runs a level must hold for
 
 
 def runs(results_root: Path) -> pd.DataFrame:
@@ -54,6 +57,59 @@ def _connect(results_root: Path, scenario: str | None) -> duckdb.DuckDBPyConnect
     con.register("runs", index)
     con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet({parts!r}, union_by_name=true)")
     return con
+
+
+# One row per repeat (case) × metric: what a comparison works on. A case's repeats share its
+# `experiment_id`; runs made before there was one count each case as an experiment of its own.
+_REPEATS = ("SELECT run_id, {experiment} AS experiment_id, suite, vendor, metric, min(unit) AS unit, "
+            "case_id, min(repeat) AS repeat, median(value) AS median, avg(value) AS mean, count(*) AS n "
+            "FROM {src} WHERE status = 'ok' AND value IS NOT NULL AND NOT isnan(value) "
+            "GROUP BY ALL ORDER BY ALL")
+_STATUSES = ("SELECT run_id, case_id, any_value({experiment}) AS experiment_id, any_value(suite) AS suite, "
+             "any_value(vendor) AS vendor, min(repeat) AS repeat, any_value(status) AS status, "
+             "any_value(reason) AS reason FROM {src} GROUP BY run_id, case_id ORDER BY ALL")
+
+
+REPEAT_COLUMNS = ["run_id", "experiment_id", "suite", "vendor", "metric", "unit", "case_id", "repeat",
+                  "median", "mean", "n"]
+STATUS_COLUMNS = ["run_id", "case_id", "experiment_id", "suite", "vendor", "repeat", "status", "reason"]
+
+
+def _experiment(con: duckdb.DuckDBPyConnection, src: str) -> str:
+    present = {r[0] for r in con.execute(f"DESCRIBE {src}").fetchall()}
+    return "coalesce(experiment_id, case_id)" if "experiment_id" in present else "case_id"
+
+
+def _tables(con: duckdb.DuckDBPyConnection, src: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    experiment = _experiment(con, src)
+    return (con.execute(_REPEATS.format(src=src, experiment=experiment)).df(),
+            con.execute(_STATUSES.format(src=src, experiment=experiment)).df())
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    # DuckDB 2.0 folds isnan() to false from Parquet min/max statistics, which leave NaN out:
+    # do not reason from statistics (see harness.rundata).
+    con.execute("SET disabled_optimizers = 'statistics_propagation'")
+    return con
+
+
+def repeat_tables(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per repeat × metric: median, mean, n; per case: status) of rows held in memory."""
+    con = _duckdb()
+    con.register("src", rows)
+    return _tables(con, "src")
+
+
+def run_repeat_tables(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same tables for stored runs, aggregated by DuckDB over their Parquet parts."""
+    parts = [str(Path(d) / MEASUREMENTS / "*.parquet") for d in run_dirs
+             if any((Path(d) / MEASUREMENTS).glob("*.parquet"))]
+    if not parts:
+        return pd.DataFrame(columns=REPEAT_COLUMNS), pd.DataFrame(columns=STATUS_COLUMNS)
+    con = _duckdb()
+    con.execute(f"CREATE VIEW src AS SELECT * FROM read_parquet({parts!r}, union_by_name=true)")
+    return _tables(con, "src")
 
 
 def case_medians(results_root: Path, scenario: str, metrics: list[str], case_ids: list[str]) -> pd.DataFrame:
@@ -119,8 +175,8 @@ def steps(values: list[float] | np.ndarray, threshold: float = 0.10) -> list[Ste
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     start = np.zeros(n + 1, dtype=int)
-    for j in range(1, n + 1):
-        for i in range(j):
+    for j in range(SHORTEST_LEVEL, n + 1):
+        for i in range(j - SHORTEST_LEVEL + 1):  # best[i] stays inf where x[:i] holds no whole level
             segment = x[i:j]
             cost = best[i] + penalty + float(np.abs(segment - np.median(segment)).sum())
             if cost < best[j]:

@@ -1,9 +1,17 @@
 """JUnit XML so any CI shows the evaluation: one test case per criterion × vendor and per regression check.
 
-Criteria: pass → passed, fail → failure (message says whether it is a mandatory
-gate), n/a → skipped with its reason. Regression checks (case × metric against
-the baseline): regression or a case that stopped finishing → failure, "too few
-samples" → skipped, anything else → passed.
+CI must not go green by accident, and its dashboards must keep their history:
+
+- criteria: pass → passed, fail → failure (the message says whether it is a
+  mandatory gate), n/a → skipped with its reason, except a mandatory
+  criterion that is n/a: nothing showed it is met, so it is a failure;
+- regression checks (experiment × metric against the baseline): a regression,
+  a case that stopped finishing or went missing → failure; too few repeats,
+  host unstable or an undeclared metric (nothing could be judged) → skipped;
+  anything else → passed;
+- names are stable from night to night: the suites are `criteria` and
+  `regressions`, test cases are named by criterion id or metric and case
+  fingerprint; which runs were compared goes in each suite's properties.
 """
 
 from __future__ import annotations
@@ -11,15 +19,20 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.compare import Comparison
+from harness.compare import FAILING, Comparison
 from harness.criteria import Verdict
 
+UNJUDGED = ("too few repeats", "host unstable", "undeclared")
 
-def _suite(parent: ET.Element, name: str, cases: list[ET.Element]) -> None:
+
+def _suite(parent: ET.Element, name: str, cases: list[ET.Element], properties: dict[str, str]) -> None:
     failures = sum(1 for c in cases if c.find("failure") is not None)
     skipped = sum(1 for c in cases if c.find("skipped") is not None)
     suite = ET.SubElement(parent, "testsuite", name=name, tests=str(len(cases)),
                           failures=str(failures), errors="0", skipped=str(skipped))
+    props = ET.SubElement(suite, "properties")
+    for key, value in properties.items():
+        ET.SubElement(props, "property", name=key, value=value)
     suite.extend(cases)
 
 
@@ -33,28 +46,31 @@ def _case(classname: str, name: str, outcome: str, message: str, detail: str = "
 
 
 def to_xml(run_id: str, verdicts: list[Verdict], comparison: Comparison | None) -> bytes:
-    root = ET.Element("testsuites", name=f"qsbench {run_id}")
+    root = ET.Element("testsuites", name="qsbench")
     cases = []
     for v in verdicts:
         crit = v.criterion
         kind = "mandatory gate" if crit.gate else "scored criterion"
         outcome = {"pass": "passed", "fail": "failure", "n/a": "skipped"}[v.outcome]
         message = f"{v.label} ({kind}): {v.reason}"
+        if v.outcome == "n/a" and crit.gate:  # nothing showed the gate is met
+            outcome, message = "failure", f"{v.label} (mandatory gate, n/a counts as not met): {v.reason}"
         detail = f"cases: {', '.join(v.evidence.case_ids)}" if v.evidence.case_ids else ""
         cases.append(_case(f"qsbench.criteria.{crit.category}", f"{crit.id}[{v.vendor}]", outcome,
                            message, f"{message}\n{detail}".strip()))
-    _suite(root, "criteria", cases)
+    _suite(root, "criteria", cases, {"run_id": run_id})
     if comparison is not None:
         checks = []
         for c in comparison.changes:
-            outcome = ("failure" if c.kind in ("regression", "status") else
-                       "skipped" if c.kind == "too few samples" else "passed")
+            outcome = "failure" if c.kind in FAILING else "skipped" if c.kind in UNJUDGED else "passed"
             change = "" if c.change is None else f" change {c.change:+.1%}"
             p = "" if c.p_value is None else f" p={c.p_value:.3g}"
             message = f"{c.kind}:{change}{p} {c.note}".strip()
             checks.append(_case(f"qsbench.regressions.{c.suite}", f"{c.metric}[{c.vendor}:{c.case_id}]",
                                 outcome, message, message))
-        _suite(root, f"regressions vs {comparison.baseline_run_id}", checks)
+        _suite(root, "regressions", checks, {"run_id": comparison.run_id,
+                                             "baseline": comparison.baseline_run_id,
+                                             "baseline_run_ids": " ".join(comparison.baseline_run_ids)})
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 

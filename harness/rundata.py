@@ -15,7 +15,7 @@ DataFrame, for small runs and for callers that want it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,8 +23,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from harness.scenario import Scenario
@@ -37,8 +35,6 @@ DUCKDB_MEMORY = "1GB"
 PLOT_VALUES_MAX = 200_000
 # Above this many Parquet parts a run's rows are copied once into a scratch DuckDB database.
 MANY_PARTS = 256
-# Comparisons load the cases of both runs in chunks of about this many rows.
-CHUNK_ROWS = 1_000_000
 
 CORE_COLUMNS = ("run_id", "case_id", "experiment_id", "suite", "vendor", "adapter", "repeat", "status",
                 "reason", "metric", "value", "unit", "sample")
@@ -213,34 +209,6 @@ class RunData:
         finally:
             self.con.unregister("thinning")
         return frame, thinned
-
-    def case_frames(self, case_ids: Sequence[str], columns: list[str]) -> pd.DataFrame:
-        """`columns` of the given cases' rows, read from their own parts."""
-        parts = RunStore(self.run_dir).parts_dir
-        paths = [parts / f"{c}.parquet" for c in case_ids]
-        if not paths:
-            return RunStore(self.run_dir).schema().empty_table().select(columns).to_pandas()
-        return pa.concat_tables([pq.read_table(p, columns=columns) for p in paths]).to_pandas()
-
-
-def chunks(current: RunData, baseline: RunData, max_rows: int | None = None
-           ) -> Iterator[tuple[list[str], list[str]]]:
-    """Case ids of both runs in chunks of about `max_rows` (CHUNK_ROWS) rows together; a case present
-    in both runs is in the same chunk of each, so comparing chunk by chunk compares every case."""
-    max_rows = max_rows or CHUNK_ROWS
-    now = current.cases.set_index("case_id")["rows"]
-    then = baseline.cases.set_index("case_id")["rows"]
-    ids = sorted(set(now.index) | set(then.index))
-    chunk: list[str] = []
-    size = 0
-    for case_id in ids:
-        chunk.append(case_id)
-        size += int(now.get(case_id, 0)) + int(then.get(case_id, 0)) + 1
-        if size >= max_rows:
-            yield [c for c in chunk if c in now.index], [c for c in chunk if c in then.index]
-            chunk, size = [], 0
-    if chunk:
-        yield [c for c in chunk if c in now.index], [c for c in chunk if c in then.index]
 
 
 def scenario_text(manifest: dict[str, Any]) -> str | None:

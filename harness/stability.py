@@ -20,11 +20,14 @@ reader needs to see why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness import units
+from harness.history import run_repeat_tables
 from harness.metrics import Declarations
 
 STDEV_LIMIT = 0.10  # of the mean of the repeat medians
@@ -46,22 +49,6 @@ def is_timing(declaration) -> bool:
     return units.unit(declaration.unit).dimension == "time"
 
 
-def experiment_column(rows: pd.DataFrame) -> pd.Series:
-    """The experiment each row belongs to; runs older than `experiment_id` count each case as its own."""
-    if "experiment_id" in rows.columns:
-        return rows["experiment_id"].fillna(rows["case_id"])
-    return rows["case_id"]
-
-
-def repeat_medians(rows: pd.DataFrame) -> pd.DataFrame:
-    """experiment_id, suite, vendor, metric, case_id, repeat, median, mean, n of every ok repeat."""
-    ok = rows[(rows["status"] == "ok") & rows["value"].notna()]
-    ok = ok.assign(experiment_id=experiment_column(ok))
-    keys = ["experiment_id", "suite", "vendor", "metric", "case_id", "repeat"]
-    grouped = ok.groupby(keys, sort=True, observed=True)["value"]
-    return grouped.agg(median="median", mean="mean", n="size").reset_index()
-
-
 def rule_broken(medians: np.ndarray) -> str | None:
     """pyperf's two rules on one experiment's repeat medians; None when both hold."""
     if medians.size < 2:
@@ -79,12 +66,14 @@ def rule_broken(medians: np.ndarray) -> str | None:
     return None
 
 
-def judge(rows: pd.DataFrame, declarations: Declarations) -> tuple[list[Unstable], int, int]:
-    """(unstable experiments × timings, how many were judged, how many could not be: one repeat)."""
+def judge(repeats: pd.DataFrame, declarations: Declarations) -> tuple[list[Unstable], int, int]:
+    """(unstable experiments × timings, how many were judged, how many could not be: one repeat).
+
+    `repeats` is one run's table from `harness.history.repeat_tables`.
+    """
     unstable: list[Unstable] = []
     judged = unjudged = 0
-    table = repeat_medians(rows)
-    for (experiment, suite, vendor, metric), group in table.groupby(
+    for (experiment, suite, vendor, metric), group in repeats.groupby(
             ["experiment_id", "suite", "vendor", "metric"], sort=True):
         if not is_timing(declarations.get(suite, metric)):
             continue
@@ -97,10 +86,25 @@ def judge(rows: pd.DataFrame, declarations: Declarations) -> tuple[list[Unstable
     return unstable, judged, unjudged
 
 
-def summary(rows: pd.DataFrame, declarations: Declarations) -> dict:
+def summary(repeats: pd.DataFrame, declarations: Declarations) -> dict:
     """The manifest's `stability` block."""
-    unstable, judged, unjudged = judge(rows, declarations)
+    unstable, judged, unjudged = judge(repeats, declarations)
     return {"rules": f"per experiment, over its repeat medians: standard deviation < {STDEV_LIMIT:.0%} "
                      f"of the mean and every repeat within {OUTLIER_LIMIT:.0%} of it (pyperf)",
             "stable": not unstable, "judged": judged, "unjudged_single_repeat": unjudged,
             "unstable": [vars(u) for u in unstable]}
+
+
+def of_run(run_dir: Path, manifest: dict[str, Any]) -> dict:
+    """The `stability` block for a stored run, judged by the declarations its manifest keeps."""
+    return summary(run_repeat_tables([run_dir])[0], Declarations.of_run(manifest))
+
+
+def warning(block: dict) -> str | None:
+    """One line for the console when the run is unstable."""
+    if block["stable"]:
+        return None
+    first = block["unstable"][0]
+    return (f"host unstable: {len(block['unstable'])} timing(s) spread beyond pyperf's rules across their "
+            f"repeats (e.g. {first['suite']}/{first['vendor']} {first['metric']}: {first['reason']}); "
+            "comparisons will not judge them")

@@ -31,8 +31,8 @@ def summarize(rows: pd.DataFrame, param_columns: list[str]) -> pd.DataFrame:
 
 
 # Columns every row has; any other column not among a summary's keys is a suite's label.
-_ROW_COLUMNS = ("run_id", "case_id", "suite", "vendor", "adapter", "repeat", "status", "reason",
-                "metric", "value", "unit", "sample")
+_ROW_COLUMNS = ("run_id", "case_id", "experiment_id", "suite", "vendor", "adapter", "repeat", "status",
+                "reason", "metric", "value", "unit", "sample")
 
 
 def _false_names(group: pd.DataFrame, labels: list[str]) -> str:

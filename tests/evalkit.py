@@ -20,12 +20,21 @@ from harness.store import RunStore, row_columns
 def case_rows(run_id: str, suite: str, vendor: str, params: dict[str, Any], metric: str, unit: str,
               values: Any, status: str = "ok", reason: str = "", repeat: int = 0) -> list[dict]:
     case_id = fingerprint(suite, {}, vendor, vendor, {}, params, repeat)
-    head = dict(run_id=run_id, case_id=case_id, suite=suite, vendor=vendor, adapter=vendor,
+    experiment_id = fingerprint(suite, {}, vendor, vendor, {}, params, None)
+    head = dict(run_id=run_id, case_id=case_id, experiment_id=experiment_id, suite=suite, vendor=vendor,
+                adapter=vendor,
                 repeat=repeat, status=status, reason=reason or None, **params)
     if status != "ok":
         return [{**head, "metric": "case_status", "value": float("nan"), "unit": "", "sample": 0}]
     return [{**head, "metric": metric, "value": float(v), "unit": unit, "sample": i}
             for i, v in enumerate(values)]
+
+
+def repeated_rows(run_id: str, suite: str, vendor: str, params: dict[str, Any], metric: str, unit: str,
+                  repeats: list[Any]) -> list[dict]:
+    """One case per repeat of one experiment: `repeats` holds each repeat's samples."""
+    return [row for r, values in enumerate(repeats)
+            for row in case_rows(run_id, suite, vendor, params, metric, unit, values, repeat=r)]
 
 
 def frame(rows: list[dict], params: dict[str, str]) -> pd.DataFrame:
@@ -74,9 +83,13 @@ PILOT_PARAMS = {"fibre_km": "float64", "intercept_fraction": "float64", "group":
                 "rtt_ms": "float64", "peer": "string"}
 
 
-def pilot_rows(run_id: str, scale: int = 1, seed: int = 0, slowdown: float = 1.0) -> list[dict]:
-    """Rows shaped like a QKD + TLS pilot; `scale` multiplies TLS samples, `slowdown` the latencies."""
+def pilot_rows(run_id: str, scale: int = 1, seed: int = 0, slowdown: float = 1.0,
+               tls_repeats: int = 1, interop_seed: int | None = None) -> list[dict]:
+    """Rows shaped like a QKD + TLS pilot; `scale` multiplies TLS samples, `slowdown` the latencies,
+    `tls_repeats` splits each TLS experiment's samples over that many repeats, and `interop_seed`
+    fixes the interoperability outcomes apart from `seed` (the same code interoperates alike every night)."""
     rng = np.random.default_rng(seed)
+    interop_rng = rng if interop_seed is None else np.random.default_rng(interop_seed)
     rows: list[dict] = []
     vendors = {"alpha": (0.92, 5.0), "beta": (0.8, 9.0), "gamma": (0.6, 4.0)}
     for v, (eff, cpu_ms) in vendors.items():
@@ -95,11 +108,14 @@ def pilot_rows(run_id: str, scale: int = 1, seed: int = 0, slowdown: float = 1.0
         for group in ("X25519", "X25519MLKEM768"):
             for rtt in (5.6, 31.1):
                 base = (2 * rtt + cpu_ms + (1.0 if "MLKEM" in group else 0.0)) * slowdown
-                rows += case_rows(run_id, "tls_handshake", v, {"group": group, "rtt_ms": rtt}, "handshake_ms",
-                                  "ms", base * np.exp(rng.normal(0, 0.08, 100 * scale)))
+                for r in range(tls_repeats):  # each repeat in a process of its own: its own level
+                    level = base * np.exp(rng.normal(0, 0.02)) if tls_repeats > 1 else base
+                    samples = level * np.exp(rng.normal(0, 0.08, 100 * scale // tls_repeats))
+                    rows += case_rows(run_id, "tls_handshake", v, {"group": group, "rtt_ms": rtt},
+                                      "handshake_ms", "ms", samples, repeat=r)
         for peer in vendors:
             if peer != v:
-                ok = rng.random(20) < (0.9 if "gamma" in (v, peer) else 1.0)
+                ok = interop_rng.random(20) < (0.9 if "gamma" in (v, peer) else 1.0)
                 rows += case_rows(run_id, "interop", v, {"peer": peer}, "interop_ok", "bool",
                                   ok.astype(float))
     rows += case_rows(run_id, "tls_handshake", "gamma", {"group": "X25519MLKEM768", "rtt_ms": 78.7},
@@ -108,12 +124,13 @@ def pilot_rows(run_id: str, scale: int = 1, seed: int = 0, slowdown: float = 1.0
 
 
 def pilot_run(run_dir: Path, scale: int = 1, seed: int = 0, slowdown: float = 1.0,
-              started: str = "2026-11-24T00:00:00Z", **scenario_extra: Any) -> Path:
+              started: str = "2026-11-24T00:00:00Z", tls_repeats: int = 1, interop_seed: int | None = None,
+              **scenario_extra: Any) -> Path:
     text = {"name": "pilot-test", "vendors": ["alpha", "beta", "gamma"],
             "suites": [{"suite": s} for s in ("key_rate", "eavesdropping", "tls_handshake", "interop")],
             "criteria": PILOT_CRITERIA, **scenario_extra}
-    return write_run(run_dir, text, pilot_rows(run_dir.name, scale, seed, slowdown), PILOT_PARAMS,
-                     started=started)
+    rows = pilot_rows(run_dir.name, scale, seed, slowdown, tls_repeats, interop_seed)
+    return write_run(run_dir, text, rows, PILOT_PARAMS, started=started)
 
 
 def many_cases_run(run_dir: Path, vendors: int = 4, algorithms: int = 25, repeats: int = 5,

@@ -154,4 +154,6 @@ def test_resume_exits_from_the_whole_run_and_retry_failed_runs_failures_again(wr
     manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
     assert manifest["host_state"]["start"]["load_average"] is not None
     assert manifest["host_state"]["end"]["time"] >= manifest["host_state"]["start"]["time"]
+    # One repeat per experiment: nothing to judge the host by, and the manifest says so.
+    assert manifest["stability"]["stable"] and manifest["stability"]["unjudged_single_repeat"] == 2
     assert qsbench("run", str(scenario), "--retry-failed").returncode == 2

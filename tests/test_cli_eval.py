@@ -34,9 +34,11 @@ def test_verdicts_prints_evidence_and_exits_1_on_a_failed_gate(tmp_path):
 
 
 def test_compare_latest_flags_the_slower_night_and_writes_junit(tmp_path):
-    pilot_run(tmp_path / "night-1", seed=1, started="2026-11-22T02:00:00Z")
-    same = pilot_run(tmp_path / "night-2", seed=2, started="2026-11-23T02:00:00Z")
-    slow = pilot_run(tmp_path / "night-3", seed=3, slowdown=1.25, started="2026-11-24T02:00:00Z")
+    # Repeats are the evidence, and the same code interoperates alike every night.
+    nightly = {"tls_repeats": 5, "interop_seed": 9}
+    pilot_run(tmp_path / "night-1", seed=1, started="2026-11-22T02:00:00Z", **nightly)
+    same = pilot_run(tmp_path / "night-2", seed=2, started="2026-11-23T02:00:00Z", **nightly)
+    slow = pilot_run(tmp_path / "night-3", seed=3, slowdown=1.25, started="2026-11-24T02:00:00Z", **nightly)
     quiet = runner.invoke(_app(), ["compare", str(same), "--baseline", str(tmp_path / "night-1")])
     assert quiet.exit_code == 0 and "0 regressions" in quiet.output, quiet.output
     junit = tmp_path / "j.xml"

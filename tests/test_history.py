@@ -20,6 +20,15 @@ def test_steps_find_a_lasting_shift_and_ignore_a_single_noisy_night():
     assert steps(np.full(10, 40.0) * np.exp(rng.normal(0, 0.02, 10))) == []
 
 
+@pytest.mark.parametrize("where", [0, 5, 11])
+def test_a_single_noisy_run_is_never_a_step_wherever_it_falls(where):
+    series = np.full(12, 40.0) * np.exp(np.random.default_rng(where).normal(0, 0.01, 12))
+    series[where] = 100.0  # far off, at the start, the middle, or the newest run
+    assert steps(series) == []
+    series[where + 1 if where < 11 else where - 1] = 100.0  # two runs at the new level: a step
+    assert len(steps(series)) >= 1
+
+
 def test_steps_below_the_threshold_are_not_reported():
     series = np.r_[np.full(6, 100.0), np.full(6, 105.0)]
     assert steps(series, threshold=0.10) == []

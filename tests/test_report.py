@@ -15,8 +15,10 @@ from tests.evalkit import case_rows, pilot_run, write_run
 @pytest.fixture(scope="module")
 def pilot(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    base = pilot_run(root / "run-1", seed=1, started="2026-11-22T00:00:00Z")
-    current = pilot_run(root / "run-2", seed=2, slowdown=1.3, started="2026-11-23T00:00:00Z")
+    # Five repeats per TLS experiment: a comparison's evidence is repeats, not the samples of one process.
+    nightly = {"tls_repeats": 5, "interop_seed": 9}
+    base = pilot_run(root / "run-1", seed=1, started="2026-11-22T00:00:00Z", **nightly)
+    current = pilot_run(root / "run-2", seed=2, slowdown=1.3, started="2026-11-23T00:00:00Z", **nightly)
     return base, current, render(current, baseline=base)
 
 
@@ -30,7 +32,7 @@ def test_results_json_carries_verdicts_scores_and_regressions(pilot):
     assert by[("tls_p95", "alpha")]["ci_low"] < by[("tls_p95", "alpha")]["value"]
     assert res["scorecard"]["ranking"][0]["vendor"] == "beta"  # the only one interoperating with everyone
     kinds = res["comparison"]["counts"]
-    # 30 % slower handshakes over 100 samples per case: every TLS case regresses, nothing else does.
+    # 30 % slower handshakes over five repeats: every TLS experiment regresses, nothing else does.
     assert kinds["regression"] == 12
     regressed = {c["metric"] for c in res["comparison"]["changes"] if c["kind"] == "regression"}
     assert regressed == {"handshake_ms"}
@@ -74,6 +76,7 @@ def test_sections_appear_only_with_their_data(tmp_path):
     rows = case_rows("bare-run", "toy", "alpha", {"algorithm": "X"}, "keygen_us", "us", [1.0, 2.0, 3.0])
     out = render(write_run(tmp_path / "bare-run", scenario, rows, {"algorithm": "string"}))
     html = out.html.read_text()
+    assert "the scenario states no success criteria" in html  # why there is no scorecard
     for absent in ('id="verdicts"', 'id="scorecard"', 'id="regressions"', 'id="trends"'):
         assert absent not in html
     assert 'id="evidence"' in html and 'id="results"' in html
@@ -99,7 +102,8 @@ def test_results_table_gives_spread_and_cases_for_every_line(pilot):
 
 
 def test_nightly_report_shows_trends_with_the_step(tmp_path):
-    nights = [pilot_run(tmp_path / f"night-{i}", seed=i, slowdown=slow, started=f"2026-11-1{i}T02:00:00Z")
+    nights = [pilot_run(tmp_path / f"night-{i}", seed=i, slowdown=slow, started=f"2026-11-1{i}T02:00:00Z",
+                        tls_repeats=5, interop_seed=9)
               for i, slow in enumerate((1.0, 1.0, 1.0, 1.4, 1.4))]
     html = render(nights[4], baseline=nights[3]).html.read_text()
     trends = html[html.index('<section id="trends">'):html.index('<section id="evidence">')]
@@ -115,4 +119,35 @@ def test_a_pilot_of_vendor_specific_criteria_has_verdicts_but_no_scorecard(tmp_p
     out = render(pilot_run(tmp_path / "pilot", criteria=criteria))
     html = out.html.read_text()
     assert 'id="verdicts"' in html and 'id="scorecard"' not in html
+    assert "No scorecard: every criterion of this scenario is restricted to some vendors" in html
     assert json.loads(out.results.read_text())["scorecard"] is None
+
+
+def test_numbers_read_as_numbers_and_an_unfinished_run_says_so(tmp_path):
+    run_dir = pilot_run(tmp_path / "run-n", seed=3)
+    html = render(run_dir).html.read_text()
+    # an interval is two numbers: no thousands separators inside it, and a space before it
+    for low, high in re.findall(r"\[([^\]\s]+), ([^\]\s]+)\]", html):
+        assert "," not in low and "," not in high, (low, high)
+    assert not re.search(r"(ms|bps|ratio|%)\[", html)
+    verdicts = html[html.index('id="verdict-table"'):].split("</table>")[0]
+    assert " ratio" not in verdicts and re.search(r">9[0-9.]* %", verdicts)  # rates stated in % show in %
+    assert f"<code>{run_dir}/measurements/" in html and "results/run-n" not in html
+    # the fixture's manifest has no finish time: the report says the run is incomplete, and how to finish
+    assert 'id="incomplete"' in html and f"--resume {run_dir}" in html
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["finished"] = "2026-11-24T01:00:00Z"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert 'id="incomplete"' not in render(run_dir).html.read_text()
+
+
+def test_ranking_sensitivity_is_not_claimed_where_the_gates_set_the_order():
+    from harness.report import _gates_fix_order
+
+    two = {"ranking": [{"vendor": "a", "failed_gates": []}, {"vendor": "b", "failed_gates": ["tls_p95"]}]}
+    assert _gates_fix_order(two)
+    three = {"ranking": [*two["ranking"][:1], {"vendor": "c", "failed_gates": []}, two["ranking"][1]]}
+    assert not _gates_fix_order(three)  # a and c are ordered by the weights
+    assert not _gates_fix_order({"ranking": [{"vendor": "a", "failed_gates": []},
+                                             {"vendor": "c", "failed_gates": []}]})
+    assert not _gates_fix_order(None)

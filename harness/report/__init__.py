@@ -73,9 +73,27 @@ def _summary_rows(table: pd.DataFrame, params: list[str]) -> list[dict]:
             for _, r in table.iterrows()]
 
 
+def _shown(v: dict) -> tuple[str, str]:
+    """A verdict's value and interval as the requirement states it: a rate stated in % shows in %."""
+    scale, unit = 1.0, v["unit"] or ""
+    if unit == "ratio" and v["threshold_stated"].endswith("%"):
+        scale, unit = 100.0, "%"
+    value = "" if v["value"] is None else f"{fmt(v['value'] * scale)} {unit}".rstrip()
+    ci = "" if v["ci_low"] is None else f"[{fmt(v['ci_low'] * scale)}, {fmt(v['ci_high'] * scale)}]"
+    return value, ci
+
+
+def _gates_fix_order(scorecard: dict | None) -> bool:
+    """True when the mandatory gates alone order the vendors (two vendors, one failing a gate: it ranks
+    last whatever the weights), so "holds under ±20 %" would credit the weights with the order."""
+    ranking = (scorecard or {}).get("ranking") or []
+    return len(ranking) == 2 and sum(bool(s.get("failed_gates")) for s in ranking) == 1
+
+
 def _verdict_rows(res: dict) -> list[dict]:
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
+        v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True))}
         where = "".join(f", {k}={w}" for k, w in v["where"].items())
         row = rows.setdefault(v["criterion"], {
             "id": v["criterion"], "gate": v["gate"], "description": v["description"], "cells": {},
@@ -142,6 +160,7 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=run.n_rows,
         vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
         gate_failures=res["gate_failures"], scorecard=res["scorecard"],
+        gates_fix_order=_gates_fix_order(res["scorecard"]),
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),

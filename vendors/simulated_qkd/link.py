@@ -57,13 +57,18 @@ class _Window:
 
 
 class SimulatedLink:
-    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0,
+                 seed: int | None = 0) -> None:
         self.source, self.store = source, store
         self.fibre_km, self.attenuation_db = float(fibre_km), 0.0
         self.attack: Attack | None = None
         self.device_time_s = 0.0
         self._faults: dict[str, float] = {}  # kind -> device time when it clears
-        self._seed = np.random.SeedSequence(seed)
+        # seed None: fresh OS entropy, a key stream no other link or lifetime shares. A seeded
+        # stream resumes where the store says it stopped, so a restart on the same store never
+        # re-derives (and re-delivers) key bits it produced before.
+        self._blocks_run = store.stream_position
+        self._seed = np.random.SeedSequence(seed, n_children_spawned=self._blocks_run)
         self._lock = threading.Lock()  # one block at a time, whoever drives the clock
         self.last_delivery_active = True
         self._run_ahead_s = 0.0
@@ -108,6 +113,7 @@ class SimulatedLink:
     # --- the clock ---
     def _step(self, window: _Window) -> None:
         seed = int(self._seed.spawn(1)[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+        self._blocks_run += 1
         out = self.source.block(self.fibre_km, self.attenuation_db, self.attack, seed)
         link_down = self._fault_active("link_down")
         self.device_time_s += out.device_seconds
@@ -126,7 +132,7 @@ class SimulatedLink:
         n = len(out.alice_key) - len(out.alice_key) % 8  # whole bytes; < 8 bits per block are dropped
         if n:
             alice, bob = np.packbits(out.alice_key[:n]).tobytes(), np.packbits(out.bob_key[:n]).tobytes()
-            self.store.deposit(alice, bob)
+            self.store.deposit(alice, bob, stream_position=self._blocks_run)
             window.secret_bits += n
 
     def _snapshot(self, w: _Window) -> TelemetrySnapshot:
