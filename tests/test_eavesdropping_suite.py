@@ -8,6 +8,12 @@ from harness.suite import MeasureContext
 from suites.eavesdropping import Eavesdropping, EavesdroppingParams
 from vendors.simulated_qkd.adapter import SimulatedQKDAdapter
 
+# The fixture runs the real core through every attack for a whole window each: about three minutes on
+# two cores, so the module is in the slow tier (tox -e slow, CI). The fast tier keeps only the
+# scenario-level checks of this suite (tests/test_qkd_scenario.py); a shorter fixture whose
+# statistics still separate the attacks is left to the suite's owner.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory):
