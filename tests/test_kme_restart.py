@@ -22,6 +22,8 @@ import pytest
 
 from vendors.simulated_qkd.certs import make_test_pki
 
+pytestmark = pytest.mark.slow  # kill -9 four times, ~15 s: runs in CI's slow tier
+
 SERVER = """
 import os, sys, threading, time
 from vendors.simulated_qkd.certs import load_test_pki

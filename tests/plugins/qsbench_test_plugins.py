@@ -149,3 +149,12 @@ class FlakyAdapter(ToyAdapter):
     def keygen_action(self) -> None:
         if not os.path.exists(self.options["heal_file"]):
             os.abort()
+
+
+class SegfaultingAdapter(ToyAdapter):
+    name = "segfaults"
+
+    def keygen_action(self) -> None:
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0: SIGSEGV, as a C library's bug would

@@ -48,6 +48,13 @@ class CoreKeySource:
             raise ValueError(f"block_bits={self.block_bits}: finite-key estimation needs at least 1000")
         self.blinding_monitor = self.base.blinding_monitor
         self.decoy_analysis = True
+        self.extra_misalignment = 0.0
+
+    def set_extra_misalignment(self, fraction: float) -> None:
+        """Raise the misalignment error by `fraction` (the link's qber_rise fault; capped at 0.5)."""
+        if not (math.isfinite(fraction) and fraction >= 0):
+            raise ValueError(f"extra misalignment {fraction!r}: must be a finite number >= 0")
+        self.extra_misalignment = float(fraction)
 
     def set_countermeasure(self, name: str, enabled: bool) -> None:
         if name == "blinding_monitor":
@@ -58,9 +65,10 @@ class CoreKeySource:
             raise NotApplicable(f"the simulated device cannot switch {name!r}; it switches {COUNTERMEASURES}")
 
     @lru_cache(maxsize=64)  # noqa: B019 - a handful of settings per run, the source lives as long as the link
-    def _profile(self, attenuation_db: float, blinding_monitor: bool) -> Profile:
+    def _profile(self, attenuation_db: float, blinding_monitor: bool, extra_misalignment: float) -> Profile:
         loss = self.base.channel.insertion_loss_db + attenuation_db
-        return self.base.with_changes({"channel.insertion_loss_db": loss,
+        misalignment = min(0.5, self.base.misalignment_error + extra_misalignment)
+        return self.base.with_changes({"channel.insertion_loss_db": loss, "misalignment_error": misalignment,
                                        "blinding_monitor": blinding_monitor})
 
     def pulses_per_block(self, profile: Profile, distance_km: float) -> int:
@@ -71,7 +79,7 @@ class CoreKeySource:
         return int(min(MAX_PULSES_PER_BLOCK, math.ceil(self.block_bits / (pz * pz * gain))))
 
     def block(self, fibre_km: float, attenuation_db: float, attack: Attack | None, seed: int) -> BlockOutcome:
-        profile = self._profile(float(attenuation_db), self.blinding_monitor)
+        profile = self._profile(float(attenuation_db), self.blinding_monitor, self.extra_misalignment)
         result = run_block(profile, fibre_km, self.pulses_per_block(profile, fibre_km), seed,
                            attack=core_attack(attack), decoy_analysis=self.decoy_analysis)
         st = result.stats
