@@ -151,6 +151,15 @@ class FlakyAdapter(ToyAdapter):
             os.abort()
 
 
+class SegfaultingAdapter(ToyAdapter):
+    name = "segfaults"
+
+    def keygen_action(self) -> None:
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0: SIGSEGV, as a C library's bug would
+
+
 SPIN_ENV = "QSBENCH_TEST_ENCAPS_SPIN"
 
 
