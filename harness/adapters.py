@@ -363,10 +363,15 @@ class Datasheet(Protocol):
 
 @dataclass(frozen=True)
 class Fault:
-    """A fault to inject: `kind` (e.g. kme_unavailable, link_down) for `duration_s` of device time."""
+    """A fault to inject: `kind` (e.g. fibre_cut, kme_unavailable) for `duration_s` of device time.
+
+    `magnitude` sizes the kinds that have a size: the extra loss in dB of an `attenuation_step`,
+    the rise of the misalignment error (a fraction, 0.05 = 5 %) of a `qber_rise`.
+    """
 
     kind: str
     duration_s: float = float("inf")
+    magnitude: float | None = None
 
 
 class FaultInjection(Protocol):

@@ -52,7 +52,12 @@ def register(app: typer.Typer) -> None:
         max_key_count: Annotated[int, Opt(min=1, help="keys held before new key is discarded")] = 1000,
         block_bits: Annotated[int | None, Opt(min=1000, help="key-basis bits per block (default: profile)")
                               ] = None,
-        seed: Annotated[int, Opt(min=0, help="seed of the link's Monte Carlo")] = 0,
+        store: Annotated[Path | None, Opt(
+            "--store", help="SQLite key store; keys held for slaves survive a restart on it "
+                            "(default: keystore.sqlite in the --certs directory)")] = None,
+        seed: Annotated[int | None, Opt(
+            min=0, help="seed the link's Monte Carlo (reproducible runs); default: fresh entropy. "
+                        "A restart on the same store continues the seeded stream")] = None,
     ) -> None:
         """Serve both KMEs of one simulated link over HTTPS with mutual TLS until Ctrl-C.
 
@@ -62,27 +67,34 @@ def register(app: typer.Typer) -> None:
         KME B with POST /api/v1/keys/SAE_A/dec_keys. Each SAE is identified by its client
         certificate. The OpenAPI document is at /openapi.json on each KME.
 
+        The key store is an SQLite database (WAL, one transaction per delivery): stop or kill the
+        server and start it again with the same --store, and keys delivered to the master are
+        still there for the slave, and no key is ever delivered twice. Simulated keys are for
+        testing integrations, never for protecting data.
+
         Example: qsbench kme serve --profile gys-2004 --fibre-km 50 --port 8443 --certs ./kme-pki
         """
         from vendors.simulated_qkd.certs import load_test_pki
         from vendors.simulated_qkd.core_source import CoreKeySource
-        from vendors.simulated_qkd.keystore import LinkKeyStore
+        from vendors.simulated_qkd.keystore import LinkKeyStore, StoreUnusable
         from vendors.simulated_qkd.link import SimulatedLink
         from vendors.simulated_qkd.served import ServedLink
 
         try:
             pki = load_test_pki(certs)
             source = CoreKeySource(profile, block_bits)
-            link = SimulatedLink(source, LinkKeyStore(key_size, max_key_count), fibre_km, seed)
+            key_store = LinkKeyStore(key_size, max_key_count, store or certs / "keystore.sqlite")
+            link = SimulatedLink(source, key_store, fibre_km, seed)
             served = ServedLink(link, pki, host=host, port=port, time_scale=time_scale, log_level="info")
-        except (FileNotFoundError, ValueError) as exc:
+        except (FileNotFoundError, ValueError, StoreUnusable, OSError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         if host not in ("127.0.0.1", "::1", "localhost"):
             typer.echo(f"warning: serving on {host}, not loopback", err=True)
         urls = served.start()
         typer.echo(f"KME_A (SAE_A) at {urls.a}  KME_B (SAE_B) at {urls.b}  profile {profile}, "
-                   f"{fibre_km} km, time scale {time_scale}; Ctrl-C stops")
+                   f"{fibre_km} km, time scale {time_scale}, store {key_store.path}; Ctrl-C stops")
+        typer.echo("simulated keys: for testing integrations only, never for protecting data")
         done = threading.Event()
         previous = {s: signal.signal(s, lambda *_: done.set()) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -91,6 +103,7 @@ def register(app: typer.Typer) -> None:
             for s, handler in previous.items():
                 signal.signal(s, handler)
             served.stop()
+            key_store.close()
             typer.echo("KMEs stopped")
 
     app.add_typer(kme, name="kme")

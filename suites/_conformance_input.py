@@ -10,8 +10,9 @@ Systematic corruption, not one fixed position:
   to the FIPS 203 implicit-rejection value J(z‖c') = SHAKE256(z‖c', 32), z being the last 32 bytes
   of the secret key in every encoding used (expanded dk, or the seed d‖z).
 * ML-DSA: every bit of the signature (c̃, z and h), of the public key (ρ and t1) and of the message
-  is flipped in turn, in an interleaved order so that a sweep cut short by `budget_s` is still spread
-  over every component; the detail says how many positions were tried. Any accepted flip fails.
+  is flipped in turn, in an interleaved order so that a sweep cut short (each of the three gets an
+  equal share of what is left of `budget_s`) is still spread over every component; the detail says
+  how many positions were tried. Any accepted flip fails.
 
 A wrong-length input that is refused is refused by whichever layer raised; the liboqs and PQClean
 adapters check lengths themselves because their bindings would pad or truncate, so an acceptance
@@ -175,7 +176,6 @@ def signature_checks(signer: Any, budget_s: float) -> list[Check]:
     for name, bad_key in (("public_key_truncated", encoded[:-1]), ("public_key_too_long", encoded + b"\0")):
         ok, why = _refused(lambda key=bad_key: signer.verify(signer.load_public_key(key), message, signature))
         checks.append((name, ok, why and f"verification {why} a signature under a malformed public key", ""))
-    deadline = time.monotonic() + budget_s
     algorithm = signer.algorithm
     sweeps = (
         ("message_bit_flips", 8 * len(message), lambda bit: (public_key, _flip(message, bit), signature),
@@ -186,7 +186,10 @@ def signature_checks(signer: Any, budget_s: float) -> list[Check]:
          lambda bit: (signer.load_public_key(_flip(encoded, bit)), message, signature),
          lambda bit: "ρ" if bit < 256 else "t1"),
     )
-    for name, total, inputs, component in sweeps:
+    end = time.monotonic() + budget_s
+    for left, (name, total, inputs, component) in zip(range(len(sweeps), 0, -1), sweeps, strict=True):
+        # each sweep gets an equal share of what the earlier ones left, so none is starved
+        deadline = time.monotonic() + (end - time.monotonic()) / left
         checks.append(_sweep(signer, name, total, inputs, component, deadline))
     return checks
 

@@ -7,6 +7,8 @@ a response replaced by its length: key material never leaves this module.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -67,6 +69,7 @@ class Etsi014Probe:
                       "third": (e.third_cert, e.third_key)}
         self._clients = {who: httpx.Client(verify=_context(e.ca_cert, cert, key), timeout=timeout_s)
                          for who, (cert, key) in identities.items() if cert}
+        self.log: list[Exchange] = []  # every exchange, for the checks that look at all responses
 
     def has(self, who: str) -> bool:
         return who in self._clients
@@ -76,20 +79,30 @@ class Etsi014Probe:
         return f"{base}/api/v1/keys/{sae_id}/{op}"
 
     def request(self, who: str, method: str, url: str, json_body: Any = None,
-                params: list[tuple[str, str]] | None = None, client: httpx.Client | None = None) -> Exchange:
+                params: list[tuple[str, str]] | None = None, client: httpx.Client | None = None,
+                content: bytes | None = None, content_type: str | None = None) -> Exchange:
         query = "?" + "&".join(f"{k}={v}" for k, v in params) if params else ""
         sent = f"{who}: {method} {httpx.URL(url).path}{query}"
         if json_body is not None:
             sent += " " + json.dumps(json_body, separators=(",", ":"))
+        if content is not None:
+            shown = content[:80].decode("utf-8", "backslashreplace")
+            sent += f" [{content_type}] {shown}{'…' if len(content) > 80 else ''}"
+        headers = {"content-type": content_type} if content_type else None
         try:
-            r = (client or self._clients[who]).request(method, url, json=json_body, params=params)
+            r = (client or self._clients[who]).request(method, url, json=json_body, params=params,
+                                                       content=content, headers=headers)
         except httpx.HTTPError as exc:
-            return Exchange(sent, 0, None, error=f"{type(exc).__name__}: {exc}")
+            ex = Exchange(sent, 0, None, error=f"{type(exc).__name__}: {exc}")
+            self.log.append(ex)
+            return ex
         try:
             body = r.json()
         except ValueError:
             body = None
-        return Exchange(sent, r.status_code, body, r.headers.get("content-type", ""))
+        ex = Exchange(sent, r.status_code, body, r.headers.get("content-type", ""))
+        self.log.append(ex)
+        return ex
 
     def status(self) -> Exchange:
         return self.request("master", "GET", self.url("master", self.e.slave_sae_id, "status"))
@@ -106,6 +119,42 @@ class Etsi014Probe:
         if method == "GET":
             return self.request(who, "GET", url, params=[("key_ID", k) for k in key_ids])
         return self.request(who, "POST", url, json_body={"key_IDs": [{"key_ID": k} for k in key_ids]})
+
+    def tls_session(self, kme: str, who: str) -> dict[str, str]:
+        """TLS version, cipher suite and key-exchange group `who` negotiates with a KME.
+
+        Made with pyOpenSSL on `cryptography`'s OpenSSL, which offers the ML-KEM hybrids first,
+        so a KME that supports a quantum-safe group is seen choosing it.
+        """
+        from OpenSSL import SSL
+
+        base = httpx.URL(self.e.master_kme_url if kme == "master" else self.e.slave_kme_url)
+        cert, key = (self.e.master_cert, self.e.master_key) if who == "master" else (self.e.slave_cert,
+                                                                                     self.e.slave_key)
+        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        ctx.load_verify_locations(self.e.ca_cert)
+        ctx.set_verify(SSL.VERIFY_PEER)
+        if cert and key:
+            ctx.use_certificate_file(cert)
+            ctx.use_privatekey_file(key)
+        deadline = time.monotonic() + self.timeout_s
+        with socket.create_connection((base.host, base.port or 443), timeout=self.timeout_s) as sock:
+            sock.setblocking(False)
+            conn = SSL.Connection(ctx, sock)
+            conn.set_tlsext_host_name(base.host.encode())
+            conn.set_connect_state()
+            while True:
+                try:
+                    conn.do_handshake()
+                    break
+                except (SSL.WantReadError, SSL.WantWriteError):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"TLS handshake not done within {self.timeout_s} s") from None
+                    select.select([sock], [sock], [], min(left, 0.05))
+            out = {"tls_version": conn.get_protocol_version_name(), "cipher": conn.get_cipher_name() or "",
+                   "group": conn.get_group_name() or ""}
+        return out
 
     def with_context(self, ctx: ssl.SSLContext, method: str, url: str) -> Exchange:
         with httpx.Client(verify=ctx, timeout=self.timeout_s) as client:

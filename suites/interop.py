@@ -7,10 +7,16 @@ second one), so each direction of every pair is its own case.
   the peer (from the public key's bytes), decapsulated by the vendor; the two shared secrets must be
   equal. The reverse direction is the (peer, vendor) case.
 * `signature` matrix: signed by the vendor, verified by the peer from the public key's bytes; the
-  peer must also reject the signature over a modified message.
+  peer must also reject the signature over the message with one bit flipped (a different bit each
+  attempt, walking over the whole message).
 * `tls` matrix, per TLS group both stacks support: the vendor's client against the peer's server
   on loopback; the handshake must complete and negotiate that group. A stack that orders the hybrid
   share wrongly (X25519MLKEM768 carries ML-KEM first, the P-curve hybrids ECDH first) fails here.
+
+KEM and signature checks make up to `samples` (3000) attempts within `budget_s` (30 s): with a fast
+pair that catches a disagreement in 1 of 1000 attempts with 95 % probability; with a slow side (the
+pure-Python reference) fewer attempts fit, and the case's `detectable_defect_rate` row (label
+`detection_power`) says what the attempts reached can catch.
 
 Every check is one row, metric `interop_ok` (1 agree, 0 disagree), sample = attempt, labels `roles`
 (who did what, naming both sides) and, on a disagreement, `failure_reason`. A disagreement is a
@@ -21,6 +27,7 @@ algorithm or lacks the capability is `n/a` with the reason.
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -28,6 +35,7 @@ from pydantic import Field
 
 from harness.adapters import TLS_GROUPS, Adapter, Capability, NotApplicable
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
+from suites._detection_power import detectable_rate, statement
 from suites.tls_handshake import TlsHandshakeParams, run_handshakes
 
 Matrix = Literal["kem", "signature", "tls"]
@@ -40,7 +48,11 @@ class InteropParams(SuiteParams):
     signatures: list[str] = Field(["ML-DSA-44", "ML-DSA-65", "ML-DSA-87"], description="signature algorithms")
     tls_groups: list[str] = Field(list(TLS_GROUPS), description="TLS groups for the tls matrix")
     tls_cert: str = Field("ECDSA-P256", description="server certificate type for the tls matrix")
-    samples: int = Field(3, ge=1, le=1000, description="independent key pairs / handshakes per check")
+    samples: int = Field(3000, ge=1, le=100000, description="attempts per KEM/signature check "
+                         "(3000: 1 in 1000 at 95 %)")
+    tls_handshakes: int = Field(3, ge=1, le=1000, description="handshakes per TLS group")
+    budget_s: float = Field(30.0, gt=0, le=3600, description="time bound of a KEM/signature check; the "
+                            "case states the detection power of the attempts it reached")
 
 
 def _offered(adapter: Adapter, matrix: str) -> list[str]:
@@ -70,7 +82,7 @@ def _attempt(check: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _kem_rows(a: Adapter, b: Adapter, algorithm: str, samples: int) -> list[Measurement]:
+def _kem_rows(a: Adapter, b: Adapter, algorithm: str, samples: int, budget_s: float) -> list[Measurement]:
     mine, theirs = a.kem(algorithm), b.kem(algorithm)
     roles = f"keygen+decaps={a.name} encaps={b.name}"
 
@@ -88,34 +100,49 @@ def _kem_rows(a: Adapter, b: Adapter, algorithm: str, samples: int) -> list[Meas
             return False, f"shared secrets differ ({a.name} decaps vs {b.name} encaps)"
         return True, ""
 
-    return _rows(check, samples, roles)
+    return _rows(lambda i: check(), samples, budget_s, roles, "a shared-secret disagreement")
 
 
-def _signature_rows(a: Adapter, b: Adapter, algorithm: str, samples: int) -> list[Measurement]:
+_MESSAGE = b"qsbench interop message"
+
+
+def _signature_rows(a: Adapter, b: Adapter, algorithm: str, samples: int, budget_s: float
+                    ) -> list[Measurement]:
     mine, theirs = a.signer(algorithm), b.signer(algorithm)
     roles = f"keygen+sign={a.name} verify={b.name}"
+    keys: list[Any] = []
 
-    def check() -> tuple[bool, str]:
-        public_key, secret_key = mine.keygen()
-        message = b"qsbench interop message"
-        signature = mine.sign(secret_key, message)
+    def check(i: int) -> tuple[bool, str]:
+        if i % 10 == 0 or not keys:  # a fresh key pair every 10 attempts: keygen is not what is checked
+            keys[:] = [mine.keygen()]
+        public_key, secret_key = keys[0]
+        signature = mine.sign(secret_key, _MESSAGE)
         peer_key = theirs.load_public_key(mine.public_key_bytes(public_key))
-        if not theirs.verify(peer_key, message, signature):
+        if not theirs.verify(peer_key, _MESSAGE, signature):
             return False, f"{b.name} rejects a valid {a.name} signature"
-        if theirs.verify(peer_key, message + b"!", signature):
-            return False, f"{b.name} accepts a {a.name} signature over a different message"
+        bit = i % (8 * len(_MESSAGE))
+        other = bytearray(_MESSAGE)
+        other[bit // 8] ^= 1 << (bit % 8)
+        if theirs.verify(peer_key, bytes(other), signature):
+            return False, f"{b.name} accepts a {a.name} signature over the message with bit {bit} flipped"
         return True, ""
 
-    return _rows(check, samples, roles)
+    return _rows(check, samples, budget_s, roles, "a signature disagreement")
 
 
-def _rows(check: Callable[[], tuple[bool, str]], samples: int, roles: str) -> list[Measurement]:
+def _rows(check: Callable[[int], tuple[bool, str]], samples: int, budget_s: float, roles: str,
+          what: str) -> list[Measurement]:
     rows = []
+    deadline = time.monotonic() + budget_s
     for i in range(samples):
-        ok, reason = _attempt(check)
+        if rows and time.monotonic() > deadline:
+            break
+        ok, reason = _attempt(lambda i=i: check(i))
         labels = {"roles": roles, **({} if ok else {"failure_reason": reason[:300]})}
         rows.append(Measurement("interop_ok", int(ok), "bool", i, labels))
-    return rows
+    power = Measurement("detectable_defect_rate", detectable_rate(len(rows)), "fraction", 0,
+                        {"roles": roles, "detection_power": statement(len(rows), what)})
+    return [*rows, power]
 
 
 def _tls_rows(a: Adapter, b: Adapter, group: str, params: InteropParams, ctx: MeasureContext
@@ -126,7 +153,7 @@ def _tls_rows(a: Adapter, b: Adapter, group: str, params: InteropParams, ctx: Me
             "bandwidth_mbps": 0.0}
     roles = f"client={a.name} server={b.name}"
     rows = []
-    handshakes = run_handshakes(a, b, TlsHandshakeParams(), case, ctx, params.samples, warmup=0)
+    handshakes = run_handshakes(a, b, TlsHandshakeParams(), case, ctx, params.tls_handshakes, warmup=0)
     for row in handshakes:
         if row.metric == "handshake_ok":
             negotiated = row.labels.get("negotiated_group", "")
@@ -146,10 +173,13 @@ class Interop(Suite):
     name: ClassVar[str] = "interop"
     requires: ClassVar[frozenset[Capability]] = frozenset()  # depends on the matrix; checked per case
     Params: ClassVar[type[InteropParams]] = InteropParams
-    label_columns: ClassVar[tuple[str, ...]] = ("roles", "negotiated_group", "failure_reason")
+    label_columns: ClassVar[tuple[str, ...]] = ("roles", "negotiated_group", "failure_reason",
+                                                "detection_power")
     metrics: ClassVar[dict[str, Metric]] = {
         "interop_ok": Metric("bool", "higher", "the two sides interoperated", deterministic=True),
         "server_failures": Metric("count", "lower", "TLS handshakes the server side reported failed"),
+        "detectable_defect_rate": Metric("fraction", "lower", "per-attempt disagreement rate the KEM or "
+                                         "signature check catches with 95 % probability at its attempts"),
     }
     pairwise: ClassVar[bool] = True
 
@@ -162,7 +192,7 @@ class Interop(Suite):
         matrix, algorithm = case["matrix"], case["algorithm"]
         peer = _check_applicable(adapter, ctx.peer, matrix, algorithm)
         if matrix == "kem":
-            return _kem_rows(adapter, peer, algorithm, params.samples)
+            return _kem_rows(adapter, peer, algorithm, params.samples, params.budget_s)
         if matrix == "signature":
-            return _signature_rows(adapter, peer, algorithm, params.samples)
+            return _signature_rows(adapter, peer, algorithm, params.samples, params.budget_s)
         return _tls_rows(adapter, peer, algorithm, params, ctx)

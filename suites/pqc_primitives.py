@@ -143,8 +143,16 @@ def _rows(metric: str, times_ns: list[int], warmup: int) -> list[Measurement]:
     return [Measurement(metric, t / 1000.0, "us", sample=i) for i, t in enumerate(times_ns[warmup:])]
 
 
-def _tamper(data: bytes) -> bytes:
-    return bytes([data[0] ^ 0x01]) + data[1:] if data else b"\x01"
+def _tamper(data: bytes, bit: int = 0) -> bytes:
+    """`data` with bit number `bit` (counted over the whole byte string) flipped."""
+    if not data:
+        return b"\x01"
+    out = bytearray(data)
+    out[bit // 8 % len(out)] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+_TAMPER_CHECKS = 64  # after timing: flipped bits spread over the whole signature (c̃, z, h) and message
 
 
 def measure_kem(kem: Kem, warmup: int, samples: int) -> list[Measurement]:
@@ -185,10 +193,14 @@ def measure_signer(signer: Signer, warmup: int, samples: int, message_bytes: int
     rejected = verdicts.count(False)
     if rejected:
         raise CorrectnessError(f"{signer.algorithm}: {rejected} of {n} fresh signatures failed to verify")
-    if signer.verify(public_key, _tamper(messages[0]), signatures[0]):
-        raise CorrectnessError(f"{signer.algorithm}: a signature verified over a different message")
-    if signer.verify(public_key, messages[0], _tamper(signatures[0])):
-        raise CorrectnessError(f"{signer.algorithm}: a tampered signature verified")
+    checks = min(n, _TAMPER_CHECKS)
+    for i in range(checks):
+        message, signature = messages[i], signatures[i]
+        if signer.verify(public_key, _tamper(message, i * 8 * len(message) // checks), signature):
+            raise CorrectnessError(f"{signer.algorithm}: a signature verified over a different message")
+        bit = i * 8 * len(signature) // checks + i % 8
+        if signer.verify(public_key, message, _tamper(signature, bit)):
+            raise CorrectnessError(f"{signer.algorithm}: a signature with bit {bit} flipped verified")
     return [
         *_rows("keygen_us", keygen_ns, warmup),
         *_rows("sign_us", sign_ns, warmup),

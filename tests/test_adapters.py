@@ -262,3 +262,34 @@ def test_pqclean_sphincs_is_not_slh_dsa():
     assert oqs_signer.verify(public_key, b"m", signature) is False
     # Not just FIPS 205's pure-mode prefix (0x00, empty context): the internals differ too.
     assert oqs_signer.verify(public_key, b"m", sphincs.sign(secret_key, b"\x00\x00m")) is False
+
+
+# What each library lets an adapter derandomise (README, "Derandomised operations"): the suite
+# compares bytes with the reference wherever these are offered, and records n/a otherwise.
+_DERANDOMISED = {
+    "reference": ({"KemFromSeed", "KemDerandomised", "KemExpandedSecretKey"},
+                  {"SignerFromSeed", "SignerDeterministic", "SignerExpandedSecretKey"}),
+    "pqclean": ({"KemFromSeed", "KemDerandomised", "KemExpandedSecretKey"}, set()),
+    "liboqs": ({"KemFromSeed", "KemDerandomised"}, set()),
+    "openssl": ({"KemFromSeed"}, {"SignerFromSeed"}),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(_DERANDOMISED))
+def test_derandomised_capabilities_are_what_each_library_allows(vendor):
+    from harness import adapters as protocols
+
+    adapter = _available(vendor)
+    kem, signer = adapter.kem("ML-KEM-768"), adapter.signer("ML-DSA-44")
+    kem_names = {"KemFromSeed", "KemDerandomised", "KemExpandedSecretKey"}
+    signer_names = {"SignerFromSeed", "SignerDeterministic", "SignerExpandedSecretKey"}
+    offered = ({n for n in kem_names if isinstance(kem, getattr(protocols, n))},
+               {n for n in signer_names if isinstance(signer, getattr(protocols, n))})
+    assert offered == _DERANDOMISED[vendor]
+
+
+def test_liboqs_refuses_a_short_ciphertext_itself_naming_the_binding():
+    kem = _available("liboqs").kem("ML-KEM-768")
+    _, secret_key = kem.keygen()
+    with pytest.raises(ValueError, match="checked by the adapter: liboqs-python would zero-pad"):
+        kem.decaps(secret_key, bytes(1087))

@@ -8,6 +8,12 @@ from harness.suite import MeasureContext
 from suites.eavesdropping import Eavesdropping, EavesdroppingParams
 from vendors.simulated_qkd.adapter import SimulatedQKDAdapter
 
+# The fixture runs the real core through every attack for a whole window each: about three minutes on
+# two cores, so the module is in the slow tier (tox -e slow, CI). The fast tier keeps only the
+# scenario-level checks of this suite (tests/test_qkd_scenario.py); a shorter fixture whose
+# statistics still separate the attacks is left to the suite's owner.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def verdicts(tmp_path_factory):
@@ -34,9 +40,10 @@ def test_intercept_resend_raises_qber_by_a_quarter_and_stops_the_key(verdicts):
 def test_pns_is_caught_by_decoys_and_invisible_without_them(verdicts):
     _, labels = verdicts[("pns", 1.0, "on")]
     assert labels["verdict"] == "detected" and labels["verdict_basis"] == "device"
-    _, labels = verdicts[("pns", 1.0, "off")]
-    assert labels["verdict"] == "undetected" and labels["verdict_basis"].endswith("without_decoy_analysis")
-    assert "within noise" in labels["evidence"]
+    # Simulated: the device with decoy analysis switched off keeps delivering key under PNS.
+    m, labels = verdicts[("pns", 1.0, "off")]
+    assert labels["verdict"] == "undetected" and labels["verdict_basis"] == "device"
+    assert "within noise" in labels["evidence"] and m["secret_key_rate_attacked_bps"] > 0
 
 
 def test_blinding_is_caught_only_by_the_monitor(verdicts):

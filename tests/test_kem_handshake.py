@@ -47,8 +47,17 @@ def test_exchange_completes_with_confirmed_keys_at_loopback_and_20ms(vendor, tmp
         # ek (1184) + confirm (32) + two length prefixes; ct (1088) + ML-DSA-44 signature (2420) + two.
         assert set(by["client_bytes"]) == {1184 + 32 + 8}
         assert set(by["server_bytes"]) == {1088 + 2420 + 8}
-        if rtt:
-            assert 2 * rtt <= statistics.median(by["handshake_ms"]) <= 2 * rtt + 25
+        if rtt:  # never faster than its two round trips (the upper bound is in the slow tier)
+            assert 2 * rtt <= statistics.median(by["handshake_ms"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("vendor", FAST)
+def test_exchange_time_stays_near_its_round_trips(vendor, tmp_path):
+    """An upper bound on time depends on the host's load: slow tier, generous margin."""
+    out = _run(vendor, tmp_path, kems=["ML-KEM-768"], signatures=["ML-DSA-44"], rtt_ms=[20])
+    for (_, _, rtt), by in out.items():
+        assert statistics.median(by["handshake_ms"]) <= 2 * rtt + 50
 
 
 def test_reference_adapter_gets_a_figure_too(tmp_path):

@@ -7,16 +7,23 @@ core's output: what is under test here is the API, not the physics.
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import json
 import os
 import ssl
 import uuid
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vendors.simulated_qkd.certs import make_test_pki
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
 from vendors.simulated_qkd.kme_app import (
+    MAX_ECHOED,
     MSG_EXTENSION_MANDATORY,
     MSG_KEYS_NOT_FOUND,
     MSG_SIZE_NOT_MULTIPLE_OF_8,
@@ -225,3 +232,109 @@ def test_openapi_document_lists_every_endpoint(kme):
                                  "/api/v1/keys/{master_SAE_ID}/dec_keys"}
     assert set(doc["paths"]["/api/v1/keys/{slave_SAE_ID}/enc_keys"]) == {"get", "post"}
     assert set(doc["components"]["schemas"]["Status"]["required"]) == set(STATUS_FIELDS)
+
+
+def _crafted_client(kme: Kme, tmp_path, subject: x509.Name) -> httpx.Client:
+    """A client certificate from the KME's own CA with any subject we like (what an insider could get)."""
+    ca_key = serialization.load_pem_private_key((kme.pki.directory / "ca.key").read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate(kme.pki.ca_cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "crafted.pem", tmp_path / "crafted.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ctx = ssl.create_default_context(cafile=str(kme.pki.ca_cert))
+    ctx.load_cert_chain(str(cert_path), str(key_path))
+    c = httpx.Client(verify=ctx, timeout=10)
+    kme._clients.append(c)
+    return c
+
+
+def test_identity_comes_from_the_parsed_certificate_not_from_its_rendered_subject(filled, tmp_path):
+    key = enc(filled, {"number": 1}).json()["keys"][0]
+    # CN=SAE_C with an organisation name that reads ",CN=SAE_B" once rendered unescaped.
+    crafted = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "SAE_C"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x,CN=SAE_B")])
+    r = _crafted_client(filled, tmp_path, crafted).post(
+        f"{filled.b}/api/v1/keys/SAE_A/dec_keys", json={"key_IDs": [{"key_ID": key["key_ID"]}]})
+    assert r.status_code == 401 and "SAE_C" in r.json()["message"]
+    assert dec(filled, [key["key_ID"]]).json()["keys"] == [key]  # the real SAE_B still gets it
+
+
+@pytest.mark.parametrize("subject", [
+    [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "no common name")],
+    [x509.NameAttribute(NameOID.COMMON_NAME, "SAE_B"), x509.NameAttribute(NameOID.COMMON_NAME, "SAE_A")],
+    [x509.NameAttribute(NameOID.COMMON_NAME, "SAE_B"), x509.NameAttribute(NameOID.COMMON_NAME, "SAE_B")],
+], ids=["no-cn", "two-cns", "repeated-cn"])
+def test_certificate_without_exactly_one_identity_is_refused(filled, tmp_path, subject):
+    r = _crafted_client(filled, tmp_path, x509.Name(subject)).get(f"{filled.b}/api/v1/keys/SAE_A/status")
+    assert r.status_code == 401 and "exactly one" in r.json()["message"]
+
+
+@pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("route", ["enc_keys", "dec_keys", "status"])
+def test_methods_other_than_get_and_post_are_405_and_consume_nothing(filled, method, route):
+    before = filled.store.stored_key_count()
+    r = filled.client("SAE_A").request(method, f"{filled.a}/api/v1/keys/SAE_B/{route}?number=5")
+    assert r.status_code == 405 and "GET" in r.headers["allow"]
+    if method != "HEAD":
+        assert r.headers["content-type"] == "application/json" and r.json()["message"]
+    assert filled.store.stored_key_count() == before
+
+
+def test_unknown_paths_are_json_404(kme):
+    r = kme.client("SAE_A").get(f"{kme.a}/api/v2/nothing")
+    assert r.status_code == 404 and r.json()["message"]
+
+
+def _raw(k: Kme, url: str, content: bytes, content_type: str = "application/json", sae: str = "SAE_A"):
+    return k.client(sae).post(url, content=content, headers={"content-type": content_type})
+
+
+@pytest.mark.parametrize(("route", "content", "content_type", "status"), [
+    ("enc", b'{"a":' * 5000 + b"1" + b"}" * 5000, "application/json", 400),   # nested: was RecursionError 500
+    ("dec", b"[" * 20000 + b"]" * 20000, "application/json", 400),
+    ("enc", b'{"number":1,"extension_mandatory":1}', "application/json", 400),  # int: was TypeError 500
+    ("enc", b'{"number":1,"extension_mandatory":true}', "application/json", 400),
+    ("enc", b'{"number":1,"extension_mandatory":1.5}', "application/json", 400),
+    ("dec", b'{"key_IDs":[{"key_ID":"\\udc80"}]}', "application/json", 400),   # lone surrogate
+    ("enc", b'{"number":1}', "text/plain", 415),
+    ("enc", '{"number":1}'.encode("utf-16"), "application/json; charset=utf-16", 415),
+    ("enc", b"{" + b" " * (10 * 2**20) + b"}", "application/json", 413),     # 10 MB
+    ("dec", json.dumps({"key_IDs": [{"key_ID": str(uuid.uuid4())} for _ in range(100_000)]}).encode(),
+     "application/json", 413),
+    ("dec", json.dumps({"key_IDs": [{"key_ID": "x" * 100_000}]}).encode(), "application/json", 413),
+])
+def test_malformed_requests_get_a_4xx_json_error_never_a_5xx(filled, route, content, content_type, status):
+    url = (f"{filled.a}/api/v1/keys/SAE_B/enc_keys" if route == "enc"
+           else f"{filled.b}/api/v1/keys/SAE_A/dec_keys")
+    r = _raw(filled, url, content, content_type, "SAE_A" if route == "enc" else "SAE_B")
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    assert r.json()["message"]
+
+
+@pytest.mark.parametrize("number", ["１", "+1", "1_0", "1.0", " 2"])
+def test_lenient_query_numbers_are_refused(filled, number):
+    before = filled.store.stored_key_count()
+    r = enc(filled, method="GET", params={"number": number})
+    assert r.status_code == 400 and filled.store.stored_key_count() == before
+
+
+def test_unknown_key_ids_are_echoed_capped(filled):
+    long_unknown = [str(uuid.uuid4()) for _ in range(100)]
+    r = dec(filled, long_unknown)
+    assert r.status_code == 400
+    assert len(r.json()["details"][0]["key_IDs_not_found"]) == MAX_ECHOED
+    r = dec(filled, ["y" * 2000])
+    assert r.status_code == 400 and len(r.text) < 300  # a non-UUID is refused without being echoed
+
+
+def test_status_says_simulated_keys_are_for_testing_only(filled):
+    body = filled.client("SAE_A").get(f"{filled.a}/api/v1/keys/SAE_B/status").json()
+    assert "never for protecting data" in body["status_extension"]["simulated_keys"]

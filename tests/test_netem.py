@@ -104,8 +104,8 @@ def _first_exchange_ms(address) -> tuple[float, socket.socket]:
     return (time.perf_counter() - start) * 1000, sock
 
 
-@pytest.mark.parametrize("rtt_ms", [5.6, 20.0])
-def test_proxy_round_trip_matches_the_requested_rtt(echo_server, rtt_ms):
+def _round_trips(echo_server, rtt_ms: float) -> tuple[list[float], list[float]]:
+    """(first exchanges, later exchanges) in ms over three connections through the proxy."""
     with _proxied(echo_server, LinkConditions(rtt_ms=rtt_ms)) as proxy:
         firsts, samples = [], []
         for _ in range(3):
@@ -117,15 +117,30 @@ def test_proxy_round_trip_matches_the_requested_rtt(echo_server, rtt_ms):
                 assert sock.recv(1) == b"y"
                 samples.append((time.perf_counter() - t) * 1000)
             sock.close()
-    # Never faster than asked; the slack on medians covers thread wake-ups on a loaded 2-core machine.
+    return firsts, samples
+
+
+@pytest.mark.parametrize("rtt_ms", [5.6, 20.0])
+def test_proxy_round_trip_is_never_faster_than_the_requested_rtt(echo_server, rtt_ms):
+    """Lower bounds only: they hold on any host, however loaded (upper bounds: the slow tier)."""
+    firsts, samples = _round_trips(echo_server, rtt_ms)
     assert min(samples) >= rtt_ms
-    assert statistics.median(samples) <= rtt_ms + 3
     # The first exchange also pays the emulated TCP handshake: two round trips.
     assert min(firsts) >= 2 * rtt_ms
-    assert statistics.median(firsts) <= 2 * rtt_ms + 6
 
 
-def test_proxy_bandwidth_matches_the_requested_rate(echo_server):
+@pytest.mark.slow
+@pytest.mark.parametrize("rtt_ms", [5.6, 20.0])
+def test_proxy_round_trip_stays_close_to_the_requested_rtt(echo_server, rtt_ms):
+    """Upper bounds on time depend on the host's load: slow tier, generous margins (thread wake-ups
+    on a busy 2-core machine); the accuracy itself is measured by benchmarks/netem_accuracy.py."""
+    firsts, samples = _round_trips(echo_server, rtt_ms)
+    assert statistics.median(samples) <= rtt_ms + 5
+    assert statistics.median(firsts) <= 2 * rtt_ms + 10
+
+
+def _bandwidth_transfer(echo_server) -> tuple[float, float]:
+    """(elapsed, expected) seconds for 256 kB echoed through a 16 Mbit/s link."""
     conditions = LinkConditions(rtt_ms=2, bandwidth_mbps=16)
     payload = bytes(range(256)) * 1000  # 256 kB
     with _proxied(echo_server, conditions) as proxy:
@@ -141,7 +156,18 @@ def test_proxy_bandwidth_matches_the_requested_rate(echo_server):
     assert bytes(received) == payload
     wire_bits = (len(payload) + stats.upstream.segments * HEADER_BYTES) * 8
     expected = wire_bits / 16e6 + 2 * conditions.rtt_ms / 1000  # both directions pipeline
-    assert expected * 0.97 <= elapsed <= expected * 1.25
+    return elapsed, expected
+
+
+def test_proxy_bandwidth_never_exceeds_the_requested_rate(echo_server):
+    elapsed, expected = _bandwidth_transfer(echo_server)
+    assert elapsed >= expected * 0.97
+
+
+@pytest.mark.slow
+def test_proxy_bandwidth_reaches_the_requested_rate(echo_server):
+    elapsed, expected = _bandwidth_transfer(echo_server)
+    assert elapsed <= expected * 1.5  # load-dependent: slow tier, generous margin
 
 
 def test_proxy_loss_delays_but_delivers_everything(echo_server):
@@ -204,3 +230,26 @@ def test_loopback_and_proxy_paths_connect(echo_server):
             assert sock.recv(5) == b"hello"
             assert (path.connection_stats(sock) is None) == (path.backend == "loopback")
             sock.close()
+
+
+def test_data_the_server_sends_first_also_pays_the_handshake():
+    """A banner (SMTP, SSH) arrives two round trips after connect(), as over TCP: the server may send
+    only once the handshake's last ACK reached it. Lower bound only (load-independent)."""
+    rtt_ms = 20.0
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def banner() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 hello\r\n")
+            conn.recv(1)
+
+    threading.Thread(target=banner, daemon=True).start()
+    with _proxied(listener, LinkConditions(rtt_ms=rtt_ms)) as proxy:
+        start = time.perf_counter()
+        sock = socket.create_connection(proxy.address)
+        assert sock.recv(64) == b"220 hello\r\n"
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        sock.close()
+    listener.close()
+    assert elapsed_ms >= 2 * rtt_ms

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from harness.adapters import Capability, KemFromSeed, NotApplicable
+from harness.adapters import Capability, KemDerandomised, KemFromSeed, NotApplicable
 from harness.registry import adapter_class, adapter_names, suite_class
 from harness.suite import MeasureContext
 from suites._conformance_input import _with_unreduced_coefficient, invalid_input_checks
@@ -37,9 +37,11 @@ def _total(by, metric):
 @pytest.mark.parametrize(("check", "algorithm"), [
     ("wycheproof:mlkem", "ML-KEM-512"), ("wycheproof:encaps", "ML-KEM-512"),
     ("wycheproof:keygen_seed", "ML-KEM-512"), ("wycheproof:semi_expanded_decaps", "ML-KEM-512"),
-    ("wycheproof:verify", "ML-DSA-44"), ("wycheproof:sign_seed", "ML-DSA-44")])
+    ("wycheproof:verify", "ML-DSA-44"), ("wycheproof:sign_seed", "ML-DSA-44"),
+    ("wycheproof:sign_noseed", "ML-DSA-44")])
 def test_every_vector_is_judged_and_valid_vectors_pass(vendor, check, algorithm, tmp_path):
-    if vendor == "reference" and check in ("wycheproof:sign_seed", "wycheproof:mlkem"):
+    if vendor == "reference" and check in ("wycheproof:sign_seed", "wycheproof:mlkem",
+                                           "wycheproof:sign_noseed"):
         pytest.skip(reason="pure Python: seconds per file; the reference runs these in the slow test below")
     try:
         by = _measure(vendor, check, algorithm, tmp_path)
@@ -54,6 +56,16 @@ def test_every_vector_is_judged_and_valid_vectors_pass(vendor, check, algorithm,
     failed = {r.sample: r.value for r in by["vectors_failed"]}
     assert all(r.value == int(failed[r.sample] == 0) for r in by["wycheproof_pass"])
     assert [r.value for r in by["conformant"]] == [int(all(r.value for r in by["wycheproof_pass"]))]
+
+
+def test_encapsulation_vectors_are_compared_in_full_where_m_can_be_given(tmp_path):
+    for vendor in PQC:
+        kem = adapter_class(vendor)().kem("ML-KEM-768")
+        by = _measure(vendor, "wycheproof:encaps", "ML-KEM-768", tmp_path)
+        if isinstance(kem, KemDerandomised):  # every valid vector's c and K compared
+            assert _total(by, "vectors_skipped") == 0 and _total(by, "vectors_passed") >= 132
+        else:
+            assert _total(by, "vectors_skipped") == 133  # the valid ones: only lengths could be checked
 
 
 @pytest.mark.slow

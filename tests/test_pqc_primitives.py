@@ -194,3 +194,27 @@ suites:
         ("pqclean", "ML-KEM-512"): "ok", ("openssl", "ML-DSA-44"): "ok", ("pqclean", "ML-DSA-44"): "ok"}
     sign = df[(df.metric == "sign_us") & (df.vendor == "openssl")]
     assert sorted(sign["sample"]) == [0, 1, 2, 3] and (sign["unit"] == "us").all()
+
+
+class _IgnoresOneBit:
+    """Test double: a real ML-DSA whose verify ignores one bit inside z (the signature's middle)."""
+
+    def __init__(self, signer, bit):
+        self._signer, self._bit = signer, bit
+
+    def verify(self, public_key, message, signature):
+        flipped = bytearray(signature)
+        if flipped:
+            flipped[self._bit // 8] ^= 1 << (self._bit % 8)
+        return self._signer.verify(public_key, message, signature) or \
+            self._signer.verify(public_key, message, bytes(flipped))
+
+    def __getattr__(self, name):
+        return getattr(self._signer, name)
+
+
+def test_the_post_timing_check_flips_bits_across_the_signature_not_one_fixed_position():
+    real = registry.adapter_class("pqclean")().signer("ML-DSA-44")
+    # 64 flips over 2420 bytes land on bit i*19360//64 + i%8: bit 9680 (i = 32) lies inside z.
+    with pytest.raises(CorrectnessError, match="bit 9680 flipped verified"):
+        measure_signer(_IgnoresOneBit(real, 9680), warmup=0, samples=64, message_bytes=16, seed=1)

@@ -154,3 +154,17 @@ def test_key_length_agrees_with_the_analytic_finite_key_rate() -> None:
     assert stats.s0_lower == pytest.approx(analytic.s0, rel=0.05)
     predicted = analytic.key_length_bits + analytic.leak_ec_bits - ec.leaked_bits
     assert stats.final_key_bits == pytest.approx(predicted, rel=0.15)
+
+
+def test_pns_passes_a_device_without_decoy_analysis_and_not_one_with_it() -> None:
+    from harness.qkd.photon_model import PhotonNumberSplitting
+
+    # 40 km: Eve's lossless line lets her keep a photon of every multi-photon pulse and still
+    # match the signal gain; the decoys' gains betray her only to a device that analyses them.
+    honest_key = run_block(BALANCED, 40.0, 10_000_000, seed=5).stats.final_key_bits
+    blind = run_block(BALANCED, 40.0, 10_000_000, seed=5, attack=PhotonNumberSplitting(),
+                      decoy_analysis=False).stats
+    guarded = run_block(BALANCED, 40.0, 10_000_000, seed=5, attack=PhotonNumberSplitting()).stats
+    assert not blind.aborted and blind.final_key_bits > 0.5 * honest_key
+    assert blind.s1_lower == blind.stage("estimation").bits_out  # every key bit taken as single-photon
+    assert guarded.aborted or guarded.final_key_bits < 0.5 * blind.final_key_bits

@@ -8,6 +8,7 @@ The screenshot is kept under reports/test-artifacts/ (git-ignored) for a person 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,19 @@ def test_scorecard_renders_in_chromium_without_errors(tmp_path):
             assert table.is_visible()
             assert table.locator("tbody tr").count() == 4
             assert "fail" in table.inner_text() and "pass" in table.inner_text()
+            text = table.inner_text()
+            # as a reader sees them: a space before each interval, no thousands separators inside it,
+            # rates stated in % shown in %
+            assert re.search(r"\s\[", text) and not re.search(r"[a-z%\d]\[", text)
+            assert not re.search(r"\[\d{1,3},\d{3}", text) and " ratio" not in text
+            # the fixture's manifest has no finish time: the banner is on screen, above the verdicts
+            banner = page.locator("#incomplete")
+            assert banner.is_visible() and "--resume" in banner.inner_text()
+            assert banner.bounding_box()["y"] < table.bounding_box()["y"]
+            # each criterion's metric is drawn first, with its threshold named in the caption
+            first = page.locator("figure.plot figcaption").first.inner_text()
+            assert "qkd_rate_50km" in first and "secret_key_rate_bps" in first
+            assert page.locator("#constants").count() <= 1
             sizes = [page.locator("figure.plot svg").nth(i).bounding_box()
                      for i in range(page.locator("figure.plot svg").count())]
             assert len(sizes) >= 6

@@ -77,8 +77,9 @@ def test_openssl_hybrid_and_mldsa_over_loopback_and_20ms(tmp_path):
         median = statistics.median(_values(rows, "handshake_ms"))
         if rtt:
             assert rows["handshake_ms"][0].labels["net_backend"] in {"proxy", "netem"}
-            # Never faster than the round trips it needed; CPU and scheduling add the rest.
-            assert expected_rounds * rtt <= median <= expected_rounds * rtt + 25
+            # Never faster than the round trips it needed; CPU and scheduling add the rest (an upper
+            # bound depends on the host's load: test_handshake_time_stays_near_its_round_trips, slow).
+            assert expected_rounds * rtt <= median
     hybrid = out[("X25519MLKEM768", "X25519MLKEM768", "ECDSA-P256", 0.0)]
     classical = out[("X25519", "X25519", "ECDSA-P256", 0.0)]
     # The hybrid share is the 1184-byte ML-KEM-768 key plus the same 32-byte X25519 key.
@@ -116,3 +117,13 @@ def test_loss_costs_retransmission_timeouts(tmp_path):
     # At 20 % loss some handshake loses a segment (RTO ≥ 200 ms) or a SYN (1 s).
     assert max(times) > 2 * RTT + 200
     assert min(times) >= 2 * RTT
+
+
+@pytest.mark.slow
+def test_handshake_time_stays_near_its_round_trips(tmp_path):
+    """An upper bound on time depends on the host's load: slow tier, generous margin."""
+    out = _measure("openssl-tls", tmp_path, groups=["X25519"], certs=["ECDSA-P256"], rtt_ms=[RTT])
+    rows = out[("X25519", "X25519", "ECDSA-P256", RTT)]
+    rounds = set(_values(rows, "round_trips"))
+    assert len(rounds) == 1
+    assert statistics.median(_values(rows, "handshake_ms")) <= rounds.pop() * RTT + 50

@@ -89,7 +89,11 @@ class DelayProxy:
             seeds = (self._rng.getrandbits(64), self._rng.getrandbits(64), self._rng.getrandbits(64))
             connect_s = connect_delay_s(self.conditions, random.Random(seeds[0]))
             up = Direction(self.conditions, random.Random(seeds[1]), not_before=accepted + connect_s)
-            down = Direction(self.conditions, random.Random(seeds[2]))
+            # The server can send only once the handshake's last ACK reached it, half a round trip
+            # after the client saw the SYN-ACK: data it sends first (a banner) then arrives two
+            # round trips after connect(), as over TCP, instead of skipping the handshake.
+            down = Direction(self.conditions, random.Random(seeds[2]),
+                             not_before=accepted + connect_s + self.conditions.one_way_s)
             self._stats[address] = ConnectionStats(address, connect_s * 1000, up.stats, down.stats)
             self._sockets.update((client, server))
         link = _Link(client, server, self._forget)

@@ -183,6 +183,24 @@ def observed_key_length(key_counts: np.ndarray, test_counts: np.ndarray, test_er
     return raw, float(s0), float(s1), float(phi), float(eps)
 
 
+def no_decoy_key_length(key_detections: float, test_detections: float, test_errors: float,
+                        security: Security, leaked_bits: float) -> tuple[float, float, float, float, float]:
+    """(l, s0, s1, phi, eps_sec) of a device without decoy analysis: it takes every key-basis
+    detection for a single photon (s0 = 0, s1 = n) and bounds the phase error by the test-basis
+    QBER plus Lim's sampling term gamma. Sound for single photons only: a photon-number-splitting
+    attack on weak coherent pulses goes unseen, which is what this models."""
+    n, k, m = float(key_detections), float(test_detections), float(test_errors)
+
+    def length_at(eps: np.ndarray) -> tuple[np.ndarray, ...]:
+        b = np.asarray(m / k if k > 0 else 0.5)
+        phi = np.where(k > 0, np.minimum(0.5, b + _gamma(eps, b, np.asarray(k), np.asarray(n))), 0.5)
+        length = n * (1.0 - _h2(phi)) - 6.0 * np.log2(21.0 / eps) - math.log2(2.0 / security.eps_cor)
+        return length - leaked_bits, np.zeros_like(phi), np.full_like(phi, n), phi
+
+    _, s0, s1, phi, eps = secure_key_length(length_at, security, np.asarray(n))
+    return float(length_at(eps)[0]), float(s0), float(s1), float(phi), float(eps)
+
+
 def secure_key_length(length_at: Callable[[np.ndarray], tuple[np.ndarray, ...]], security: Security,
                       longest_bits: np.ndarray) -> tuple[np.ndarray, ...]:
     """(l, eps_sec, rest...) with the profile's secrecy: fixed, or the fixed point of eps_sec = kappa l.

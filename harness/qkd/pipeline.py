@@ -39,7 +39,7 @@ import numpy as np
 from harness.qkd.bits import random_bits
 from harness.qkd.cascade import reconcile
 from harness.qkd.channel import ChannelBlock, simulate_block
-from harness.qkd.finite_key import observed_key_length
+from harness.qkd.finite_key import no_decoy_key_length, observed_key_length
 from harness.qkd.keyrate import binary_entropy
 from harness.qkd.photon_model import Attack
 from harness.qkd.privacy import toeplitz_hash
@@ -121,8 +121,12 @@ class _Clock:
 
 
 def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int,
-              attack: Attack | None = None) -> BlockResult:
+              attack: Attack | None = None, decoy_analysis: bool = True) -> BlockResult:
     """Simulate ``pulses`` pulses over ``distance_km`` and post-process them into a final key.
+
+    ``decoy_analysis=False`` is a device that still sends decoys but ignores them in estimation:
+    it takes every detection for a single photon (:func:`harness.qkd.finite_key.no_decoy_key_length`),
+    so a photon-number-splitting attack passes unseen.
 
     Same arguments, same result. Aborted blocks return empty keys, ``stats.aborted`` set and
     ``stats.abort_reason`` saying why.
@@ -146,7 +150,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     stages.append(StageStats("sifting", int(block.detections.sum()), int(sifted.sum()), clock.lap()))
 
     n = int(alice_key.size)
-    estimates = _estimate(block, prof)
+    estimates = _estimate(block, prof, decoy_analysis)
     head["eps_sec"] = estimates.pop("eps_sec") or prof.security.secrecy_for(n)
     budget, phi = estimates["key_budget_bits"], estimates["phase_error_bound"]
     qber_estimate, s0, s1 = estimates["qber_estimate"], estimates["s0_lower"], estimates["s1_lower"]
@@ -182,9 +186,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     if not check.passed:
         return abort("verification failed: Cascade left residual errors; block discarded", qber_key)
 
-    after_ec, _, _, _, eps_sec = observed_key_length(
-        block.detected[:, _KEY_BASIS], block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS],
-        prof.intensities, prof.intensity_probabilities, prof.security, leaked)
+    after_ec, _, _, _, eps_sec = _key_length(block, prof, decoy_analysis, leaked)
     head["eps_sec"] = eps_sec
     length = math.floor(after_ec)
     if length <= 0:
@@ -201,7 +203,18 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     return BlockResult(alice_final, bob_final, stats)
 
 
-def _estimate(block: ChannelBlock, prof: Profile) -> dict[str, float | None]:
+def _key_length(block: ChannelBlock, prof: Profile, decoy_analysis: bool,
+                leaked: float) -> tuple[float, float, float, float, float]:
+    """(l, s0, s1, phi, eps_sec) from the block's public counts, ``leaked`` bits disclosed."""
+    key, test = block.detected[:, _KEY_BASIS], block.detected[:, _TEST_BASIS]
+    errors = block.errors[:, _TEST_BASIS]
+    if decoy_analysis:
+        return observed_key_length(key, test, errors, prof.intensities, prof.intensity_probabilities,
+                                   prof.security, leaked)
+    return no_decoy_key_length(key.sum(), test.sum(), errors.sum(), prof.security, leaked)
+
+
+def _estimate(block: ChannelBlock, prof: Profile, decoy_analysis: bool) -> dict[str, float | None]:
     """Test-basis QBER and Lim et al.'s bounds from the public per-intensity counts (None if empty)."""
     test_counts, test_errors = block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS]
     tested = int(test_counts.sum())
@@ -209,9 +222,7 @@ def _estimate(block: ChannelBlock, prof: Profile) -> dict[str, float | None]:
                                     "phase_error_bound": None, "s0_lower": None, "s1_lower": None,
                                     "key_budget_bits": None, "eps_sec": None}
     if tested and block.detected[:, _KEY_BASIS].sum():
-        budget, s0, s1, phi, eps = observed_key_length(
-            block.detected[:, _KEY_BASIS], test_counts, test_errors, prof.intensities,
-            prof.intensity_probabilities, prof.security, leaked_bits=0.0)
+        budget, s0, s1, phi, eps = _key_length(block, prof, decoy_analysis, 0.0)
         out.update(phase_error_bound=phi, s0_lower=s0, s1_lower=s1, key_budget_bits=budget, eps_sec=eps)
     return out
 

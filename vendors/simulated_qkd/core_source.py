@@ -4,7 +4,9 @@ A block collects `block_bits` key-basis detections (default the profile's own
 `security.block_size`), as a device fills its block before it distils it, so the
 device time per block grows with the loss while the work per block stays the same.
 Extra attenuation is added to the channel's insertion loss; the attack settings map
-onto the core's attack models; the blinding monitor is the profile's own switch.
+onto the core's attack models; the blinding monitor is the profile's own switch, and decoy
+analysis can be switched off (the device then estimates as if every detection were a single
+photon, so a PNS attack goes unseen).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from harness.qkd.profiles import Profile, load_profile
 from vendors.simulated_qkd.link import BlockOutcome
 
 ATTACKS = ("intercept_resend", "pns", "blinding")
-COUNTERMEASURES = ("blinding_monitor",)
+COUNTERMEASURES = ("blinding_monitor", "decoy_analysis")
 MAX_PULSES_PER_BLOCK = 10**13
 
 
@@ -45,16 +47,28 @@ class CoreKeySource:
         if self.block_bits < 1000:
             raise ValueError(f"block_bits={self.block_bits}: finite-key estimation needs at least 1000")
         self.blinding_monitor = self.base.blinding_monitor
+        self.decoy_analysis = True
+        self.extra_misalignment = 0.0
+
+    def set_extra_misalignment(self, fraction: float) -> None:
+        """Raise the misalignment error by `fraction` (the link's qber_rise fault; capped at 0.5)."""
+        if not (math.isfinite(fraction) and fraction >= 0):
+            raise ValueError(f"extra misalignment {fraction!r}: must be a finite number >= 0")
+        self.extra_misalignment = float(fraction)
 
     def set_countermeasure(self, name: str, enabled: bool) -> None:
-        if name != "blinding_monitor":
+        if name == "blinding_monitor":
+            self.blinding_monitor = bool(enabled)
+        elif name == "decoy_analysis":
+            self.decoy_analysis = bool(enabled)
+        else:
             raise NotApplicable(f"the simulated device cannot switch {name!r}; it switches {COUNTERMEASURES}")
-        self.blinding_monitor = bool(enabled)
 
     @lru_cache(maxsize=64)  # noqa: B019 - a handful of settings per run, the source lives as long as the link
-    def _profile(self, attenuation_db: float, blinding_monitor: bool) -> Profile:
+    def _profile(self, attenuation_db: float, blinding_monitor: bool, extra_misalignment: float) -> Profile:
         loss = self.base.channel.insertion_loss_db + attenuation_db
-        return self.base.with_changes({"channel.insertion_loss_db": loss,
+        misalignment = min(0.5, self.base.misalignment_error + extra_misalignment)
+        return self.base.with_changes({"channel.insertion_loss_db": loss, "misalignment_error": misalignment,
                                        "blinding_monitor": blinding_monitor})
 
     def pulses_per_block(self, profile: Profile, distance_km: float) -> int:
@@ -65,9 +79,9 @@ class CoreKeySource:
         return int(min(MAX_PULSES_PER_BLOCK, math.ceil(self.block_bits / (pz * pz * gain))))
 
     def block(self, fibre_km: float, attenuation_db: float, attack: Attack | None, seed: int) -> BlockOutcome:
-        profile = self._profile(float(attenuation_db), self.blinding_monitor)
+        profile = self._profile(float(attenuation_db), self.blinding_monitor, self.extra_misalignment)
         result = run_block(profile, fibre_km, self.pulses_per_block(profile, fibre_km), seed,
-                           attack=core_attack(attack))
+                           attack=core_attack(attack), decoy_analysis=self.decoy_analysis)
         st = result.stats
         sifted = st.stage("estimation").bits_out
         qber = st.qber_estimate if st.qber_estimate is not None else math.nan

@@ -2,8 +2,10 @@
 
 Uvicorn verifies the client certificate (CERT_REQUIRED against the test CA, TLS 1.2
 at least) but does not hand it to the app, so `_TlsPeerH11Protocol` adds the ASGI
-TLS extension (`scope["extensions"]["tls"]`: `client_cert_name` as an RFC 4514
-string, `tls_version`) from the connection's SSL object once the handshake is done.
+TLS extension (`scope["extensions"]["tls"]`: `client_cert_chain` with the verified
+peer certificate in PEM, from which the app reads the SAE's identity; `client_cert_name`
+as an RFC 4514 string for logs only; `tls_version`, `cipher_suite`) from the
+connection's SSL object once the handshake is done.
 Both KMEs run in one background thread with its own event loop; `stop()` asks uvicorn
 to shut down gracefully (`Server.should_exit`) and waits for it.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from vendors.simulated_qkd.certs import TestPki
@@ -30,11 +33,23 @@ LOOPBACK = "127.0.0.1"
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
 
-def _rfc4514(subject: tuple) -> str:
-    # getpeercert() gives ((("commonName", "SAE_A"),), ...); the ASGI extension wants "CN=SAE_A,...".
-    short = {"commonName": "CN", "organizationName": "O", "countryName": "C", "organizationalUnitName": "OU"}
-    parts = [f"{short.get(k, k)}={v}" for rdn in subject for k, v in rdn]
-    return ",".join(reversed(parts))
+_CIPHER_IDS = {"TLS_AES_128_GCM_SHA256": 0x1301, "TLS_AES_256_GCM_SHA384": 0x1302,
+               "TLS_CHACHA20_POLY1305_SHA256": 0x1303}
+
+
+def _peer_tls(ssl_object: ssl.SSLObject) -> dict[str, Any]:
+    der = ssl_object.getpeercert(binary_form=True)
+    name = None
+    if der:
+        try:
+            name = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+        except ValueError:
+            name = None
+    cipher = ssl_object.cipher()
+    return {"client_cert_name": name, "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+            "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
+            "cipher_suite": _CIPHER_IDS.get(cipher[0]) if cipher else None, "server_cert": None,
+            "client_cert_error": None}
 
 
 class _TlsPeerH11Protocol(H11Protocol):
@@ -43,11 +58,7 @@ class _TlsPeerH11Protocol(H11Protocol):
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is None:
             return
-        peer = ssl_object.getpeercert() or {}
-        tls = {"client_cert_name": _rfc4514(peer.get("subject", ())) or None,
-               "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
-               "cipher_suite": None, "server_cert": None, "client_cert_chain": [],
-               "client_cert_error": None}
+        tls = _peer_tls(ssl_object)
         inner = self.app
 
         async def with_tls(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -86,7 +97,7 @@ class KmeServer:
             app = make_kme_app(KmeApi(end, directory, store, limits, unavailable))
             config = uvicorn.Config(
                 app, host=host, port=port + i if port else 0, http=_TlsPeerH11Protocol, lifespan="off",
-                log_level=log_level, access_log=False, timeout_graceful_shutdown=5,
+                log_level=log_level, access_log=False, timeout_graceful_shutdown=1,
                 ssl_context_factory=lambda _cfg, _default, k=kme_id: server_ssl_context(pki, k),
                 ssl_certfile=str(pki.kmes[kme_id].cert))
             self._servers[end] = uvicorn.Server(config)

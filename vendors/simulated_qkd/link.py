@@ -5,8 +5,17 @@ its device clock by the block's device time (pulses / repetition rate). Inside a
 suite it runs as fast as it can (`run_for`); when served it is paced so that device
 time keeps step with wall time times `time_scale` (`run_paced`).
 
-Faults (the resilience suites' hook): `kme_unavailable` makes the KMEs answer 503,
-`link_down` stops key generation; each lasts a given device time.
+Faults (the resilience suites' hook), each for a given device time:
+- `kme_unavailable`: the KMEs answer 503;
+- `link_down`: blocks run but none is distilled;
+- `fibre_cut`: no light arrives (loss -> infinity), so nothing is detected or distilled;
+- `classical_channel_down`: detections cannot be sifted or reconciled, so nothing is distilled;
+- `attenuation_step` (magnitude dB): extra loss on top of the attenuator's setting;
+- `qber_rise` (magnitude, a fraction): the misalignment error jumps, as when a polarisation
+  controller loses lock; past the device's abort point its blocks abort;
+- `detector_blinding`: a blinding attack on every pulse; only the blinding monitor sees it.
+Without light or a classical channel there are no blocks, so the clock advances in idle steps
+of at most `IDLE_STEP_S`, and the device notices as soon as a step ends.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ import numpy as np
 from harness.adapters import Attack, Fault, NotApplicable, TelemetrySnapshot
 from vendors.simulated_qkd.keystore import LinkKeyStore
 
-FAULT_KINDS = ("kme_unavailable", "link_down")
+FAULT_KINDS = ("kme_unavailable", "link_down", "fibre_cut", "classical_channel_down", "attenuation_step",
+               "qber_rise", "detector_blinding")
+SIZED = {"attenuation_step": "dB of extra loss", "qber_rise": "misalignment rise (fraction)"}
+IDLE_STEP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,12 @@ class KeySource(Protocol):
         """Run one block of the link under these conditions."""
 
 
+class MisalignableSource(Protocol):
+    """A key source whose misalignment error can be raised (the `qber_rise` fault, drift)."""
+
+    def set_extra_misalignment(self, fraction: float) -> None: ...
+
+
 @dataclass
 class _Window:
     device_s: float = 0.0
@@ -57,13 +75,18 @@ class _Window:
 
 
 class SimulatedLink:
-    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0,
+                 seed: int | None = 0) -> None:
         self.source, self.store = source, store
         self.fibre_km, self.attenuation_db = float(fibre_km), 0.0
         self.attack: Attack | None = None
         self.device_time_s = 0.0
-        self._faults: dict[str, float] = {}  # kind -> device time when it clears
-        self._seed = np.random.SeedSequence(seed)
+        self._faults: dict[str, tuple[float, float]] = {}  # kind -> (device time it clears, magnitude)
+        # seed None: fresh OS entropy, a key stream no other link or lifetime shares. A seeded
+        # stream resumes where the store says it stopped, so a restart on the same store never
+        # re-derives (and re-delivers) key bits it produced before.
+        self._blocks_run = store.stream_position
+        self._seed = np.random.SeedSequence(seed, n_children_spawned=self._blocks_run)
         self._lock = threading.Lock()  # one block at a time, whoever drives the clock
         self.last_delivery_active = True
         self._run_ahead_s = 0.0
@@ -94,21 +117,53 @@ class SimulatedLink:
             raise NotApplicable(f"the simulated device cannot inject {fault.kind!r}; it can: {FAULT_KINDS}")
         if not fault.duration_s > 0:
             raise ValueError(f"fault duration {fault.duration_s!r} s: must be > 0")
-        self._faults[fault.kind] = self.device_time_s + fault.duration_s
+        magnitude = 0.0
+        if fault.kind in SIZED:
+            if fault.magnitude is None or not (math.isfinite(fault.magnitude) and fault.magnitude > 0):
+                raise ValueError(f"{fault.kind} needs a magnitude > 0 ({SIZED[fault.kind]}), "
+                                 f"got {fault.magnitude!r}")
+            magnitude = float(fault.magnitude)
+        if fault.kind == "qber_rise" and not hasattr(self.source, "set_extra_misalignment"):
+            raise NotApplicable("this key source cannot change its misalignment error")
+        self._faults[fault.kind] = (self.device_time_s + fault.duration_s, magnitude)
+        self.conditions_changed()
 
     def clear_faults(self) -> None:
         self._faults.clear()
+        self.conditions_changed()
 
     def _fault_active(self, kind: str) -> bool:
-        return self._faults.get(kind, -math.inf) > self.device_time_s
+        return self._faults.get(kind, (-math.inf, 0.0))[0] > self.device_time_s
+
+    def _magnitude(self, kind: str) -> float:
+        return self._faults[kind][1] if self._fault_active(kind) else 0.0
+
+    def _idle_until(self) -> float | None:
+        """When the last fault that leaves nothing to distil clears, or None when none is active."""
+        ends = [self._faults[k][0] for k in ("fibre_cut", "classical_channel_down") if self._fault_active(k)]
+        return max(ends) if ends else None
 
     def unavailable_reason(self) -> str | None:
         return "injected fault kme_unavailable" if self._fault_active("kme_unavailable") else None
 
     # --- the clock ---
     def _step(self, window: _Window) -> None:
+        idle_until = self._idle_until()
+        if idle_until is not None:
+            step = min(IDLE_STEP_S, idle_until - self.device_time_s)
+            self.device_time_s += step
+            window.device_s += step
+            window.blocks += 1
+            window.aborted_blocks += 1
+            window.loss_db = math.inf if self._fault_active("fibre_cut") else window.loss_db
+            return
         seed = int(self._seed.spawn(1)[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-        out = self.source.block(self.fibre_km, self.attenuation_db, self.attack, seed)
+        self._blocks_run += 1
+        if hasattr(self.source, "set_extra_misalignment"):
+            self.source.set_extra_misalignment(self._magnitude("qber_rise"))
+        attack = Attack("blinding", 1.0) if self._fault_active("detector_blinding") else self.attack
+        out = self.source.block(self.fibre_km, self.attenuation_db + self._magnitude("attenuation_step"),
+                                attack, seed)
         link_down = self._fault_active("link_down")
         self.device_time_s += out.device_seconds
         window.device_s += out.device_seconds
@@ -126,7 +181,7 @@ class SimulatedLink:
         n = len(out.alice_key) - len(out.alice_key) % 8  # whole bytes; < 8 bits per block are dropped
         if n:
             alice, bob = np.packbits(out.alice_key[:n]).tobytes(), np.packbits(out.bob_key[:n]).tobytes()
-            self.store.deposit(alice, bob)
+            self.store.deposit(alice, bob, stream_position=self._blocks_run)
             window.secret_bits += n
 
     def _snapshot(self, w: _Window) -> TelemetrySnapshot:

@@ -10,6 +10,7 @@ from vendors.simulated_qkd.keystore import End
 from vendors.simulated_qkd.kme_app import KmeLimits, LinkDirectory
 from vendors.simulated_qkd.kme_server import LOOPBACK, KmeServer, KmeUrls
 from vendors.simulated_qkd.link import SimulatedLink
+from vendors.simulated_qkd.offload import KeySourceStopped, ProcessKeySource
 
 DEFAULT_DIRECTORY = LinkDirectory(kme_ids={End.A: "KME_A", End.B: "KME_B"},
                                   sae_ids={End.A: "SAE_A", End.B: "SAE_B"})
@@ -27,20 +28,34 @@ class ServedLink:
                                 log_level)
         self._stop = threading.Event()
         self._clock: threading.Thread | None = None
+        self._offloaded: ProcessKeySource | None = None
         self.urls: KmeUrls | None = None
 
     def start(self) -> KmeUrls:
         self.urls = self.server.start()
-        self._clock = threading.Thread(target=self.link.run_paced, args=(self._stop, self.time_scale),
-                                       name="qkd-device-clock", daemon=True)
+        # Blocks run in a worker process: computed here they would hold the GIL for seconds
+        # and stall every request the KMEs are answering meanwhile.
+        self._offloaded = ProcessKeySource(self.link.source)
+        self.link.source = self._offloaded
+        self._clock = threading.Thread(target=self._run_clock, name="qkd-device-clock", daemon=True)
         self._clock.start()
         return self.urls
+
+    def _run_clock(self) -> None:
+        try:
+            self.link.run_paced(self._stop, self.time_scale)
+        except KeySourceStopped:
+            if not self._stop.is_set():
+                raise
 
     def stop(self) -> None:
         self._stop.set()
         self.server.stop()
+        if self._offloaded is not None:
+            self._offloaded.close()  # ends a block in progress at once
+            self.link.source = self._offloaded.inner
         if self._clock is not None:
-            self._clock.join(30)
+            self._clock.join(5)
 
     def endpoints(self) -> Etsi014Endpoints:
         if self.urls is None:
