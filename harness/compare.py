@@ -27,8 +27,8 @@ how it is judged (`harness.metrics`; nothing is read from the name):
   than two repeats on a side with no history is "too few repeats", never
   "unchanged".
 - a timing of an experiment whose repeats broke pyperf's stability rules in
-  this run or a baseline run (`harness.stability`) is "host unstable": reported,
-  not flagged.
+  this run or the newest baseline run (`harness.stability`) is "host unstable":
+  reported, not flagged.
 - a case that was ok in the newest baseline run and now failed, timed out, is
   n/a or is missing from this run entirely is a regression (`status`,
   `case missing`) of its own.
@@ -205,7 +205,10 @@ def compare_tables(cur_repeats: pd.DataFrame, cur_status: pd.DataFrame, base_rep
     """
     base_status = base_status[base_status["run_id"] == newest]
     changes = _status_changes(cur_status, base_status)
-    unstable = _unstable(pd.concat([cur_repeats, base_repeats]), declarations)
+    # This run and the one it is most directly set against; an older unstable night is already
+    # part of the run-to-run spread a history measures.
+    latest = base_repeats[base_repeats["run_id"] == newest]
+    unstable = _unstable(pd.concat([cur_repeats, latest]), declarations)
     keys = ["experiment_id", "suite", "vendor", "metric"]
     then_groups = {k: g for k, g in base_repeats.groupby(keys, sort=True)}
     ok_then = set(base_status.loc[base_status["status"] == "ok", "experiment_id"])

@@ -84,8 +84,11 @@ def _exit_reason(exitcode: int | None) -> str:
 
 
 def _rows(run_id: str, case: Case, status: str, reason: str,
-          measurements: Iterable[tuple[str, float, str, int, dict[str, str]]] = ()) -> list[dict[str, Any]]:
-    head = {"run_id": run_id, "case_id": case.case_id, "experiment_id": case.experiment_id,
+          measurements: Iterable[tuple[str, float, str, int, dict[str, str]]] = (),
+          experiment: bool = True) -> list[dict[str, Any]]:
+    """The case's rows; `experiment` False for a run planned before experiments had ids."""
+    head = {"run_id": run_id, "case_id": case.case_id,
+            **({"experiment_id": case.experiment_id} if experiment else {}),
             "suite": case.suite, "vendor": case.vendor,
             "adapter": case.adapter, "repeat": case.repeat, "status": status, "reason": reason,
             **case.params}
@@ -121,6 +124,8 @@ class Runner:
         self.jobs = max(1, jobs)
         self.executor = executor  # None: this machine's pool; else harness.executors.DaskExecutor
         self.run_id = store.manifest["run_id"]
+        # A run planned before experiments had ids (resumed now) keeps its own columns.
+        self.experiments = "experiment_id" in store.columns
 
     def _peer_adapter(self, case: Case) -> str | None:
         if "peer" not in case.params:
@@ -144,11 +149,12 @@ class Runner:
     def _record(self, case: Case, status: str, reason: str = "", measurements=()) -> str:
         """Store the case; returns the status it was stored with."""
         try:
-            self.store.write_case(case.case_id, _rows(self.run_id, case, status, reason, measurements))
+            self.store.write_case(case.case_id, _rows(self.run_id, case, status, reason, measurements,
+                                                      self.experiments))
             return status
         except (ValueError, TypeError, pa.ArrowException) as exc:
             why = f"its rows could not be stored: {type(exc).__name__}: {exc}"
-            self.store.write_case(case.case_id, _rows(self.run_id, case, "failed", why))
+            self.store.write_case(case.case_id, _rows(self.run_id, case, "failed", why, (), self.experiments))
             return "failed"
 
     def run(self, cases: list[Case], on_done: Callable[[Case, str], None] = lambda c, s: None,

@@ -22,6 +22,8 @@ import pytest
 
 from vendors.simulated_qkd.certs import make_test_pki
 
+pytestmark = pytest.mark.slow  # kill -9 four times, ~15 s: runs in CI's slow tier
+
 SERVER = """
 import os, sys, threading, time
 from vendors.simulated_qkd.certs import load_test_pki
@@ -153,3 +155,59 @@ def test_kill_9_at_random_moments_loses_no_received_key_and_repeats_none(tmp_pat
     values = [base64.b64decode(v) for v in received.values()]
     assert len(set(values)) == len(values)  # 0 key values delivered twice
     assert os.path.getsize(store_path) > 0
+
+
+@pytest.mark.timeout(300)
+def test_kme_serve_killed_and_restarted_on_its_store_keeps_held_keys_and_never_repeats(tmp_path):
+    """The CLI as issue 11's `kme_restart` fault uses it: `kme serve --store F --seed N`, kill -9, again."""
+    import socket
+
+    from vendors.etsi014 import Etsi014Adapter
+
+    pki_dir = tmp_path / "pki"
+    make_test_pki(pki_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1] if s.getsockname()[1] < 65000 else 47010
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "kme", "serve",
+           "--certs", str(pki_dir), "--store", str(tmp_path / "store.sqlite"), "--seed", "5",
+           "--profile", "free-space-ground",
+           "--port", str(port), "--time-scale", "20"]
+    options = {"master_kme_url": f"https://127.0.0.1:{port}",
+               "slave_kme_url": f"https://127.0.0.1:{port + 1}",
+               "ca_cert": str(pki_dir / "ca.pem"), "master_sae_id": "SAE_A",
+               "master_cert": str(pki_dir / "SAE_A.pem"), "master_key": str(pki_dir / "SAE_A.key"),
+               "slave_sae_id": "SAE_B", "slave_cert": str(pki_dir / "SAE_B.pem"),
+               "slave_key": str(pki_dir / "SAE_B.key")}
+
+    def lifetime():
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        for _ in range(50):
+            line = proc.stdout.readline()
+            if "KME_A (SAE_A) at" in line or not line:
+                break
+        assert "KME_A (SAE_A) at" in line, line
+        client = Etsi014Adapter(options)
+        deadline = time.monotonic() + 60
+        while client.status().stored_key_count < 8 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return proc, client
+
+    proc, client = lifetime()
+    first = client.enc_keys(8)
+    client.close()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()
+
+    proc, client = lifetime()
+    try:
+        # Held for the slave across the kill, bit for bit; the new lifetime's keys are new bits.
+        assert [k.material for k in client.dec_keys([k.key_id for k in first])] == [k.material for k in first]
+        second = client.enc_keys(8)
+        assert not {k.material for k in first} & {k.material for k in second}
+    finally:
+        client.close()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -23,6 +23,7 @@ from vendors.simulated_qkd.keystore import LinkKeyStore
 from vendors.simulated_qkd.kme_server import KmeServer
 from vendors.simulated_qkd.served import DEFAULT_DIRECTORY
 
+pytestmark = pytest.mark.slow  # ~25 s of generated requests: runs in CI's slow tier
 EXAMPLES_PER_OPERATION = 40
 
 

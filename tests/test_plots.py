@@ -124,3 +124,15 @@ def test_a_criterion_metric_comes_first_with_its_threshold_and_constants_are_sta
     assert "threshold latency_p95" in first.svg and "target latency_p95" in first.svg
     assert "kd: round_trips = 1 count in all 3 samples (a)" in evidence.constants
     assert not any("round_trips" in p.title for p in evidence.plots)
+
+
+def test_conditions_of_one_vendor_differ_in_line_style_not_only_in_the_legend():
+    rows = []
+    for attack in ("intercept_resend", "pns"):
+        for frac in (0.0, 0.5, 1.0):
+            rows += case_rows("r", "eve", "dev", {"attack": attack, "fraction": frac}, "qber", "ratio",
+                              [frac / 4 + (attack == "pns") * 0.01])
+    (plot,) = evidence_plots(frame(rows, {"attack": "string", "fraction": "float64"}),
+                             ["attack", "fraction"]).plots
+    assert "each line: one vendor × attack" in plot.caption
+    assert "stroke-dasharray" in plot.svg  # the second attack is dashed, the first solid

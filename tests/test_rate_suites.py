@@ -66,3 +66,19 @@ def test_attenuation_sweep_sets_the_declared_fibre_loss(tmp_path):
     assert {(km, round(db, 9)) for km, db, _ in source.calls} == {(0.0, 6.0)}
     loss = [r.value for r in rows if r.metric == "channel_loss_db"]
     assert loss and all(v == pytest.approx(6.0) for v in loss)
+
+
+def test_analytic_figures_describe_the_device_as_configured():
+    # lim-2014 with blocks of 10^6: its fixed settings make no finite key at any distance, while
+    # the profile's own 10^7 blocks reach about 140 km; the protocol's optimum for the hardware does.
+    from suites.qkd_expectations import expectation
+
+    adapter = SimulatedQKDAdapter({"profile": "lim-2014", "block_bits": 1_000_000})
+    try:
+        profile = adapter.declared_profile()
+        assert profile.security.block_size == 1_000_000
+        exp = expectation(profile, 50.0)
+        assert exp.finite_key_bps == 0.0 < exp.finite_key_optimum_bps
+        assert exp.finite_key_optimum is not None and exp.finite_key_optimum["mu3"] == 2e-4
+    finally:
+        adapter.close()

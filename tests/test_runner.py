@@ -144,3 +144,15 @@ suites:
     assert pids.tolist() == [3, 3], "two repeats of one experiment shared a worker process"
     # Different experiments may share a process: a fresh one per case is not what is asked for.
     assert rows["value"].nunique() < 6
+
+
+def test_a_run_planned_before_experiment_ids_resumes_with_its_own_columns(tmp_path):
+    text = "name: old\nvendors: [toy]\nsuites:\n  - suite: keygen_timing\n    repeats: 2\n"
+    loaded = parse_scenario(text)
+    cases = plan(loaded)
+    params = param_columns(cases)
+    columns = {k: v for k, v in row_columns(params, []).items() if k != "experiment_id"}
+    manifest = new_manifest(loaded, "old", 0, columns, list(params), len(cases))
+    store = RunStore.create(tmp_path / "old", manifest)
+    assert Runner(store, loaded).run(cases) == {"ok": 2}
+    assert "experiment_id" not in store.read().columns

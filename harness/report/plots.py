@@ -137,9 +137,14 @@ def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame
 def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
              colours: dict, marks: list[Mark] = ()) -> tuple[str, str]:
     fig, ax = figure()
-    for vendor, label, part in _lines(g, hue):
+    lines = _lines(g, hue)
+    # colour says the vendor, line style and marker the condition (attacks of one device differ)
+    conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
+    for vendor, label, part in lines:
         agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
-        ax.plot(agg.index, agg[0.5], marker="o", ms=3, color=colours[vendor], label=label)
+        i = conditions.index(label.removeprefix(vendor))
+        ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
+                color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
     drawn: set[tuple] = set()
     styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}

@@ -158,3 +158,58 @@ class SegfaultingAdapter(ToyAdapter):
         import ctypes
 
         ctypes.string_at(0)  # reads address 0: SIGSEGV, as a C library's bug would
+
+
+SPIN_ENV = "QSBENCH_TEST_ENCAPS_SPIN"
+
+
+class _SlowerEncaps:
+    """An openssl KEM whose encapsulation first spins a calibrated number of loop iterations.
+
+    The slowdown comes from the environment, not from the vendor's options, so the case keeps its
+    fingerprint: to the comparison it is the same case measured on new code, as a real regression is.
+    """
+
+    def __init__(self, kem: Any, spins: int) -> None:
+        self._kem, self._spins = kem, spins
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kem, name)
+
+    def encaps(self, public_key: Any) -> Any:
+        for _ in range(self._spins):  # CPU work, so it slows with the host as encapsulation does
+            pass
+        return self._kem.encaps(public_key)
+
+
+class SlowedOpenSSL(Adapter):
+    """The openssl adapter with a planted encapsulation slowdown (`QSBENCH_TEST_ENCAPS_SPIN`
+    iterations of a busy loop per call; 0 or unset: none). For benchmarks/regression_noise.py."""
+
+    name = "slowed-openssl"
+    kind = Kind.PQC
+    capabilities = frozenset({Capability.KEM})
+
+    @classmethod
+    def availability(cls) -> Availability:
+        from vendors.openssl import OpenSSLAdapter
+
+        return OpenSSLAdapter.availability()
+
+    @classmethod
+    def version(cls) -> str:
+        from vendors.openssl import OpenSSLAdapter
+
+        return OpenSSLAdapter.version() + " (test: planted encapsulation slowdown)"
+
+    def __init__(self, options=None) -> None:
+        from vendors.openssl import OpenSSLAdapter
+
+        super().__init__(options)
+        self._inner = OpenSSLAdapter()
+
+    def kem_algorithms(self):
+        return self._inner.kem_algorithms()
+
+    def kem(self, algorithm: str) -> Any:
+        return _SlowerEncaps(self._inner.kem(algorithm), int(os.environ.get(SPIN_ENV, "0")))
