@@ -164,3 +164,23 @@ def test_recovery_is_registered_and_runs_from_a_scenario(tmp_path):
 
     loaded = parse_scenario(Path("suites/scenarios/resilience.yaml").read_text(), "resilience.yaml")
     assert any(run.suite == "recovery" for run in loaded.scenario.suites)
+
+
+@pytest.mark.slow
+def test_the_resilience_pilot_meets_its_gates(tmp_path):
+    """The shipped fault plan on the real core: every gate met (exit 0), blinding fails open."""
+    import subprocess
+
+    import pandas as pd
+
+    from tests.conftest import qsbench_cmd
+
+    done = subprocess.run([*qsbench_cmd(), "run", "suites/scenarios/resilience.yaml", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    df = pd.read_parquet(Path(done.stdout.strip().splitlines()[-1]) / "measurements")
+    value = df.set_index(["fault", "metric"])["value"]
+    assert value[("fibre_cut", "time_to_recover_s")].item() <= 60
+    assert (df[df.metric == "key_mismatches"].value == 0).all()
+    assert value[("qber_rise", "fail_closed")].item() == 1
+    assert value[("detector_blinding", "fail_closed")].item() == 0  # this profile has no blinding monitor
