@@ -19,6 +19,7 @@ from harness import junit
 from harness.compare import Comparison, compare
 from harness.evaluation import Evaluation, evaluate_run
 from harness.manifest import qsbench_version
+from harness.metrics import Declarations
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
 from harness.report.plots import Mark, evidence_plots
@@ -156,7 +157,8 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev)),
+        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev),
+                                Declarations.of_run(run.manifest, sorted(set(run.cases["suite"])))),
         incomplete=_incomplete(run), run_path=str(run_dir),
         summary_rows=_summary_rows(summary, params),
         cases=_cases(run.cases, params), version=qsbench_version(),
