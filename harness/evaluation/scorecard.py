@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-from harness import units
-from harness.criteria import Verdict
-from harness.criteria_spec import DEFAULT_CATEGORIES, Criterion
+from harness.evaluation import units
+from harness.evaluation.criteria import Verdict
+from harness.evaluation.criteria_spec import DEFAULT_CATEGORIES, Criterion
 
 SENSITIVITY = 0.20
 
