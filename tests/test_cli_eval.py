@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import typer
@@ -25,6 +26,9 @@ def test_verdicts_prints_evidence_and_exits_1_on_a_failed_gate(tmp_path):
     result = runner.invoke(_app(), ["verdicts", str(ok)])
     assert result.exit_code == 0, result.output
     assert "tls_p95 (gate)" in result.output and "ranking: beta" in result.output
+    # each total with its score interval; the pilot's interop rates straddle 95 %, so the order is open
+    assert re.search(r"ranking: beta [\d.]+ \[[\d.]+, [\d.]+\] ≈ ", result.output)
+    assert "score intervals overlap, so the data do not support that order" in result.output
     strict = pilot_run(tmp_path / "strict", criteria=[
         {"id": "tls_fast", "metric": "handshake_ms", "where": {"rtt_ms": 31.1}, "statistic": "p99",
          "op": "<=", "threshold": "0.05 s", "gate": True}])

@@ -44,6 +44,13 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
+def _ranked(score) -> str:
+    """`vendor total [low, high]` of a `harness.scorecard.VendorScore`, gate failures marked."""
+    lo, hi = score.total_interval
+    return (f"{score.vendor} {score.total:.1f} [{lo:.1f}, {hi:.1f}]"
+            + (" [red](gate failed)[/]" if score.failed_gates else ""))
+
+
 def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")]) -> None:
     """Print the success-criteria verdicts of a run; exit 1 when a mandatory criterion is not met.
 
@@ -74,9 +81,13 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
     out.print(table)
     notes.print(out)
     if ev.scorecard is not None and len(ev.scorecard.vendors) > 1:
-        out.print("ranking: " + " > ".join(
-            f"{s.vendor} {s.total:.1f}" + (" [red](gate failed)[/]" if s.failed_gates else "")
-            for s in ev.scorecard.vendors))
+        card = ev.scorecard
+        text = [_ranked(card.vendors[0])]
+        for step, s in zip(card.steps, card.vendors[1:], strict=True):
+            text += [" [yellow]≈[/] " if step.by == "overlap" else " > ", _ranked(s)]
+        out.print("ranking: " + "".join(text))
+        if any(step.by == "overlap" for step in card.steps):
+            out.print("[yellow]≈: score intervals overlap, so the data do not support that order[/]")
     for v in ev.gate_failures:
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
         out.print(notes.ref(v.reason), markup=False, highlight=False)

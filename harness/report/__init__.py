@@ -83,13 +83,6 @@ def _shown(v: dict) -> tuple[str, str]:
     return value, ci
 
 
-def _gates_fix_order(scorecard: dict | None) -> bool:
-    """True when the mandatory gates alone order the vendors (two vendors, one failing a gate: it ranks
-    last whatever the weights), so "holds under ±20 %" would credit the weights with the order."""
-    ranking = (scorecard or {}).get("ranking") or []
-    return len(ranking) == 2 and sum(bool(s.get("failed_gates")) for s in ranking) == 1
-
-
 def _verdict_rows(res: dict) -> list[dict]:
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
@@ -160,7 +153,6 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=run.n_rows,
         vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
         gate_failures=res["gate_failures"], scorecard=res["scorecard"],
-        gates_fix_order=_gates_fix_order(res["scorecard"]),
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),

@@ -64,7 +64,11 @@ def results(ev: Evaluation, comparison: Comparison | None) -> dict[str, Any]:
         card = ev.scorecard
         out["scorecard"] = {
             "ranking": [{"vendor": s.vendor, "rank": s.rank, "total": s.total, "by_category": s.by_category,
-                         "scores": s.scores, "failed_gates": list(s.failed_gates)} for s in card.vendors],
+                         "scores": s.scores, "failed_gates": list(s.failed_gates),
+                         "total_interval": list(s.total_interval),
+                         "intervals": {c: list(i) for c, i in s.intervals.items()}} for s in card.vendors],
+            "steps": [{"upper": s.upper, "lower": s.lower, "by": s.by} for s in card.steps],
+            "weights_decide": card.weights_decide,
             "weights": card.weights, "categories": card.categories,
             "sensitivity": [{"perturbed": p.what, "factor": p.factor, "ranking": list(p.ranking),
                              "changed": p.changed} for p in card.sensitivity],
