@@ -9,7 +9,7 @@ import textwrap
 import typer
 from typer.testing import CliRunner
 
-from harness.cli_eval import register
+from harness.cli.evaluate import register
 from tests.evalkit import pilot_run
 
 runner = CliRunner()
@@ -88,7 +88,7 @@ criteria:
 
 def test_end_to_end_run_gates_reports_and_compares(tmp_path, write_scenario):
     """A real run through the runner's worker processes with the test-only plugins."""
-    from harness.cli import app
+    from harness.cli.app import app
 
     path = write_scenario(textwrap.dedent(SCENARIO))
     results = tmp_path / "results"
@@ -129,7 +129,7 @@ criteria:
 
 def test_end_to_end_with_real_pqc_libraries(tmp_path, write_scenario):
     """OpenSSL and PQClean measured for real by the pqc_primitives suite, then judged and reported."""
-    from harness.cli import app
+    from harness.cli.app import app
 
     results = tmp_path / "results"
     run = runner.invoke(app, ["run", str(write_scenario(PQC)), "--out", str(results)])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.criteria import verdicts
-from harness.criteria_spec import Criterion
-from harness.scorecard import build
+from harness.evaluation.criteria import verdicts
+from harness.evaluation.criteria_spec import Criterion
+from harness.evaluation.scorecard import build
 from tests.evalkit import case_rows, frame
 
 PARAMS = {"group": "string"}

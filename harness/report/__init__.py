@@ -15,9 +15,10 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from harness import junit
-from harness.compare import Comparison, compare
-from harness.evaluation import Evaluation, evaluate_run
+from harness.evaluation import junit
+from harness.evaluation.compare import Comparison, compare
+from harness.evaluation.evaluate import Evaluation, evaluate_run
+from harness.evaluation.summary import fmt, problems, to_markdown
 from harness.manifest import qsbench_version
 from harness.metrics import Declarations
 from harness.report.data import results
@@ -25,7 +26,6 @@ from harness.report.markdown import evaluation_markdown
 from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load
-from harness.summary import fmt, problems, to_markdown
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _verdict_rows(res: dict) -> list[dict]:
 
 def _marks(ev: Evaluation) -> list[Mark]:
     """Each criterion's threshold and target in its rows' unit, from its first judged verdict."""
-    from harness import units
+    from harness.evaluation import units
 
     marks: dict[str, Mark] = {}
     for v in ev.verdicts:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.compare import Comparison
-from harness.criteria import Verdict
-from harness.evaluation import Evaluation
+from harness.evaluation.compare import Comparison
+from harness.evaluation.criteria import Verdict
+from harness.evaluation.evaluate import Evaluation
 
 
 def _num(x: float | None) -> float | None:

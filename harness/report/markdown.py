@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.summary import fmt
+from harness.evaluation.summary import fmt
 
 _STEP = {"gates": "mandatory gates", "scores": "score (intervals apart)",
          "overlap": "not supported: intervals overlap"}

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from harness.console import stdout_console
+from harness.cli.console import stdout_console
 
 # Imported by each command when it runs (scipy, pandas and DuckDB take seconds), so `qsbench --help`
 # does not pay for them.
@@ -59,10 +59,10 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
 
     Example: [bold]qsbench verdicts results/20261124T120000Z-pilot-1a2b[/bold]
     """
-    from harness.console import Notes
-    from harness.console import table as console_table
-    from harness.evaluation import evaluate_run
-    from harness.summary import fmt
+    from harness.cli.console import Notes
+    from harness.cli.console import table as console_table
+    from harness.evaluation.evaluate import evaluate_run
+    from harness.evaluation.summary import fmt
 
     ev = evaluate_run(_load(run_dir))
     if not ev.verdicts:
@@ -120,12 +120,12 @@ def compare_cmd(
 
     Example: [bold]qsbench compare results/RUN --baseline history:7 --metric-threshold handshake_ms=0.2[/bold]
     """
-    from harness import junit
-    from harness.compare import compare, resolve_baseline
-    from harness.console import table as console_table
-    from harness.criteria_spec import RegressionPolicy
+    from harness.cli.console import table as console_table
+    from harness.evaluation import junit
+    from harness.evaluation.compare import compare, resolve_baseline
+    from harness.evaluation.criteria_spec import RegressionPolicy
+    from harness.evaluation.summary import fmt
     from harness.rundata import RunDirError
-    from harness.summary import fmt
 
     current = _load(run_dir)
     try:
@@ -179,9 +179,9 @@ def history(
 
     Example: [bold]qsbench history handshake_ms --where group=X25519MLKEM768 --plot h.svg[/bold]
     """
-    from harness.console import table as console_table
-    from harness.history import query, steps
-    from harness.summary import fmt
+    from harness.cli.console import table as console_table
+    from harness.evaluation.history import query, steps
+    from harness.evaluation.summary import fmt
 
     try:
         series = query(results, metric, _pairs(where or [], "--where"), by, scenario)

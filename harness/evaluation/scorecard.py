@@ -33,9 +33,9 @@ import operator
 from dataclasses import dataclass
 from itertools import pairwise
 
-from harness import units
-from harness.criteria import Verdict
-from harness.criteria_spec import DEFAULT_CATEGORIES, Criterion
+from harness.evaluation import units
+from harness.evaluation.criteria import Verdict
+from harness.evaluation.criteria_spec import DEFAULT_CATEGORIES, Criterion
 
 SENSITIVITY = 0.20
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
