@@ -45,7 +45,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def _ranked(score) -> str:
-    """`vendor total [low, high]` of a `harness.scorecard.VendorScore`, gate failures marked."""
+    """`vendor total [low, high]` of a `harness.evaluation.scorecard.VendorScore`, gate failures marked."""
     lo, hi = score.total_interval
     return (f"{score.vendor} {score.total:.1f} [{lo:.1f}, {hi:.1f}]"
             + (" [red](gate failed)[/]" if score.failed_gates else ""))
