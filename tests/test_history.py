@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.history import query, runs, steps
+from harness.evaluation.history import query, runs, steps
 from tests.evalkit import pilot_run
 
 
