@@ -43,8 +43,8 @@ from harness.adapters import (
     KmeStatus,
     NotApplicable,
 )
+from harness.etsi014_pki import make_test_pki
 from vendors.etsi014 import Etsi014Client
-from vendors.simulated_qkd.certs import make_test_pki
 from vendors.simulated_qkd.served import THIRD_SAE
 
 READY = "KME_A (SAE_A) at"  # the line `qsbench kme serve` prints once both KMEs listen
