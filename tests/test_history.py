@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness import digest
-from harness.history import (
+from harness.evaluation.history import (
     SHORTEST_LEVEL,
     STEP_RUNS,
     TIE,
