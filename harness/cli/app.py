@@ -176,6 +176,7 @@ def run(
     """
     from datetime import UTC, datetime
 
+    from harness import digest
     from harness.evaluation import stability
     from harness.manifest import host_state
     from harness.runner import Runner
@@ -210,6 +211,7 @@ def run(
             err.print(f"interrupted; measured cases are kept. Finish with: "
                       f"qsbench run {scenario} --resume {store.run_dir}", markup=False)
             raise typer.Exit(130) from None
+    digest.write(store.run_dir)  # what history and comparisons read of this run
     manifest = store.manifest
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.setdefault("host_state", {"start": None})["end"] = host_state()

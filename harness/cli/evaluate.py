@@ -179,7 +179,9 @@ def history(
 
     Example: [bold]qsbench history handshake_ms --where group=X25519MLKEM768 --plot h.svg[/bold]
     """
-    from harness.cli.console import table as console_table
+    import numpy as np
+
+    from harness.cli.console import listing
     from harness.evaluation.history import query, steps
     from harness.evaluation.summary import fmt
 
@@ -192,12 +194,13 @@ def history(
         out.print(f"no ok rows of {metric} under {results}")
         raise typer.Exit(1)
     keys = ["vendor", *(by or [])]
-    table = console_table(f"{metric} per run", ("run", "started", *keys, "n", "cases", "median", "p25–p75"))
-    for _, r in series.iterrows():
-        table.add_row(r["run_id"], str(r["started"]), *[str(r[k]) for k in keys], str(r["n"]),
-                      str(r["cases"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}")
-    out.print(table)
+    rows = [[r["run_id"], str(r["started"]), *[str(r[k]) for k in keys], str(r["n"]), str(r["cases"]),
+             fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}"] for r in series.to_dict("records")]
+    out.print(f"{metric} per run", style="bold")
+    out.print(listing(("run", "started", *keys, "n", "cases", "median", "p25–p75"), rows,
+                      right=("n", "cases", "median")), markup=False, highlight=False, soft_wrap=True)
     for key, part in series.groupby(keys, sort=True):
+        part = part[np.isfinite(part["median"].to_numpy(dtype=float))]  # an infinite value has no level
         for step in steps(part["median"].to_numpy(), threshold):
             run = part["run_id"].iloc[step.index]
             change = "" if step.change is None else f" ({step.change:+.1%})"
