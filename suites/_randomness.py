@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erfc, gammaincc
-from scipy.stats import norm
+
+# scipy is imported inside each test, not here: it costs about a second, and this module loads with
+# the key_quality suite whenever a scenario naming it is only validated (`qsbench validate`).
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,16 @@ def as_bits(bits: np.ndarray) -> np.ndarray:
 
 
 def frequency(bits: np.ndarray) -> TestResult:
+    from scipy.special import erfc
+
     e = as_bits(bits)
     s_obs = abs(int(np.sum(2 * e - 1))) / math.sqrt(e.size)
     return TestResult("frequency", (float(erfc(s_obs / math.sqrt(2))),), e.size)
 
 
 def block_frequency(bits: np.ndarray, block_size: int) -> TestResult:
+    from scipy.special import gammaincc
+
     e = as_bits(bits)
     n_blocks = e.size // block_size
     if block_size < 1 or n_blocks < 1:
@@ -55,6 +60,8 @@ def block_frequency(bits: np.ndarray, block_size: int) -> TestResult:
 
 
 def runs(bits: np.ndarray) -> TestResult:
+    from scipy.special import erfc
+
     e = as_bits(bits)
     n = e.size
     pi = float(e.mean())
@@ -76,6 +83,8 @@ _LONGEST_RUN = (
 
 
 def longest_run_of_ones(bits: np.ndarray) -> TestResult:
+    from scipy.special import gammaincc
+
     e = as_bits(bits)
     n = e.size
     row = next((r for r in _LONGEST_RUN if n >= r[0]), None)
@@ -114,6 +123,8 @@ def _psi2(e: np.ndarray, m: int) -> float:
 
 
 def serial(bits: np.ndarray, m: int) -> TestResult:
+    from scipy.special import gammaincc
+
     e = as_bits(bits)
     if m < 2:
         raise ValueError(f"serial test pattern length m={m}: must be >= 2")
@@ -130,6 +141,8 @@ def _phi(e: np.ndarray, m: int) -> float:
 
 
 def approximate_entropy(bits: np.ndarray, m: int) -> TestResult:
+    from scipy.special import gammaincc
+
     e = as_bits(bits)
     if m < 1:
         raise ValueError(f"approximate entropy block length m={m}: must be >= 1")
@@ -139,6 +152,8 @@ def approximate_entropy(bits: np.ndarray, m: int) -> TestResult:
 
 
 def _cusum_p(n: int, z: int) -> float:
+    from scipy.stats import norm
+
     sqrt_n = math.sqrt(n)
     # int() truncates toward zero, as the reference implementation's (int) casts do.
     k1 = np.arange(int((-n / z + 1) / 4), int((n / z - 1) / 4) + 1)

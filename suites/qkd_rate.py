@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from harness.adapters import Adapter, Capability, KeyDelivery, KeyDeliveryError
 from suites.qkd_time import device_clock, observe_window
@@ -80,5 +79,7 @@ def summary(values: list[float], confidence: float = 0.95) -> Summary:
     mean = float(x.mean())
     if x.size == 1 or float(x.std()) == 0.0:
         return Summary(mean, mean, mean, int(x.size))
+    from scipy import stats  # here: scipy costs about a second, and validating a scenario needs none
+
     half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return Summary(mean, mean - half, mean + half, int(x.size))

@@ -29,13 +29,13 @@ rate × block / (block + tag) of end-to-end key: that is the relay overhead.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import networkx as nx
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -45,6 +45,10 @@ from harness.qkd.keyrate import max_distance_km, optimal_finite_key_rate
 from harness.qkd.profiles import Profile, load_profile
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_expectations import declared_profile
+
+if TYPE_CHECKING:  # networkx loads when a case is measured: validating and planning a scenario
+    # (`qsbench validate`) needs no graph library, and importing it costs about 0.4 s
+    import networkx as nx
 
 
 class Link(SuiteParams):
@@ -152,6 +156,8 @@ def _cached_reach(profile_json: str) -> float:
 
 def _graph(links: list[tuple[str, str, float]]) -> nx.DiGraph:
     """Both directions of every link share one key store: capacity c each way, flows netted after."""
+    import networkx as nx
+
     g = nx.DiGraph()
     for a, b, c in links:
         for u, v in ((a, b), (b, a)):
@@ -163,11 +169,35 @@ def _graph(links: list[tuple[str, str, float]]) -> nx.DiGraph:
 Links = list[tuple[str, str, float]]
 
 
+def _shortest(links: list[Link], source: str, target: str) -> tuple[float, int]:
+    """(km, hops) of the shortest path from source to target, fewest hops among equally short ones;
+    (0, 0) when none. Dijkstra over a handful of links, so planning needs no graph library."""
+    adjacent: dict[str, list[tuple[str, float]]] = {}
+    for link in links:
+        adjacent.setdefault(link.a, []).append((link.b, link.km))
+        adjacent.setdefault(link.b, []).append((link.a, link.km))
+    done: set[str] = set()
+    heap = [(0.0, 0, source)]
+    while heap:
+        km, hops, node = heapq.heappop(heap)
+        if node == target:
+            return float(km), hops
+        if node in done:
+            continue
+        done.add(node)
+        for nxt, length in adjacent.get(node, []):
+            if nxt not in done:
+                heapq.heappush(heap, (km + length, hops + 1, nxt))
+    return 0.0, 0
+
+
 def _flow(links: Links, source: str, target: str) -> tuple[float, dict[frozenset, float], dict[str, float]]:
     """(max flow, net flow per link, flow through each inner node)."""
     g = _graph(links)
     if source not in g or target not in g:
         return 0.0, {}, {}
+    import networkx as nx
+
     value, flows = nx.maximum_flow(g, source, target)
     used = {}
     through: dict[str, float] = {}
@@ -262,14 +292,8 @@ class TrustedNodes(Suite):
         assert isinstance(params, TrustedNodesParams)
         out = []
         for layout in params.all_layouts():
-            g = nx.Graph()
-            g.add_weighted_edges_from((link.a, link.b, link.km) for link in layout.links)
-            try:
-                path = nx.shortest_path(g, params.source, params.target, weight="weight")
-            except nx.NetworkXNoPath:
-                path = []
-            km = sum(g[a][b]["weight"] for a, b in itertools.pairwise(path))
-            out.append({"layout": layout.name, "hops": max(0, len(path) - 1), "end_to_end_km": float(km)})
+            km, hops = _shortest(layout.links, params.source, params.target)
+            out.append({"layout": layout.name, "hops": hops, "end_to_end_km": km})
         return out
 
     def measure(self, adapter: Adapter, params: SuiteParams, case: Mapping[str, Any],

@@ -151,3 +151,25 @@ def test_help_and_validate_do_not_import_the_heavy_libraries(write_scenario):
                             env=os.environ.copy())
     assert "valid" in result.stdout, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validating_every_shipped_scenario_imports_no_heavy_library():
+    """`qsbench validate` on the QKD scenarios loaded scipy (1.7 s) through the suites' module
+    imports; validation loads every suite and adapter a scenario names, so all must stay light."""
+    shipped = sorted(str(p) for p in (Path(__file__).parent.parent / "suites" / "scenarios").glob("*.yaml"))
+    heavy = ("scipy", "pandas", "pyarrow", "duckdb", "matplotlib", "networkx", "numba", "starlette",
+             "uvicorn")
+    code = ("import sys\n"
+            "from harness.cli.app import app\n"
+            f"for path in {shipped!r}:\n"
+            "    sys.argv = ['qsbench', 'validate', path]\n"
+            "    try:\n"
+            "        app()\n"
+            "    except SystemExit as exc:\n"
+            "        assert not exc.code, (path, exc.code)\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=os.environ.copy())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": valid") == len(shipped) > 5
+    assert result.stdout.strip().splitlines()[-1] == "[]"

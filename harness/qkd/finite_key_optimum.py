@@ -18,8 +18,6 @@ slope at all; the dense first stage is what makes the search reliable near the e
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.stats import qmc
 
 from harness.qkd.finite_key import FiniteKeyRate, ProtocolSettings, finite_key_rate, finite_key_rates
 from harness.qkd.profiles import Profile
@@ -78,6 +76,11 @@ def optimise_settings(profile: Profile, distance_km: float, block_size: int,
     def rates(u: np.ndarray) -> np.ndarray:
         mus, probs, pz = _settings_of(u, mu3)
         return finite_key_rates(profile, distance_km, block_size, mus, probs, pz, background)[0]
+
+    # scipy here, not at import: it costs about a second, and validating a scenario whose suites
+    # import this module (`qsbench validate`) computes no optimum
+    from scipy.optimize import minimize
+    from scipy.stats import qmc
 
     sample = qmc.Sobol(5, scramble=True, seed=0).random_base2(_SAMPLE_LOG2)
     points = np.vstack([_device_family(profile), sample])

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
+
+# scipy.optimize is imported where it is used: it costs about a second, and the suites that import
+# these functions are also loaded just to validate a scenario (`qsbench validate`), which uses none.
 
 
 def optimal_rate(rate_of_mu: Callable[[float], float], low: float, high: float) -> tuple[float, float]:
@@ -16,6 +18,8 @@ def optimal_rate(rate_of_mu: Callable[[float], float], low: float, high: float) 
     if values[best] <= 0.0:
         return 0.0, float(grid[best])
     lo, hi = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    from scipy.optimize import minimize_scalar
+
     res = minimize_scalar(lambda m: -rate_of_mu(m), bounds=(lo, hi), method="bounded",
                           options={"xatol": 1e-5 * hi})
     if -res.fun > values[best]:
@@ -30,6 +34,8 @@ def max_distance_km(rate_at: Callable[[float], float], upper_km: float = 1000.0,
     ``rate_at(distance_km)`` is any rate function (already optimised over intensities if wanted).
     Returns 0.0 when there is no key even at 0 km and ``upper_km`` if the rate never vanishes.
     """
+    from scipy.optimize import brentq
+
     if rate_at(0.0) <= 0.0:
         return 0.0
     d = 0.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.adapters import (
     Adapter,
@@ -31,9 +31,11 @@ from harness.adapters import (
     TelemetrySnapshot,
 )
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
-from vendors.simulated_qkd.kme_app import ApiError, KmeApi, KmeLimits
-from vendors.simulated_qkd.link import FAULT_KINDS, KeySource, SimulatedLink
-from vendors.simulated_qkd.served import DEFAULT_DIRECTORY, ServedLink
+
+if TYPE_CHECKING:  # the link, the KME app and its server load with the first adapter made: naming the
+    # adapter in a scenario (`qsbench validate`, `qsbench vendors`) loads this module and needs none
+    from vendors.simulated_qkd.link import KeySource
+    from vendors.simulated_qkd.served import ServedLink
 
 
 class SimulatedQKDAdapter(Adapter):
@@ -45,6 +47,10 @@ class SimulatedQKDAdapter(Adapter):
 
     def __init__(self, options: Mapping[str, Any] | None = None, source: KeySource | None = None) -> None:
         super().__init__(options)
+        from vendors.simulated_qkd.kme_app import KmeApi, KmeLimits
+        from vendors.simulated_qkd.link import SimulatedLink
+        from vendors.simulated_qkd.served import DEFAULT_DIRECTORY
+
         opts = self.options
         self.profile_name = str(opts.get("profile", "gys-2004"))
         key_size = int(opts.get("key_size", 256))
@@ -79,6 +85,8 @@ class SimulatedQKDAdapter(Adapter):
 
     # --- key_delivery: the same KmeApi the HTTPS server runs ---
     def _call(self, fn: Any, *args: Any) -> Any:
+        from vendors.simulated_qkd.kme_app import ApiError
+
         try:
             return fn(*args)
         except ApiError as exc:
@@ -139,6 +147,8 @@ class SimulatedQKDAdapter(Adapter):
         self.link.conditions_changed()
 
     def fault_kinds(self) -> Sequence[str]:
+        from vendors.simulated_qkd.link import FAULT_KINDS
+
         return FAULT_KINDS
 
     def inject(self, fault: Fault) -> None:
@@ -151,6 +161,7 @@ class SimulatedQKDAdapter(Adapter):
     def etsi014_endpoints(self) -> Etsi014Endpoints:
         if self._served is None:
             from harness.etsi014_pki import make_test_pki
+            from vendors.simulated_qkd.served import ServedLink
 
             self._pki_dir = tempfile.TemporaryDirectory(prefix="qsbench-kme-pki-")
             served = ServedLink(self.link, make_test_pki(self._pki_dir.name),

@@ -45,7 +45,6 @@ from harness.adapters import (
 )
 from harness.etsi014_pki import make_test_pki
 from vendors.etsi014 import Etsi014Client
-from vendors.simulated_qkd.served import THIRD_SAE
 
 READY = "KME_A (SAE_A) at"  # the line `qsbench kme serve` prints once both KMEs listen
 START_TIMEOUT_S = 120.0
@@ -172,6 +171,10 @@ class ServedProcessAdapter(Adapter):
         return f"qsbench {version('qsbench')} simulated QKD (served process)"
 
     def etsi014_endpoints(self) -> Etsi014Endpoints:
+        # here, not at import: served.py loads the KME server (starlette, uvicorn), which naming this
+        # adapter in a scenario that is only validated does not need
+        from vendors.simulated_qkd.served import THIRD_SAE
+
         p, saes = self.pki, self.pki.saes
         return Etsi014Endpoints(
             master_kme_url=f"https://127.0.0.1:{self.port}",
