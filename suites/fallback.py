@@ -34,6 +34,7 @@ Key material stays in memory: rows carry counts, times and modes only.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -180,12 +181,18 @@ class Channel:
     def handshake(self, psk: ExternalPsk | None) -> tuple[TlsSession, TlsSession, bytes | None, float]:
         """(master end, slave end, the slave's copy of the QKD key, milliseconds)."""
         start = time.perf_counter()
-        with socket.create_connection(self._listener.getsockname(), timeout=self.timeout_s) as sock:
-            master = self._client.handshake(sock, self.chain.server_name, psk)
+        try:
+            with socket.create_connection(self._listener.getsockname(), timeout=self.timeout_s) as sock:
+                master = self._client.handshake(sock, self.chain.server_name, psk)
+        except (TlsHandshakeFailed, OSError):
+            # Collect the server's end of this connection too, so the next rekey reads its own.
+            with contextlib.suppress(TlsHandshakeFailed):
+                self._server.next_session(self.timeout_s)
+            raise
+        finally:
+            copy = self._fetched.pop(psk.identity, None) if psk is not None else None
         slave = self._server.next_session(self.timeout_s)
-        elapsed_ms = (time.perf_counter() - start) * 1e3
-        copy = self._fetched.pop(psk.identity, None) if psk is not None else None
-        return master, slave, copy, elapsed_ms
+        return master, slave, copy, (time.perf_counter() - start) * 1e3
 
     def close(self) -> None:
         self._server.close()
