@@ -41,6 +41,9 @@ OPTIMUM_METRICS = (
 )
 
 
+SECRET = ("secret_key_rate_bps",)
+
+
 class KeyRate(Suite):
     name: ClassVar[str] = "key_rate"
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
@@ -54,13 +57,18 @@ class KeyRate(Suite):
         "secret_key_rate_bps_ci_low": Metric("bit/s", "higher", "lower end of the Student-t interval"),
         "secret_key_rate_bps_ci_high": Metric("bit/s", "higher", "upper end of the Student-t interval"),
         "qber_mean": Metric("ratio", "lower", "mean QBER over the windows"),
-        "plob_bound_bps": Metric("bit/s", "none", "PLOB repeaterless bound for the declared link"),
+        # The PLOB bound and the analytic rates bound the secret key rate, not the sifted rate.
+        "plob_bound_bps": Metric("bit/s", "none", "PLOB repeaterless bound for the declared link",
+                                 reference_for=SECRET),
         "plob_fraction": Metric("ratio", "higher", "measured rate over the PLOB bound"),
-        "analytic_asymptotic_bps": Metric("bit/s", "none", "analytic asymptotic decoy-BB84 rate"),
+        "analytic_asymptotic_bps": Metric("bit/s", "none", "analytic asymptotic decoy-BB84 rate",
+                                          reference_for=SECRET),
         "analytic_finite_key_bps": Metric("bit/s", "none", "analytic finite-key rate of the device as "
-                                          "configured (its block size, intensities and basis choice)"),
+                                          "configured (its block size, intensities and basis choice)",
+                                          reference_for=SECRET),
         "analytic_finite_key_optimum_bps": Metric("bit/s", "none", "analytic finite-key rate at the "
-                                                  "protocol's optimum for this hardware"),
+                                                  "protocol's optimum for this hardware",
+                                                  reference_for=SECRET),
         **{f"finite_key_optimum_{name}": Metric(unit, "none", text) for name, unit, text in OPTIMUM_METRICS},
         "ratio_to_analytic_finite_key": Metric("ratio", "higher", "measured rate over the finite-key rate"),
     }
