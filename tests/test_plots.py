@@ -187,3 +187,19 @@ def test_a_run_keeps_what_its_references_are_for():
     assert declared.get("key_rate", "plob_bound_bps").reference_for == ("secret_key_rate_bps",)
     assert declared.find("plob_bound_bps", "key_rate") is not None  # still hashable after JSON
     assert declared.get("key_rate", "sifted_rate_bps").reference_for == ()
+
+
+def test_sizes_of_different_key_encodings_are_noted_as_such():
+    rows, encoding = [], []
+    for vendor, enc, sizes in (("openssl", "seed", (64, 32)), ("pqclean", "full key", (2400, 4032))):
+        for i, (alg, size) in enumerate(zip(("ML-KEM-768", "ML-DSA-65"), sizes, strict=True)):
+            rows += case_rows("r", "prims", vendor, {"algorithm": alg}, "secret_key_bytes", "bytes", [size],
+                              repeat=i)
+            encoding.append(enc)
+    df = frame(rows, {"algorithm": "string"}).assign(secret_key_encoding=encoding)
+    (plot,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"]).plots
+    assert ("the rows differ in secret_key_encoding (openssl: seed; pqclean: full key): values of a "
+            "different secret_key_encoding are not like for like") in plot.caption
+    same = df.assign(secret_key_encoding="full key")  # one encoding throughout: nothing to warn of
+    (plain,) = evidence_plots(same, ["algorithm"], ["secret_key_encoding"]).plots
+    assert "secret_key_encoding" not in plain.caption

@@ -382,14 +382,30 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         refs = refs[refs["unit"] == unit]  # another unit cannot share the axis
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks)
+            note = _label_note(part, [c for c in label_columns if c not in varying])
             if sampled and (suite, metric) in sampled:
-                note = (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
-                        f"{sampled[(suite, metric)]} samples")
+                note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
+                         f"{sampled[(suite, metric)]} samples")
+            if note:
                 drawn = [replace(p, caption=p.caption + note) for p in drawn]
             plots += drawn
             if not mine_marks:
                 per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
     return Evidence(plots, omitted, constants)
+
+
+def _label_note(g: pd.DataFrame, labels: list[str]) -> str:
+    """What the rows of one plot say about themselves and differ in, though no axis shows it (an
+    adapter's secret-key encoding: a seed beside a full key), so like is not read as like."""
+    notes = []
+    for col in labels:
+        if col not in g.columns or _free_text(g[col]) or g[col].dropna().nunique() < 2:
+            continue
+        per_vendor = g.dropna(subset=[col]).groupby("vendor", sort=True)[col].agg(
+            lambda v: "/".join(sorted(set(map(str, v)))))
+        notes.append(f"; the rows differ in {col} ({'; '.join(f'{v}: {t}' for v, t in per_vendor.items())}): "
+                     f"values of a different {col} are not like for like")
+    return "".join(notes)
 
 
 def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
