@@ -403,3 +403,30 @@ def test_the_shipped_scenario_on_the_real_core_meets_its_gates(tmp_path):
     assert (by.loc["qkd_only", "refused_rekeys"] > 0).all()
     assert (by.loc["qkd_preferred", "pqc_rekeys"] > 0).all()
     assert (df[df.metric.isin(["policy_violations", "key_mismatches"])].value == 0).all()
+
+
+def test_rekeys_over_etsi014_https_with_mutual_tls(tmp_path):
+    """The PSK comes from the master KME over HTTPS (enc_keys) and the slave KME fetches it by the
+    ID in the ClientHello (dec_keys): the device's two KMEs served on loopback, reached only
+    through the etsi014 client adapter, as a vendor's KME pair would be."""
+    from vendors.etsi014 import Etsi014Adapter
+
+    device = SimulatedQKDAdapter({"time_scale": 5}, source=FixedRateSource(64_000, 0.2))
+    client = None
+    try:
+        client = Etsi014Adapter({k: v for k, v in vars(device.etsi014_endpoints()).items() if v is not None})
+        device.observe(1)
+        for client_stack, server_stack in (("openssl-tls", "tlslite"), ("tlslite", "openssl-tls")):
+            channel = _setup(tmp_path, client, client_stack, server_stack)
+            try:
+                for policy, source in ((Policy.QKD_ONLY, "qkd"), (Policy.HYBRID, "hybrid")):
+                    rekey = Encryptor(policy, client, channel).rekey()
+                    assert (rekey.source, rekey.mode) == (source, "psk_dhe_ke"), rekey.reason
+                    assert audit(rekey) is None and rekey.keys[0] == rekey.keys[1]
+                    assert rekey.qkd[0] == rekey.qkd[1] is not None  # the slave's copy came over HTTPS
+            finally:
+                channel.close()
+    finally:
+        if client is not None:
+            client.close()
+        device.close()
