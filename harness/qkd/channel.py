@@ -191,7 +191,8 @@ class BlockStream:
         capacity = np.ceil(run_pulses * q + 12.0 * np.sqrt(run_pulses * q) + 64).astype(np.int64)
         det = prof.detector
         p_ap = det.afterpulse_probability
-        chunks = [range(lo, min(lo + self.runs_per_chunk, n_runs)) for lo in range(0, n_runs, self.runs_per_chunk)]
+        per = self.runs_per_chunk
+        chunks = [range(lo, min(lo + per, n_runs)) for lo in range(0, n_runs, per)]
 
         def room(runs: range) -> int:
             # Room in front for afterpulse events (and the two a chunk may inherit pending):
@@ -236,7 +237,8 @@ class BlockStream:
                 if not overflow:
                     detector_pass.add_run(start[r], written)
             if overflow:
-                raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than expected")
+                raise RuntimeError("event buffer overflow: a run drew >12 sigma more detections than "
+                                   "expected")
             end = detector_pass.finish() if c == len(chunks) - 1 else detector_pass.written()
             if end < 0:
                 raise RuntimeError("event buffer overflow: far more afterpulses than expected")

@@ -174,7 +174,8 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
                      f"s1 >= {s1:.0f} gives a key budget of {budget:.0f} bits")
 
     corrected = bob_key  # Cascade corrects Bob's key in place, frame by frame
-    leaked, corrections = _reconcile_frames(alice_key, corrected, max(qber_estimate, QBER_FLOOR), cascade_seed)
+    leaked, corrections = _reconcile_frames(alice_key, corrected, max(qber_estimate, QBER_FLOOR),
+                                            cascade_seed)
     qber_key = corrections / n
     h = binary_entropy(qber_key)
     stages.append(StageStats("reconciliation", n, n, clock.lap(), qber=qber_key, leaked_bits=leaked,

@@ -25,6 +25,9 @@ measured metric's plot (the PLOB bound and the analytic key rate), never alone;
 samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
 Suites appear in scenario order, and within a suite the metrics with reference
 curves come first: the key rate against distance before its by-products.
+A reference in the unit of the x axis, read from the parameter's name (`distance_km` → km), is a
+position on that axis: drawn as a vertical line and named with its value in the caption (the
+analytic asymptotic and finite-key reaches on the key rate against distance).
 Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
 what 1 000 do.
 """
@@ -146,6 +149,15 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
                 color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
+    unit = str(g["unit"].iloc[0])
+    positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
+    refs = refs[refs["unit"] == unit]
+    named = []
+    for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
+        at = float(part["value"].median())
+        ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
+                   label=f"{ref} ({vendor})")
+        named.append(f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}")
     drawn: set[tuple] = set()
     styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
@@ -163,7 +175,7 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
     _legend(ax)
     caption = (f"median per {x}, band p25–p75" + ("; dashed/dotted: reference curves" if len(refs) else "")
-               + log_note)
+               + (f"; vertical lines: {'; '.join(named)}" if named else "") + log_note)
     return to_svg(fig), caption
 
 
@@ -377,7 +389,8 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
         numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
         unit = str(g["unit"].iloc[0])
-        refs = references[(references["suite"] == suite) & (references["unit"] == unit)]
+        axis_units = {c.rsplit("_", 1)[1] for c in numeric_x if "_" in c} - {unit}
+        refs = references[(references["suite"] == suite) & references["unit"].isin({unit, *axis_units})]
         mine = {r for r in set(refs["metric"]) if _reference_for(r, metrics_of[suite]) in (None, metric)}
         refs = refs[refs["metric"].isin(mine)]
         for panel, part, rest in _panels(g, varying, numeric_x):
