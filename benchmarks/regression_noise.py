@@ -2,7 +2,7 @@
 
 The whole loop, as a lab runs it: `qsbench run` of one scenario (pqc_primitives, ML-KEM-768 through
 the test adapter `slowed-openssl`, several repeats) again and again, each run compared with an
-earlier one by `harness.compare`, while a CPU-burning process this script starts keeps the other
+earlier one by `harness.evaluation.compare`, while a CPU-burning process this script starts keeps the other
 core busy (it stops by itself after `--burn-s`, and is killed at the end in any case).
 
 The runs go A0, S10_0, S20_0, A1, S10_1, S20_1, …, A_N:
@@ -44,7 +44,7 @@ sys.path[:0] = [str(REPO), str(PLUGINS)]
 from qsbench_test_plugins import SPIN_ENV, _SlowerEncaps  # noqa: E402
 
 from benchmarks._common import machine  # noqa: E402
-from harness.compare import compare  # noqa: E402
+from harness.evaluation.compare import compare  # noqa: E402
 from harness.rundata import load  # noqa: E402
 
 ALGORITHM = "ML-KEM-768"

@@ -84,9 +84,16 @@ class Adapter(ABC):
 # operation, not serialisation; `*_bytes`/`load_*` cross the boundary for interop.
 
 
+# What `secret_key_bytes` exports, as a short label ("seed", "full key", "raw", "PKCS#1 DER"): FIPS 203
+# and 204 allow keeping the 32/64-byte seed a key expands from instead of the full key, so sizes of
+# different encodings are not like for like, and a report must be able to say which is which.
+SecretKeyEncoding = str
+
+
 @runtime_checkable
 class Kem(Protocol):
     algorithm: str
+    secret_key_encoding: SecretKeyEncoding
 
     def keygen(self) -> tuple[Any, Any]:
         """Return (public_key_handle, secret_key_handle)."""
@@ -108,6 +115,7 @@ class Kem(Protocol):
 @runtime_checkable
 class Signer(Protocol):
     algorithm: str
+    secret_key_encoding: SecretKeyEncoding
 
     def keygen(self) -> tuple[Any, Any]:
         """Return (public_key_handle, secret_key_handle)."""

@@ -3,7 +3,7 @@
 `host_state()` is taken when the run starts and again when it finishes: load
 averages, the number of other runnable processes, the CPU frequency governor
 and current frequencies where the kernel shows them. A busy or throttling host
-explains a noisy run; `harness.stability` judges the run by its timings.
+explains a noisy run; `harness.evaluation.stability` judges the run by its timings.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ class RunData:
                         "AS rows FROM rows GROUP BY case_id ORDER BY suite, vendor, case_id")
 
     def summary(self, params: list[str]) -> pd.DataFrame:
-        """`harness.summary.summarize` computed in DuckDB, plus each line's sorted `case_ids`."""
+        """`harness.evaluation.summary.summarize` computed in DuckDB, plus each line's sorted `case_ids`."""
         keys = ["suite", "vendor", *[c for c in params if c in self.columns], "metric", "unit"]
         group = ", ".join(_quote(k) for k in keys)
         ok = f"status = 'ok' AND metric <> '{CASE_STATUS_METRIC}'"
@@ -151,7 +151,7 @@ class RunData:
         return table[[*columns, "case_ids"]]
 
     def _false_samples(self, table: pd.DataFrame, keys: list[str], ok: str) -> list[str]:
-        """`harness.summary._false_names` per summary line, from the false boolean rows alone."""
+        """`harness.evaluation.summary._false_names` per summary line, from the false boolean rows alone."""
         labels = [c for c in self.extra_columns if c not in keys]
         false = self.sql(f"SELECT * FROM rows WHERE {ok} AND unit = 'bool' AND value = 0 "
                          "ORDER BY case_id, sample")

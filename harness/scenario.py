@@ -16,8 +16,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from harness import criteria_spec
-from harness.criteria_spec import Criterion, RegressionPolicy
+from harness.evaluation import criteria_spec
+from harness.evaluation.criteria_spec import Criterion, RegressionPolicy
 from harness.registry import UnknownPlugin, adapter_class, suite_class
 from harness.suite import SuiteParams
 

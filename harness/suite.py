@@ -38,7 +38,10 @@ class Metric:
     metrics whose `sample` index is time, one value per tick. `deterministic`
     marks metrics that the same code gives the same value on any host (sizes,
     verdicts, mismatch counts): a change is never noise, so a comparison flags
-    any move the bad way without a significance test.
+    any move the bad way without a significance test. `reference_for` makes the
+    metric a reference curve (a theory or a bound) for those metrics of the same
+    suite: the report draws it on their plots only, never alone, so a bound on the
+    secret key rate is not drawn over the sifted rate it does not bound.
     """
 
     unit: str
@@ -46,8 +49,11 @@ class Metric:
     description: str = ""
     timeline: bool = False
     deterministic: bool = False
+    reference_for: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # a manifest's JSON gives a list; a tuple keeps the declaration hashable and frozen
+        object.__setattr__(self, "reference_for", tuple(self.reference_for))
         if self.better not in ("lower", "higher", "none"):
             raise ValueError(f"Metric.better must be 'lower', 'higher' or 'none', not {self.better!r}")
 
@@ -89,6 +95,14 @@ class Suite(ABC):
     # Pairwise suites (interoperability) get one case per ordered pair of distinct vendors:
     # the case's `peer` parameter names the other vendor and `ctx.peer` is its adapter.
     pairwise: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, metric in cls.metrics.items():
+            unknown = [m for m in metric.reference_for if m not in cls.metrics or m == name]
+            if unknown:  # a reference for nothing would silently never be drawn
+                raise TypeError(f"suite {cls.__name__}: metric {name!r} is declared a reference for "
+                                f"{', '.join(map(repr, unknown))}, which is not another metric it declares")
 
     @abstractmethod
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:

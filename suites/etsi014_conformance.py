@@ -455,7 +455,7 @@ def c_reverse_direction(s: State) -> Verdict:
 def c_other_ca(s: State) -> Verdict:
     url = s.probe.url("master", s.probe.e.slave_sae_id, "status")
     with tempfile.TemporaryDirectory() as tmp:
-        from vendors.simulated_qkd.certs import make_test_pki
+        from harness.etsi014_pki import make_test_pki
 
         rogue = make_test_pki(tmp, sae_ids=(s.probe.e.master_sae_id,))
         paths = rogue.saes[s.probe.e.master_sae_id]

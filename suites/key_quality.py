@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from harness import randomness
 from harness.adapters import Adapter, Capability, KeyDelivery, NotApplicable
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
+from suites import _randomness as randomness
 from suites.qkd_time import stored_keys, wait_for_keys
 
 

@@ -54,6 +54,9 @@ OPTIMUM_METRICS = (
 )
 
 
+SECRET = ("secret_key_rate_bps",)
+
+
 class KeyRate(Suite):
     name: ClassVar[str] = "key_rate"
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY})
@@ -67,19 +70,27 @@ class KeyRate(Suite):
         "secret_key_rate_bps_ci_low": Metric("bit/s", "higher", "lower end of the Student-t interval"),
         "secret_key_rate_bps_ci_high": Metric("bit/s", "higher", "upper end of the Student-t interval"),
         "qber_mean": Metric("ratio", "lower", "mean QBER over the windows"),
-        "plob_bound_bps": Metric("bit/s", "none", "PLOB repeaterless bound for the declared link"),
+        # The PLOB bound and the analytic rates bound the secret key rate, not the sifted rate.
+        "plob_bound_bps": Metric("bit/s", "none", "PLOB repeaterless bound for the declared link",
+                                 reference_for=SECRET),
         "plob_fraction": Metric("ratio", "higher", "measured rate over the PLOB bound"),
-        "analytic_asymptotic_bps": Metric("bit/s", "none", "analytic asymptotic decoy-BB84 rate"),
+        "analytic_asymptotic_bps": Metric("bit/s", "none", "analytic asymptotic decoy-BB84 rate",
+                                          reference_for=SECRET),
         "analytic_finite_key_bps": Metric("bit/s", "none", "analytic finite-key rate of the device as "
-                                          "configured (its block size, intensities and basis choice)"),
+                                          "configured (its block size, intensities and basis choice)",
+                                          reference_for=SECRET),
         "analytic_finite_key_optimum_bps": Metric("bit/s", "none", "analytic finite-key rate at the "
-                                                  "protocol's optimum for this hardware"),
+                                                  "protocol's optimum for this hardware",
+                                                  reference_for=SECRET),
         **{f"finite_key_optimum_{name}": Metric(unit, "none", text) for name, unit, text in OPTIMUM_METRICS},
         "ratio_to_analytic_finite_key": Metric("ratio", "higher", "measured rate over the finite-key rate"),
+        # The reaches are positions on the distance axis of the secret key rate's plot.
         "analytic_asymptotic_reach_km": Metric("km", "none", "longest distance with a positive asymptotic "
-                                               "decoy-BB84 rate (vacuum + weak decoy, infinite blocks)"),
+                                               "decoy-BB84 rate (vacuum + weak decoy, infinite blocks)",
+                                               reference_for=SECRET),
         "analytic_finite_key_reach_km": Metric("km", "none", "longest distance with a positive finite-key "
-                                               "rate of the device as configured, at its block size"),
+                                               "rate of the device as configured, at its block size",
+                                               reference_for=SECRET),
         "finite_key_block_bits": Metric("bit", "none", "key-basis bits per block, as the finite-key "
                                         "figures assume (the device's block size)"),
     }

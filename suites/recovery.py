@@ -8,6 +8,10 @@ while the suite observes only through ETSI GS QKD 014 and, where there is one, t
 `key_exhaustion` is a consumer fault: for the fault's duration the application asks for
 `exhaustion_keys_per_s` instead of `consumption_keys_per_s`.
 
+The fault strikes with keys in flight: the master's keys of the last request before the fault
+starts are collected by the slave only after it started, so a fault that loses keys the master
+already holds (a KME restart without a persistent store, say) shows in keys_lost.
+
 Every tick an application takes the keys its rate asks for (`enc_keys` at the master,
 `dec_keys` at the slave, compared bit for bit in memory, never recorded). Definitions (README):
 - time_to_detect_s: fault start -> end of the first tick in which the device showed it
@@ -16,17 +20,21 @@ Every tick an application takes the keys its rate asks for (`enc_keys` at the ma
 - time_to_recover_s: fault cleared -> end of the first tick by which a key distilled after the
   clearance exists and a key has been delivered at both ends (key_exhaustion: the first request
   served after the fault);
-- keys_lost: keys delivered to the master that the slave could not collect;
+- keys_lost: keys delivered to the master that the slave could not collect: its KME said it
+  does not hold them, or they were still uncollectable when the case ended (a slave request
+  refused with 503 or unreachable is retried every tick, as an application would);
+- keys_repeated: keys whose ID or bits the master had been handed before in the case (must be 0);
 - key_mismatches: keys with the same ID and different bits at the two ends (must be 0);
 - fail_closed (qber_rise, detector_blinding only): 1 when no key was distilled while the link
   was compromised, 0 when the device went on distilling;
-- buffer_depletion_s: fault start -> the first request refused for lack of key (only when the
-  stored keys ran out during the case);
+- buffer_depletion_s: fault start -> the first request a KME refused for lack of key (only when
+  the stored keys ran out during the case; an unreachable KME refuses nothing);
 - availability: share of the application's requests served over the whole case.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import subprocess
@@ -35,7 +43,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.adapters import Adapter, Capability, Fault, KeyDelivery, KeyDeliveryError, NotApplicable
+from harness.adapters import (
+    Adapter,
+    Capability,
+    Fault,
+    Key,
+    KeyDelivery,
+    KeyDeliveryError,
+    NotApplicable,
+)
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_time import let_time_pass
 
@@ -67,8 +83,6 @@ class FaultStep(BaseModel):
             raise ValueError(f"{self.kind} takes no magnitude")
         if (self.kind == "key_exhaustion") != (self.exhaustion_keys_per_s is not None):
             raise ValueError("exhaustion_keys_per_s belongs to key_exhaustion, and key_exhaustion needs it")
-        if self.kind == "kme_restart" and self.start_hook is None:
-            raise ValueError("kme_restart needs a start_hook that restarts the KME process")
         return self
 
 
@@ -121,6 +135,8 @@ class Recovery(Suite):
         "fault_detected": Metric("bool", "higher", "the device showed the fault during it"),
         "recovered": Metric("bool", "higher", "key delivery resumed before the case ended"),
         "keys_lost": Metric("count", "lower", "keys delivered to the master, never collectable by the slave"),
+        "keys_repeated": Metric("count", "lower", "keys whose ID or bits the master was handed before",
+                                deterministic=True),
         "key_mismatches": Metric("count", "lower", "same key ID, different bits at the two ends",
                                  deterministic=True),
         "fail_closed": Metric("bool", "higher", "no key distilled while the link was compromised",
@@ -158,7 +174,13 @@ class _Run:
     def __init__(self, adapter: Adapter, params: RecoveryParams, step: FaultStep, hook: _Hook) -> None:
         self.adapter, self.p, self.step, self.hook = adapter, params, step, hook
         self.kd: KeyDelivery = adapter  # type: ignore[assignment]
-        self.requests = self.served = self.lost = self.mismatches = 0
+        self.requests = self.served = self.lost = self.mismatches = self.repeated = 0
+        self.refused_answered = False
+        self.pending: list[list[Key]] = []  # the master's copies of keys the slave has yet to collect
+        # Every key the master was handed in the case, as IDs and digests of its bits, so a key
+        # handed out twice is caught; digests, because key material is kept no longer than a request.
+        self._seen_ids: set[str] = set()
+        self._seen_bits: set[bytes] = set()
 
     def _start(self) -> None:
         s = self.step
@@ -171,43 +193,77 @@ class _Run:
         if self.step.clear_hook is not None:
             self.hook(self.step.clear_hook, self.step, "clear")
 
-    def _status(self) -> tuple[int, bool]:
-        """(stored keys, the KME refused the status request with 503)."""
+    def _status(self) -> tuple[int | None, bool]:
+        """(stored keys, None when the KME did not say; the KME refused with 503 or was unreachable)."""
         try:
             return self.kd.status().stored_key_count, False
         except KeyDeliveryError as exc:
-            return 0, exc.http_status in (0, 503)
+            return None, exc.http_status in (0, 503)
 
-    def _consume(self, number: int) -> tuple[bool, bool]:
+    def _key_size(self) -> int:
+        """The KME's key size in bits; 0 while it does not answer (only the ETSI-only estimate needs it)."""
+        try:
+            return self.kd.status().key_size
+        except KeyDeliveryError:
+            return 0
+
+    def _consume(self, number: int, leave_in_flight: bool) -> tuple[bool, bool]:
         """Take `number` keys in requests of keys_per_request: (any delivered at both ends, any refused).
 
         A request the KME refuses (no key left, or 503) ends the tick's demand: the remaining
         requests of the tick count as refused too, as an application that must rekey would see.
+        With `leave_in_flight`, the slave collects the last request's keys in a later tick.
         """
+        self.refused_answered = False
+        delivered = self._collect_pending()
         chunks = min(-(-number // self.p.keys_per_request), self.p.max_requests_per_tick)
-        delivered = False
         for i in range(chunks):
-            ok, refused = self._request(min(self.p.keys_per_request, number - i * self.p.keys_per_request))
+            size = min(self.p.keys_per_request, number - i * self.p.keys_per_request)
+            ok, refused = self._request(size, collect=not (leave_in_flight and i == chunks - 1))
             delivered = delivered or ok
             if refused:
                 self.requests += chunks - i - 1
                 return delivered, True
         return delivered, False
 
-    def _request(self, number: int) -> tuple[bool, bool]:
+    def _request(self, number: int, collect: bool) -> tuple[bool, bool]:
         self.requests += 1
         try:
             keys = self.kd.enc_keys(number)
-        except KeyDeliveryError:
+        except KeyDeliveryError as exc:
+            # Refused by a KME that answered: for want of key (or 503 while down); an unreachable
+            # KME has not said it is out of key.
+            self.refused_answered = exc.http_status != 0
             return False, True
-        try:
-            copies = {k.key_id: k.material for k in self.kd.dec_keys([k.key_id for k in keys])}
-        except KeyDeliveryError:
-            self.lost += len(keys)
-            return False, False
-        self.mismatches += sum(copies.get(k.key_id) != k.material for k in keys)
-        self.served += 1
-        return True, False
+        for k in keys:
+            digest = hashlib.blake2b(k.material, digest_size=16).digest()
+            self.repeated += k.key_id in self._seen_ids or digest in self._seen_bits
+            self._seen_ids.add(k.key_id)
+            self._seen_bits.add(digest)
+        self.pending.append(keys)
+        return (self._collect_pending() if collect else False), False
+
+    def _collect_pending(self) -> bool:
+        """The slave asks for every request's keys it has not collected: True when any came.
+
+        Refused with 503 or unreachable, the keys stay pending; any other refusal (the KME says
+        it does not hold them) loses them.
+        """
+        got, waiting = False, []
+        for keys in self.pending:
+            try:
+                copies = {k.key_id: k.material for k in self.kd.dec_keys([k.key_id for k in keys])}
+            except KeyDeliveryError as exc:
+                if exc.http_status in (0, 503):
+                    waiting.append(keys)
+                else:
+                    self.lost += len(keys)
+                continue
+            self.mismatches += sum(copies.get(k.key_id) != k.material for k in keys)
+            self.served += 1
+            got = True
+        self.pending = waiting
+        return got
 
     def measurements(self) -> Iterable[Measurement]:
         p, s = self.p, self.step
@@ -218,10 +274,7 @@ class _Run:
         distilled_after_clear = False
         distilled_while_compromised = 0.0
         prev_stored, _ = self._status()
-        try:
-            key_size = self.kd.status().key_size
-        except KeyDeliveryError:
-            key_size = 0  # unknown until the KME answers; only the ETSI-only key-rate estimate needs it
+        key_size = self._key_size()
         while t < p.case_s - 1e-9:
             if not started and t >= s.at_s - 1e-9:
                 self._start()
@@ -237,13 +290,21 @@ class _Run:
             want = int(credit)
             credit -= want
             stored_before, _ = self._status()
-            delivered, refused = self._consume(want)
+            # The last keys before the fault starts are in flight when it strikes.
+            in_flight = not started and t >= s.at_s - 1e-9
+            delivered, refused = self._consume(want, leave_in_flight=in_flight)
             stored, unavailable = self._status()
             if snap is not None and snap.window_s > 0:
                 distilled_bits = snap.extra.get("secret_bits", snap.secret_key_rate_bps * snap.window_s)
-            else:  # seen only through ETSI 014: keys that appeared in the store this tick
+            elif stored_before is not None and prev_stored is not None:
+                # seen only through ETSI 014: keys that appeared in the store this tick
                 distilled_bits = max(0, stored_before - prev_stored) * key_size
-            prev_stored = stored
+            else:  # the KME did not say how many it holds: nothing seen distilled
+                distilled_bits = 0
+            if stored is not None:
+                prev_stored = stored
+            if not key_size and stored is not None:
+                key_size = self._key_size()
             # A device with telemetry shows a fault by saying so; one seen only through ETSI 014
             # by refusing (503) or by storing no new key in a tick.
             if snap is not None:
@@ -254,14 +315,14 @@ class _Run:
                 distilled_while_compromised += distilled_bits
             if active and detect_at is None and (refused if s.kind == "key_exhaustion" else shown):
                 detect_at = t
-            if started and depleted_at is None and refused:
+            if started and depleted_at is None and refused and self.refused_answered:
                 depleted_at = t
             if cleared and recover_at is None:
                 distilled_after_clear = distilled_after_clear or distilled_bits > 0
                 fresh = distilled_after_clear or s.kind == "key_exhaustion"  # the link never stopped
                 if fresh and delivered:
                     recover_at = t
-            yield Measurement("stored_key_count", stored, "keys", tick)
+            yield Measurement("stored_key_count", math.nan if stored is None else stored, "keys", tick)
             yield Measurement("key_rate_bps", distilled_bits / p.tick_s, "bit/s", tick)
             yield Measurement("fault_active", float(active), "bool", tick)
             tick += 1
@@ -272,7 +333,9 @@ class _Run:
         yield Measurement("recovered", float(recover_at is not None), "bool")
         if recover_at is not None:
             yield Measurement("time_to_recover_s", recover_at - fault_end, "s")
-        yield Measurement("keys_lost", self.lost, "count")
+        self._collect_pending()  # the slave's last try; what it still cannot collect is lost
+        yield Measurement("keys_lost", self.lost + sum(len(keys) for keys in self.pending), "count")
+        yield Measurement("keys_repeated", self.repeated, "count")
         yield Measurement("key_mismatches", self.mismatches, "count")
         if s.kind in COMPROMISING:
             yield Measurement("fail_closed", float(distilled_while_compromised == 0), "bool")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from harness import digest
 from harness.plan import fingerprint
 from harness.store import RunStore, row_columns
 
@@ -55,6 +56,7 @@ def write_run(run_dir: Path, scenario: dict, rows: list[dict], params: dict[str,
         by_case.setdefault(row["case_id"], []).append({**row, "run_id": run_dir.name})
     for case_id, case in by_case.items():
         store.write_case(case_id, case)
+    digest.write(run_dir)
     return run_dir
 
 

@@ -182,7 +182,9 @@ def test_kem_round_trip(kem_case):
     again_ct, again = kem.encaps(kem.load_public_key(kem.public_key_bytes(public_key)))
     assert again != shared and again_ct != ciphertext  # encapsulation is randomised
     assert kem.decaps(secret_key, again_ct) == again
-    assert kem.secret_key_bytes(secret_key)
+    exported = kem.secret_key_bytes(secret_key)
+    # the adapter names what it exports: a seed is 64 bytes (FIPS 203 d ‖ z), anything else is longer
+    assert kem.secret_key_encoding and (len(exported) == 64) == (kem.secret_key_encoding == "seed")
 
 
 def test_a_tampered_ciphertext_never_yields_the_secret(kem_case):
@@ -208,7 +210,10 @@ def test_signature_round_trip(signer_case):
     assert signer.verify(public_key, message, _flip(signature, len(signature) // 2)) is False
     assert signer.verify(public_key, message, signature[:-1]) is False
     assert signer.verify(public_key, message, signature + b"\x00") is False
-    assert signer.secret_key_bytes(secret_key)
+    exported = signer.secret_key_bytes(secret_key)
+    assert signer.secret_key_encoding and exported
+    if signer.algorithm.startswith("ML-DSA"):  # a FIPS 204 seed ξ is 32 bytes, the full sk thousands
+        assert (len(exported) == 32) == (signer.secret_key_encoding == "seed")
 
 
 # --- agreement between libraries -----------------------------------------------------------

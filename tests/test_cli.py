@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness import digest
 from tests.conftest import qsbench_cmd
 
 
@@ -113,6 +114,9 @@ def test_kill_9_loses_nothing_measured_and_resume_never_duplicates(write_scenari
     assert not df.duplicated(["case_id", "metric", "sample"]).any()
     merged = kept.merge(df, on=["case_id", "metric", "sample"], suffixes=("_before", "_after"))
     assert (merged.value_before == merged.value_after).all() and len(merged) == len(kept)
+    # The digest history reads is written when the run ends, so it holds the resumed cases too.
+    assert digest.path(run_dir) == run_dir / digest.DIGEST
+    assert pd.read_parquet(run_dir / digest.DIGEST).case_id.nunique() == 8
 
 
 def test_resume_refuses_a_changed_scenario(write_scenario, tmp_path):

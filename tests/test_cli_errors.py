@@ -121,7 +121,7 @@ def test_netem_proxy_refuses_a_port_out_of_range():
 def test_a_bug_is_one_line_with_the_traceback_kept_in_a_file(tmp_path):
     """A deliberately broken command (not a data error): the boundary names the crash file."""
     code = ("import sys, typer\n"
-            "from harness.cli import app\n"
+            "from harness.cli.app import app\n"
             "@app.command('explode')\n"
             "def explode() -> None:\n"
             "    raise RuntimeError('deliberate')\n"
@@ -139,7 +139,7 @@ def test_help_and_validate_do_not_import_the_heavy_libraries(write_scenario):
     """What makes `qsbench --help` start fast, checked by what is imported, not by a clock."""
     scenario = write_scenario(TOY)
     code = ("import sys\n"
-            "from harness.cli import app\n"
+            "from harness.cli.app import app\n"
             f"sys.argv = ['qsbench', 'validate', {str(scenario)!r}]\n"
             "try:\n"
             "    app()\n"

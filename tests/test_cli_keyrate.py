@@ -7,7 +7,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from harness.cli_keyrate import register
+from harness.cli.keyrate import register
 
 
 def _app() -> typer.Typer:

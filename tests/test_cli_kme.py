@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness.cli_kme import register
-from vendors.simulated_qkd.certs import load_test_pki
+from harness.etsi014_pki import load_test_pki
+from vendors.simulated_qkd.cli import register
 
 
 def _app() -> typer.Typer:
@@ -61,7 +61,7 @@ def test_serve_end_to_end_then_shut_down_gracefully(tmp_path):
     with socket.socket() as s:  # a free pair of ports (KME B listens on port + 1)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1] if s.getsockname()[1] < 65000 else 47000
-    script = ("import typer; from harness.cli_kme import register\n"
+    script = ("import typer; from vendors.simulated_qkd.cli import register\n"
               "app = typer.Typer(); register(app)\n"
               "@app.callback()\ndef main() -> None: pass\napp()")
     proc = subprocess.Popen(

@@ -12,7 +12,7 @@ import time
 import typer
 from typer.testing import CliRunner
 
-from harness.cli_netem import register
+from harness.cli.netem import register
 
 
 def _app() -> typer.Typer:
@@ -53,7 +53,7 @@ def test_proxy_command_forwards_with_the_asked_delay():
             conn.sendall(conn.recv(16))
 
     threading.Thread(target=echo, daemon=True).start()
-    code = ("import typer; from harness.cli_netem import register; app = typer.Typer(); "
+    code = ("import typer; from harness.cli.netem import register; app = typer.Typer(); "
             "app.callback()(lambda: None); register(app); app()")
     port = server.getsockname()[1]
     args = [sys.executable, "-c", code, "netem", "proxy", f"127.0.0.1:{port}", "--rtt", "20",

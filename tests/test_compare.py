@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.compare import compare, compare_rows, latest_baseline, resolve_baseline
-from harness.criteria_spec import RegressionPolicy
+from harness.evaluation.compare import compare, compare_rows, latest_baseline, resolve_baseline
+from harness.evaluation.criteria_spec import RegressionPolicy
 from harness.metrics import Declarations
 from harness.rundata import RunDirError, load
 from harness.suite import Metric

@@ -8,8 +8,8 @@ import io
 import pandas as pd
 from rich.console import Console
 
-from harness.console import Notes, table
-from harness.summary import declared_better, fmt, outcome, summarize, to_markdown
+from harness.cli.console import Notes, table
+from harness.evaluation.summary import declared_better, fmt, outcome, summarize, to_markdown
 
 
 def _rows() -> pd.DataFrame:

@@ -7,9 +7,9 @@ import pytest
 from pydantic import ConfigDict
 
 import harness.scenario as scenario_mod
-from harness import stats
-from harness.criteria import verdicts
-from harness.criteria_spec import Criterion
+from harness.evaluation import stats
+from harness.evaluation.criteria import verdicts
+from harness.evaluation.criteria_spec import Criterion
 from harness.scenario import ScenarioInvalid, parse_scenario
 from tests.evalkit import case_rows, frame, latency
 

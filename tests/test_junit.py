@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness import junit
-from harness.compare import Change, Comparison
-from harness.criteria import Evidence, Verdict
-from harness.criteria_spec import Criterion, RegressionPolicy
+from harness.evaluation import junit
+from harness.evaluation.compare import Change, Comparison
+from harness.evaluation.criteria import Evidence, Verdict
+from harness.evaluation.criteria_spec import Criterion, RegressionPolicy
 
 
 def _verdict(outcome: str, gate: bool) -> Verdict:

@@ -20,13 +20,13 @@ import time
 import httpx
 import pytest
 
-from vendors.simulated_qkd.certs import make_test_pki
+from harness.etsi014_pki import make_test_pki
 
 pytestmark = pytest.mark.slow  # kill -9 four times, ~15 s: runs in CI's slow tier
 
 SERVER = """
 import os, sys, threading, time
-from vendors.simulated_qkd.certs import load_test_pki
+from harness.etsi014_pki import load_test_pki
 from vendors.simulated_qkd.keystore import LinkKeyStore
 from vendors.simulated_qkd.kme_server import KmeServer
 from vendors.simulated_qkd.served import DEFAULT_DIRECTORY
@@ -169,7 +169,7 @@ def test_kme_serve_killed_and_restarted_on_its_store_keeps_held_keys_and_never_r
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1] if s.getsockname()[1] < 65000 else 47010
-    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "kme", "serve",
+    cmd = [sys.executable, "-c", "from harness.cli.app import main; main()", "kme", "serve",
            "--certs", str(pki_dir), "--store", str(tmp_path / "store.sqlite"), "--seed", "5",
            "--profile", "free-space-ground",
            "--port", str(port), "--time-scale", "20"]

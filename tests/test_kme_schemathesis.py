@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS
 
-from vendors.simulated_qkd.certs import make_test_pki
+from harness.etsi014_pki import make_test_pki
 from vendors.simulated_qkd.keystore import LinkKeyStore
 from vendors.simulated_qkd.kme_server import KmeServer
 from vendors.simulated_qkd.served import DEFAULT_DIRECTORY

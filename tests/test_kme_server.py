@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from vendors.simulated_qkd.certs import make_test_pki
+from harness.etsi014_pki import make_test_pki
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
 from vendors.simulated_qkd.kme_app import (
     MAX_ECHOED,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
 
+import numpy as np
+import pytest
+
+from harness.metrics import Declarations
 from harness.report.plots import MAX_GRID_ROWS, evidence_plots
+from harness.suite import Metric, Suite
 from tests.evalkit import PILOT_PARAMS, case_rows, frame, pilot_rows
 
 
@@ -13,8 +18,11 @@ def _kinds(rows, params) -> dict[str, str]:
 
 
 def test_pilot_rows_get_sweeps_with_references_matrices_and_latency_distributions():
-    plots = _kinds(frame(pilot_rows("r"), PILOT_PARAMS), list(PILOT_PARAMS))
-    assert "dashed/dotted: reference curves" in plots["key_rate: secret_key_rate_bps (against fibre_km)"]
+    drawn = evidence_plots(frame(pilot_rows("r"), PILOT_PARAMS), list(PILOT_PARAMS),
+                           declarations=Declarations.installed(["key_rate"])).plots
+    plots = {p.title: p.caption for p in drawn}
+    assert ("dashed/dotted: plob_bound_bps, which the suite declares as references for secret_key_rate_bps"
+            in plots["key_rate: secret_key_rate_bps (against fibre_km)"])
     assert "eavesdropping: qber (against intercept_fraction)" in plots
     assert "interop: interop_ok (matrix)" in plots
     # 3 vendors × 2 groups × 2 RTTs = 12 lines > 10: one panel per group
@@ -55,19 +63,51 @@ def test_conformance_checks_without_parameters_are_drawn_per_check_label():
 
 
 
-def test_a_named_expectation_is_drawn_on_its_own_metric_only():
+def test_a_declared_reference_is_drawn_on_its_own_metric_only():
     rows = []
     for frac in (0.0, 0.25, 0.5, 1.0):
         p = {"fraction": frac}
         rows += case_rows("r", "eve", "dev", p, "qber_rise", "ratio", [frac / 4 + 0.001], repeat=0)
         rows += case_rows("r", "eve", "dev", p, "qber_rise_expected", "ratio", [frac / 4], repeat=1)
         rows += case_rows("r", "eve", "dev", p, "delivering_share_attacked", "ratio", [1 - frac], repeat=2)
-    ordered = evidence_plots(frame(rows, {"fraction": "float64"}), ["fraction"]).plots
-    assert ordered[0].title == "eve: qber_rise (against fraction)"  # the one with its expectation first
+    declared = Declarations({"eve": {
+        "qber_rise": Metric("ratio", "none"), "delivering_share_attacked": Metric("ratio", "none"),
+        "qber_rise_expected": Metric("ratio", "none", reference_for=("qber_rise",))}})
+    df = frame(rows, {"fraction": "float64"})
+    ordered = evidence_plots(df, ["fraction"], declarations=declared).plots
+    assert ordered[0].title == "eve: qber_rise (against fraction)"  # the one with its reference first
     plots = {p.title: p for p in ordered}
     assert "qber_rise_expected" in plots["eve: qber_rise (against fraction)"].svg
     assert "qber_rise_expected" not in plots["eve: delivering_share_attacked (against fraction)"].svg
     assert len(plots) == 2
+    # the name alone makes nothing a reference: undeclared, it is a metric of its own
+    undeclared = {p.title for p in evidence_plots(df, ["fraction"]).plots}
+    assert "eve: qber_rise_expected (against fraction)" in undeclared
+
+
+def test_the_secret_key_bounds_go_on_the_secret_key_rate_not_on_the_sifted_rate():
+    rows = []
+    for km in (10.0, 50.0, 100.0):
+        eta = 0.1 * 10 ** (-0.02 * km)
+        p = {"distance_km": km}
+        for i, (metric, value) in enumerate([
+                ("secret_key_rate_bps", 1e6 * eta * 0.1), ("sifted_rate_bps", 1e6 * eta),
+                ("plob_bound_bps", 1e6 * -np.log2(1 - eta)), ("analytic_asymptotic_bps", 1e6 * eta * 0.12)]):
+            rows += case_rows("r", "key_rate", "sim", p, metric, "bit/s", [value * 1.01, value], repeat=i)
+    plots = {p.title: p for p in evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"],
+                                                declarations=Declarations.installed(["key_rate"])).plots}
+    secret = plots["key_rate: secret_key_rate_bps (against distance_km)"]
+    sifted = plots["key_rate: sifted_rate_bps (against distance_km)"]
+    assert "plob_bound_bps" in secret.svg and "analytic_asymptotic_bps" in secret.svg
+    assert "plob_bound_bps" not in sifted.svg and "analytic_asymptotic_bps" not in sifted.svg
+    assert "dashed" not in sifted.caption and len(plots) == 2  # and no reference drawn alone
+
+
+def test_a_reference_for_a_metric_the_suite_does_not_declare_is_refused():
+    with pytest.raises(TypeError, match=r"for 'secret_key_rate', which is not another metric it declares"):
+        type("Broken", (Suite,), {"metrics": {
+            "secret_key_rate_bps": Metric("bit/s", "higher"),
+            "plob_bound_bps": Metric("bit/s", "none", reference_for=("secret_key_rate",))}})
 
 
 def test_every_suite_gets_its_share_of_the_plot_budget():
@@ -138,6 +178,33 @@ def test_conditions_of_one_vendor_differ_in_line_style_not_only_in_the_legend():
     assert "stroke-dasharray" in plot.svg  # the second attack is dashed, the first solid
 
 
+def test_a_run_keeps_what_its_references_are_for():
+    from harness.metrics import snapshot
+    from suites.key_rate import KeyRate
+
+    kept = json.loads(json.dumps({"metrics": snapshot([KeyRate])}))  # as the manifest stores it
+    declared = Declarations.of_run(kept)
+    assert declared.get("key_rate", "plob_bound_bps").reference_for == ("secret_key_rate_bps",)
+    assert declared.find("plob_bound_bps", "key_rate") is not None  # still hashable after JSON
+    assert declared.get("key_rate", "sifted_rate_bps").reference_for == ()
+
+
+def test_sizes_of_different_key_encodings_are_noted_as_such():
+    rows, encoding = [], []
+    for vendor, enc, sizes in (("openssl", "seed", (64, 32)), ("pqclean", "full key", (2400, 4032))):
+        for i, (alg, size) in enumerate(zip(("ML-KEM-768", "ML-DSA-65"), sizes, strict=True)):
+            rows += case_rows("r", "prims", vendor, {"algorithm": alg}, "secret_key_bytes", "bytes", [size],
+                              repeat=i)
+            encoding.append(enc)
+    df = frame(rows, {"algorithm": "string"}).assign(secret_key_encoding=encoding)
+    (plot,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"]).plots
+    assert ("the rows differ in secret_key_encoding (openssl: seed; pqclean: full key): values of a "
+            "different secret_key_encoding are not like for like") in plot.caption
+    same = df.assign(secret_key_encoding="full key")  # one encoding throughout: nothing to warn of
+    (plain,) = evidence_plots(same, ["algorithm"], ["secret_key_encoding"]).plots
+    assert "secret_key_encoding" not in plain.caption
+
+
 def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():
     rows = []
     for i, km in enumerate((10.0, 50.0, 100.0)):
@@ -148,7 +215,9 @@ def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():
                           repeat=3 * i + 1)
         rows += case_rows("r", "key_rate", "dev", p, "analytic_asymptotic_reach_km", "km", [179.5],
                           repeat=3 * i + 2)
-    drawn = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"]).plots
+    declared = Declarations.installed(["key_rate"])
+    drawn = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"],
+                           declarations=declared).plots
     plots = {p.title: p for p in drawn}
     assert set(plots) == {"key_rate: secret_key_rate_bps (against distance_km)"}  # reaches never alone
     plot = plots["key_rate: secret_key_rate_bps (against distance_km)"]
@@ -157,5 +226,6 @@ def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():
     assert "analytic_finite_key_reach_km (dev)" in plot.svg
     # Against a parameter in another unit they are no position on the axis and are not drawn.
     other = [{**r, "distance_km": None, "loss_db": r["distance_km"]} for r in rows]
-    plots = evidence_plots(frame(other, {"loss_db": "float64", "distance_km": "float64"}), ["loss_db"]).plots
+    plots = evidence_plots(frame(other, {"loss_db": "float64", "distance_km": "float64"}), ["loss_db"],
+                           declarations=declared).plots
     assert plots and all("reach" not in p.caption and "reach" not in p.svg for p in plots)

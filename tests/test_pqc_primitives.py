@@ -76,6 +76,7 @@ def test_kem_case_yields_every_sample_and_the_sizes(tmp_path):
     assert sizes == {"public_key_bytes": (1184, "bytes", 1), "secret_key_bytes": (64, "bytes", 1),
                      "ciphertext_bytes": (1088, "bytes", 1)}
     assert set(metrics) == {"keygen_us", "encaps_us", "decaps_us", *sizes}
+    assert metrics["secret_key_bytes"][0].labels == {"secret_key_encoding": "seed"}  # the row says so
 
 
 def test_signature_case_yields_every_sample_and_the_sizes(tmp_path):
@@ -89,6 +90,7 @@ def test_signature_case_yields_every_sample_and_the_sizes(tmp_path):
     assert [r.sample for r in metrics["sign_us"]] == list(range(30))
     assert (metrics["public_key_bytes"][0].value, metrics["secret_key_bytes"][0].value,
             metrics["signature_bytes"][0].value) == (1312, 2560, 2420)
+    assert metrics["secret_key_bytes"][0].labels == {"secret_key_encoding": "full key"}
 
 
 def test_falcon_reports_its_largest_signature(tmp_path):
@@ -104,7 +106,8 @@ def test_reference_adapter_runs_through_the_suite(tmp_path):
     rows = SUITE.measure(adapter, params(algorithms=["ML-KEM-512"], samples=3, warmup=0),
                          {"algorithm": "ML-KEM-512"}, ctx(tmp_path))
     assert Counter(r.metric for r in rows)["decaps_us"] == 3
-    assert by_metric(rows)["secret_key_bytes"][0].value == 1632  # the expanded FIPS 203 key
+    (size,) = by_metric(rows)["secret_key_bytes"]
+    assert size.value == 1632 and size.labels == {"secret_key_encoding": "full key"}  # expanded FIPS 203
 
 
 def test_missing_algorithm_or_capability_is_not_applicable(tmp_path):
@@ -122,7 +125,7 @@ def test_missing_algorithm_or_capability_is_not_applicable(tmp_path):
 
 class _WrongSecretKem:
     def __init__(self, kem):
-        self._kem, self.algorithm = kem, kem.algorithm
+        self._kem, self.algorithm, self.secret_key_encoding = kem, kem.algorithm, kem.secret_key_encoding
         self.keygen, self.encaps = kem.keygen, kem.encaps
         self.public_key_bytes, self.secret_key_bytes = kem.public_key_bytes, kem.secret_key_bytes
         self.secrets: list[bytes] = []
@@ -135,7 +138,7 @@ class _WrongSecretKem:
 
 class _AcceptingSigner:
     def __init__(self, signer):
-        self.algorithm = signer.algorithm
+        self.algorithm, self.secret_key_encoding = signer.algorithm, signer.secret_key_encoding
         self.keygen, self.sign = signer.keygen, signer.sign
         self.public_key_bytes, self.secret_key_bytes = signer.public_key_bytes, signer.secret_key_bytes
 
@@ -182,7 +185,8 @@ suites:
     loaded = parse_scenario(text)
     cases = plan(loaded)
     columns = param_columns(cases)
-    manifest = new_manifest(loaded, "run-1", 3, row_columns(columns, []), list(columns), len(cases))
+    manifest = new_manifest(loaded, "run-1", 3, row_columns(columns, list(SUITE.label_columns)),
+                            list(columns), len(cases))
     store = RunStore.create(tmp_path / "run-1", manifest)
     Runner(store, loaded).run(cases)
     df = store.read()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import randomness as r
+from suites import _randomness as r
 
 PI_100 = ("11001001000011111101101010100010001000010110100011"
           "00001000110100110001001100011001100010100010111000")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.adapters import KeyDeliveryError
+from harness.adapters import KeyDeliveryError, NotApplicable
 from harness.suite import MeasureContext
 from suites.recovery import Recovery, RecoveryParams
 from tests.qkd_helpers import FixedRateSource
@@ -125,13 +125,70 @@ def test_lab_hooks_run_at_the_scheduled_times_and_a_failing_hook_fails_the_case(
         run(device(), tmp_path, faults=[fault])
 
 
+class RestartingAdapter(SimulatedQKDAdapter):
+    """A test double for a KME restart in process: down for the fault's duration (as kme_unavailable).
+
+    `persistent=False` is a deliberately broken KME: its restart forgets the keys it held for the
+    slave, as one without a persistent store would.
+    """
+
+    persistent = True
+
+    def fault_kinds(self):
+        return (*super().fault_kinds(), "kme_restart")
+
+    def inject(self, fault):
+        if fault.kind != "kme_restart":
+            return super().inject(fault)
+        if not self.persistent:
+            with self.link.store._transaction() as db:
+                db.execute("DELETE FROM held")
+        super().inject(type(fault)("kme_unavailable", fault.duration_s))
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+def test_keys_in_flight_when_the_kme_restarts_are_collected_after_it_or_counted_lost(tmp_path, persistent):
+    restarting = RestartingAdapter({"seed": 3, "max_key_count": 200}, source=FixedRateSource(2000, 0.5))
+    restarting.persistent = persistent
+    ((m, _),) = run(restarting, tmp_path, keys_per_request=5,
+                    faults=[{"kind": "kme_restart", "at_s": 40, "duration_s": 20}])
+    assert m["fault_detected"] == 1 and m["recovered"] == 1 and m["key_mismatches"] == 0
+    assert m["keys_repeated"] == 0
+    # 2 keys/s in 5 s ticks, 5 keys a request: the last request before the restart was in flight.
+    assert m["keys_lost"] == (0 if persistent else 5)
+
+
+def test_the_in_process_device_cannot_restart_its_kme(tmp_path):
+    with pytest.raises(NotApplicable, match="cannot inject kme_restart"):
+        run(device(), tmp_path, faults=[{"kind": "kme_restart", "at_s": 40, "duration_s": 20}])
+
+
+class RepeatingAdapter(SimulatedQKDAdapter):
+    """A deliberately broken KME: every fifth request hands the master the previous request's keys again."""
+
+    calls, last = 0, None
+
+    def enc_keys(self, number=1, size_bits=None):
+        self.calls += 1
+        if self.calls % 5 == 0 and self.last is not None:
+            return self.last
+        self.last = super().enc_keys(number, size_bits)
+        return self.last
+
+
+def test_a_key_handed_out_twice_is_caught(tmp_path):
+    broken = RepeatingAdapter({"seed": 3, "max_key_count": 200}, source=FixedRateSource(2000, 0.5))
+    ((m, _),) = run(broken, tmp_path, faults=[{"kind": "fibre_cut", "at_s": 40, "duration_s": 20}])
+    assert m["keys_repeated"] > 0
+    ((m, _),) = run(device(), tmp_path, faults=[{"kind": "fibre_cut", "at_s": 40, "duration_s": 20}])
+    assert m["keys_repeated"] == 0
+
+
 def test_schedule_errors_are_refused():
     with pytest.raises(ValidationError, match="needs a magnitude"):
         RecoveryParams(faults=[{"kind": "qber_rise", "at_s": 10, "duration_s": 10}])
     with pytest.raises(ValidationError, match="case_s must leave"):
         RecoveryParams(case_s=60, tick_s=5, faults=[{"kind": "fibre_cut", "at_s": 30, "duration_s": 30}])
-    with pytest.raises(ValidationError, match="kme_restart needs a start_hook"):
-        RecoveryParams(faults=[{"kind": "kme_restart", "at_s": 10, "duration_s": 10}])
     with pytest.raises(ValidationError, match="exhaustion_keys_per_s"):
         RecoveryParams(faults=[{"kind": "key_exhaustion", "at_s": 10, "duration_s": 10}])
 

@@ -6,6 +6,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from harness.report import render
@@ -141,13 +142,33 @@ def test_numbers_read_as_numbers_and_an_unfinished_run_says_so(tmp_path):
     assert 'id="incomplete"' not in render(run_dir).html.read_text()
 
 
-def test_ranking_sensitivity_is_not_claimed_where_the_gates_set_the_order():
-    from harness.report import _gates_fix_order
+def _two_vendor_run(run_dir, lat_a, lat_b):
+    rows = case_rows("x", "tls_handshake", "a", {"group": "g"}, "handshake_ms", "ms", lat_a)
+    rows += case_rows("x", "tls_handshake", "b", {"group": "g"}, "handshake_ms", "ms", lat_b)
+    criteria = [{"id": "lat", "metric": "handshake_ms", "statistic": "median", "op": "<=",
+                 "threshold": "100 ms", "target": "20 ms", "gate": True}]
+    scenario = {"name": "two", "vendors": ["a", "b"], "suites": [{"suite": "tls_handshake"}],
+                "criteria": criteria}
+    return render(write_run(run_dir, scenario, rows, {"group": "string"})).html.read_text()
 
-    two = {"ranking": [{"vendor": "a", "failed_gates": []}, {"vendor": "b", "failed_gates": ["tls_p95"]}]}
-    assert _gates_fix_order(two)
-    three = {"ranking": [*two["ranking"][:1], {"vendor": "c", "failed_gates": []}, two["ranking"][1]]}
-    assert not _gates_fix_order(three)  # a and c are ordered by the weights
-    assert not _gates_fix_order({"ranking": [{"vendor": "a", "failed_gates": []},
-                                             {"vendor": "c", "failed_gates": []}]})
-    assert not _gates_fix_order(None)
+
+def test_the_scorecard_shows_score_intervals_and_marks_a_ranking_they_do_not_support(tmp_path):
+    rng = np.random.default_rng(3)
+    wide_a, wide_b = 50 * np.exp(rng.normal(0, 0.4, 15)), 55 * np.exp(rng.normal(0, 0.4, 15))
+    html = _two_vendor_run(tmp_path / "wide", wide_a, wide_b)
+    card = html[html.index('id="scorecard"'):].split("</section>")[0]
+    assert 'id="ranking-unsupported"' in card and "score intervals of a and b overlap" in card
+    ranking = card[card.index('id="ranking"'):].split("</table>")[0]
+    assert len(re.findall(r"\[[\d.]+, [\d.]+\]", ranking)) == 2  # a total interval per vendor
+    assert "not supported: intervals overlap" in ranking
+    assert "though the score intervals do not support it" in card
+    # the same medians without spread: the order stands, and nothing says otherwise
+    steady = _two_vendor_run(tmp_path / "steady", [50.0] * 15, [55.0] * 15)
+    assert 'id="ranking-unsupported"' not in steady and "score (intervals apart)" in steady
+
+
+def test_ranking_sensitivity_is_not_claimed_where_the_gates_set_the_order(tmp_path):
+    html = _two_vendor_run(tmp_path / "gated", [50.0] * 15, [150.0] * 15)  # b fails the mandatory lat
+    card = html[html.index('id="scorecard"'):].split("</section>")[0]
+    assert "is set by the mandatory gates" in card and "holds when" not in card
+    assert 'id="ranking-unsupported"' not in card

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 
 from harness import rundata
-from harness.compare import compare, compare_rows
-from harness.criteria import verdicts
-from harness.criteria_spec import RegressionPolicy
+from harness.evaluation.compare import compare, compare_rows
+from harness.evaluation.criteria import verdicts
+from harness.evaluation.criteria_spec import RegressionPolicy
+from harness.evaluation.summary import problems, summarize
 from harness.report.plots import evidence_plots
 from harness.rundata import load
-from harness.summary import problems, summarize
 from tests.evalkit import PILOT_PARAMS, case_rows, pilot_rows, pilot_run, write_run
 
 
@@ -64,14 +64,14 @@ def test_verdicts_selected_in_duckdb_match_pandas(runs):
 
 
 def rundata_verdicts(run, criteria):
-    from harness.criteria import run_verdicts
+    from harness.evaluation.criteria import run_verdicts
 
     return run_verdicts(run, criteria)
 
 
 def test_where_pushdown_keeps_what_pandas_would_and_no_more(tmp_path):
-    from harness.criteria import run_verdicts
-    from harness.criteria_spec import Criterion
+    from harness.evaluation.criteria import run_verdicts
+    from harness.evaluation.criteria_spec import Criterion
 
     rows = []
     for km in (50.0, 50.0000000001, 80.0):

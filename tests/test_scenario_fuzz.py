@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.cli.app import app
 from harness.scenario import parse_scenario
 
 EXAMPLES = 100

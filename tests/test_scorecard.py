@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from harness.criteria import verdicts
-from harness.criteria_spec import Criterion
-from harness.scorecard import build
+from harness.evaluation.criteria import verdicts
+from harness.evaluation.criteria_spec import Criterion
+from harness.evaluation.scorecard import build
 from tests.evalkit import case_rows, frame
 
 PARAMS = {"group": "string"}
@@ -86,3 +87,56 @@ def test_category_weights_shift_the_balance():
     rate = _crit("rate", "secret_key_rate_bps", ">=", "1 kbps", "10 kbps", category="resilience")
     assert _card(vendors, (lat, rate), {"performance": 3, "resilience": 1}).ranking == ("a", "b")
     assert _card(vendors, (lat, rate), {"performance": 1, "resilience": 3}).ranking == ("b", "a")
+
+
+def _spread_card(vendors: dict[str, list[float]], criteria=(LAT,)):
+    rows = []
+    for v, lat in vendors.items():
+        rows += case_rows("r", "s", v, {"group": "g"}, "handshake_ms", "ms", lat)
+    found = verdicts(frame(rows, PARAMS), list(criteria), list(vendors))
+    return build(found, None), found
+
+
+def test_a_score_carries_the_interval_of_its_statistic():
+    lat = [40.0, 45.0, 52.0, 55.0, 60.0, 64.0, 70.0, 75.0, 80.0]
+    card, (verdict,) = _spread_card({"a": lat})
+    (a,) = card.vendors
+    # 0 at 100 ms, 100 at 20 ms, linear: the median's interval ends map to the score's ends, reversed
+    expected = sorted(100.0 * (100.0 - end) / 80.0 for end in verdict.evidence.ci)
+    assert verdict.evidence.ci[0] < verdict.evidence.ci[1]
+    assert a.intervals["lat"] == pytest.approx(tuple(expected))
+    assert a.intervals["lat"][0] < a.scores["lat"] < a.intervals["lat"][1]
+    assert a.total_interval == pytest.approx(a.intervals["lat"])  # the only criterion: weight 1
+    # a constant statistic has no spread, so neither has its score
+    steady, _ = _spread_card({"a": [60.0] * 9})
+    assert steady.vendors[0].intervals["lat"] == (pytest.approx(50.0), pytest.approx(50.0))
+
+
+def test_a_pass_fail_criterion_whose_interval_holds_the_threshold_scores_anywhere_from_0_to_100():
+    card = _card({"a": (60.0, 5500.0, 0.9)})  # 9 of 10 interoperate; threshold 90 %: marginal pass
+    (a,) = card.vendors
+    assert a.scores["ok"] == 100.0 and a.intervals["ok"] == (0.0, 100.0)
+    clear = _card({"a": (60.0, 5500.0, 1.0)}).vendors[0]  # 10 of 10, no spread
+    assert clear.intervals["ok"] == (100.0, 100.0)
+    # total: each criterion at its interval's ends, weighted (lat and rate constant at 50)
+    assert a.total_interval == pytest.approx((25.0 + 0.5 * 0, 25.0 + 0.5 * 100))
+
+
+def test_a_ranking_the_score_intervals_do_not_support_is_marked():
+    rng = np.random.default_rng(7)
+    wide = {v: list(m * np.exp(rng.normal(0, 0.4, 15))) for v, m in (("a", 55.0), ("b", 60.0))}
+    card, _ = _spread_card(wide)
+    (step,) = card.steps
+    assert (step.upper, step.lower) == card.ranking and step.by == "overlap"
+    upper, lower = card.vendors
+    assert upper.total_interval[0] <= lower.total_interval[1]
+    narrow = {"a": [55.0] * 15, "b": [60.0] * 15}  # the same medians, no spread: the order stands
+    assert _spread_card(narrow)[0].steps[0].by == "scores"
+
+
+def test_an_order_set_by_the_gates_is_not_credited_to_the_weights():
+    card = _card({"fast": (20.0, 10000.0, 0.5), "slow": (90.0, 1500.0, 1.0)})
+    assert [s.by for s in card.steps] == ["gates"] and not card.weights_decide
+    three = _card({"fast": (20.0, 10000.0, 0.5), "slow": (90.0, 1500.0, 1.0), "mid": (50.0, 5000.0, 1.0)})
+    assert three.ranking == ("mid", "slow", "fast")
+    assert [s.by for s in three.steps] == ["scores", "gates"] and three.weights_decide

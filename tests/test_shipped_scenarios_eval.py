@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import criteria_spec
+from harness.evaluation import criteria_spec
 from harness.registry import suite_class
 from harness.scenario import Scenario
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.history import repeat_tables
+from harness.evaluation.history import repeat_tables
+from harness.evaluation.stability import judge, rule_broken
 from harness.metrics import Declarations
-from harness.stability import judge, rule_broken
 from harness.suite import Metric
 from tests.evalkit import frame, repeated_rows
 

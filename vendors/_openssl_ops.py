@@ -28,6 +28,8 @@ class MLKEM:
     """keygen returns the public-key object too, so its time includes deriving it (`public_key()`,
     about 16 of ~80 us for ML-KEM-768 on the development host): a usable key pair costs both."""
 
+    secret_key_encoding = "seed"  # FIPS 203 d ‖ z, 64 bytes; PQClean's expanded dk is 1632–3168
+
     def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
         self.algorithm = algorithm
         self._generate = private_cls.generate
@@ -64,6 +66,7 @@ class X25519DH:
     shared secret the raw DH output (no KDF), which is what a TLS key share costs."""
 
     algorithm = "X25519"
+    secret_key_encoding = "raw"
 
     def keygen(self) -> tuple[Any, Any]:
         sk = x25519.X25519PrivateKey.generate()
@@ -88,6 +91,8 @@ class X25519DH:
 
 class _P256Keys:
     """P-256 keys as the uncompressed point (65 bytes) and the 32-byte big-endian scalar."""
+
+    secret_key_encoding = "raw"
 
     def public_key_bytes(self, public_key: Any) -> bytes:
         return public_key.public_bytes(*_POINT)
@@ -122,6 +127,8 @@ class RawKeySigner:
     """A signature whose keys are raw bytes in `cryptography` (Ed25519, ML-DSA): sign(message) and
     verify(signature, message) on the key objects."""
 
+    secret_key_encoding = "raw"
+
     def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
         self.algorithm = algorithm
         self._generate = private_cls.generate
@@ -153,6 +160,8 @@ class RawKeySigner:
 
 class MLDSA(RawKeySigner):
     """Pure ML-DSA (FIPS 204), empty context, hedged (randomised) signing as OpenSSL does by default."""
+
+    secret_key_encoding = "seed"  # FIPS 204 ξ, 32 bytes; the expanded sk is 2560–4896
 
     def __init__(self, algorithm: str, private_cls: Any, public_cls: Any) -> None:
         super().__init__(algorithm, private_cls, public_cls)
@@ -189,6 +198,7 @@ class RSAPSS2048:
     TLS 1.3 `rsa_pss_rsae_sha256` scheme, the RSA signature a PQC migration replaces."""
 
     algorithm = "RSA-2048"
+    secret_key_encoding = "PKCS#1 DER"
     _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
     _HASH = hashes.SHA256()
 

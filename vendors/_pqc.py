@@ -32,6 +32,9 @@ class BytesKeys:
 
     algorithm: str
     public_key_size: int
+    # PQClean, liboqs and the pure-Python reference export the scheme's complete secret key (for
+    # ML-KEM/ML-DSA the expanded FIPS 203 dk / FIPS 204 sk), not the seed it was expanded from.
+    secret_key_encoding = "full key"
 
     def public_key_bytes(self, public_key: bytes) -> bytes:
         return public_key

@@ -1,8 +1,11 @@
 """Device and channel profiles for the simulated QKD link: typed, validated, loaded from YAML.
 
-A profile is data (``vendors/simulated_qkd/profiles/<name>.yaml``, shipped as package data)
+A profile is data (``harness/qkd/device_profiles/<name>.yaml``, shipped as package data)
 describing one prepare-and-measure decoy-state BB84 system: source, detectors, channel
 (fibre or free-space link budget), post-processing efficiency and security parameters.
+The profiles are published systems' parameters, not a vendor's: the key-rate model (`qsbench
+keyrate`, the rate suites) and the simulated device both read them from here, so the engine
+never reaches into `vendors/`.
 
 API (stable; the post-processing half builds on it):
 
@@ -29,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PROFILE_PACKAGE = "vendors.simulated_qkd.profiles"
+PROFILE_PACKAGE = "harness.qkd.device_profiles"
 
 
 class _Strict(BaseModel):

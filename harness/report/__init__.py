@@ -15,16 +15,17 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from harness import junit
-from harness.compare import Comparison, compare
-from harness.evaluation import Evaluation, evaluate_run
+from harness.evaluation import junit
+from harness.evaluation.compare import Comparison, compare
+from harness.evaluation.evaluate import Evaluation, evaluate_run
+from harness.evaluation.summary import fmt, problems, to_markdown
 from harness.manifest import qsbench_version
+from harness.metrics import Declarations
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
 from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load
-from harness.summary import fmt, problems, to_markdown
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,6 @@ def _shown(v: dict) -> tuple[str, str]:
     return value, ci
 
 
-def _gates_fix_order(scorecard: dict | None) -> bool:
-    """True when the mandatory gates alone order the vendors (two vendors, one failing a gate: it ranks
-    last whatever the weights), so "holds under ±20 %" would credit the weights with the order."""
-    ranking = (scorecard or {}).get("ranking") or []
-    return len(ranking) == 2 and sum(bool(s.get("failed_gates")) for s in ranking) == 1
-
-
 def _verdict_rows(res: dict) -> list[dict]:
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
@@ -104,7 +98,7 @@ def _verdict_rows(res: dict) -> list[dict]:
 
 def _marks(ev: Evaluation) -> list[Mark]:
     """Each criterion's threshold and target in its rows' unit, from its first judged verdict."""
-    from harness import units
+    from harness.evaluation import units
 
     marks: dict[str, Mark] = {}
     for v in ev.verdicts:
@@ -160,11 +154,11 @@ def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
         host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=run.n_rows,
         vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
         gate_failures=res["gate_failures"], scorecard=res["scorecard"],
-        gates_fix_order=_gates_fix_order(res["scorecard"]),
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),
         comparison=res["comparison"], trend_plots=trend_plots(run, comparison),
-        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev)),
+        evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev),
+                                Declarations.of_run(run.manifest, sorted(set(run.cases["suite"])))),
         incomplete=_incomplete(run), run_path=str(run_dir),
         summary_rows=_summary_rows(summary, params),
         cases=_cases(run.cases, params), version=qsbench_version(),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.compare import Comparison
-from harness.criteria import Verdict
-from harness.evaluation import Evaluation
+from harness.evaluation.compare import Comparison
+from harness.evaluation.criteria import Verdict
+from harness.evaluation.evaluate import Evaluation
 
 
 def _num(x: float | None) -> float | None:
@@ -64,7 +64,11 @@ def results(ev: Evaluation, comparison: Comparison | None) -> dict[str, Any]:
         card = ev.scorecard
         out["scorecard"] = {
             "ranking": [{"vendor": s.vendor, "rank": s.rank, "total": s.total, "by_category": s.by_category,
-                         "scores": s.scores, "failed_gates": list(s.failed_gates)} for s in card.vendors],
+                         "scores": s.scores, "failed_gates": list(s.failed_gates),
+                         "total_interval": list(s.total_interval),
+                         "intervals": {c: list(i) for c, i in s.intervals.items()}} for s in card.vendors],
+            "steps": [{"upper": s.upper, "lower": s.lower, "by": s.by} for s in card.steps],
+            "weights_decide": card.weights_decide,
             "weights": card.weights, "categories": card.categories,
             "sensitivity": [{"perturbed": p.what, "factor": p.factor, "ranking": list(p.ranking),
                              "changed": p.changed} for p in card.sensitivity],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.summary import fmt
+from harness.evaluation.summary import fmt
+
+_STEP = {"gates": "mandatory gates", "scores": "score (intervals apart)",
+         "overlap": "not supported: intervals overlap"}
 
 
 def _cell(text: Any) -> str:
@@ -32,15 +35,28 @@ def evaluation_markdown(res: dict[str, Any]) -> str:
         lines.append("")
     card = res["scorecard"]
     if card:
-        lines += ["# Scorecard", "", "| rank | vendor | total (0–100) | mandatory gates |",
-                  "|---:|---|---:|---|"]
-        for s in card["ranking"]:
+        lines += ["# Scorecard", "",
+                  "| rank | vendor | total (0–100) | score interval | mandatory gates "
+                  "| ahead of the next because |",
+                  "|---:|---|---:|---|---|---|"]
+        steps = card["steps"]
+        for i, s in enumerate(card["ranking"]):
             gates = f"**failed: {', '.join(s['failed_gates'])}**" if s["failed_gates"] else "all met"
-            lines.append(f"| {s['rank']} | {s['vendor']} | {fmt(s['total'])} | {gates} |")
+            lo, hi = s["total_interval"]
+            ahead = _STEP[steps[i]["by"]] if i < len(steps) else ""
+            lines.append(f"| {s['rank']} | {s['vendor']} | {fmt(s['total'])} | [{fmt(lo)}, {fmt(hi)}] "
+                         f"| {gates} | {ahead} |")
+        lines += ["", "Score interval: the total with every criterion's statistic anywhere in its 95 % "
+                  "interval."]
+        overlaps = [st for st in steps if st["by"] == "overlap"]
+        if overlaps:
+            lines += ["", "**The data do not support this ranking** where the score intervals overlap: "
+                      + ", ".join(f"{st['upper']} ≈ {st['lower']}" for st in overlaps) + "."]
         changed = [p for p in card["sensitivity"] if p["changed"]]
         lines.append("")
         if len(card["ranking"]) > 1:
             lines.append("Sensitivity (each weight ±20 %): " + (
+                "the mandatory gates set the order, not the weights." if not card["weights_decide"] else
                 "the ranking never changes." if not changed else
                 f"{len(changed)} of {len(card['sensitivity'])} perturbations reorder it; deciding criteria: "
                 + (", ".join(card["decisive"]) or "none (category weights only)") + "."))

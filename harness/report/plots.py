@@ -18,16 +18,16 @@ For every suite × metric with ok rows:
   many, a category × vendor grid of medians coloured within each row (25 PQC
   algorithms × 4 libraries).
 
-Reference curves are metrics named `*_bound*` (`plob_bound_bps`), `analytic_*`,
-`expected_*` or `*_expected` in the same suite and unit: drawn dashed on the
-measured metric's plot (the PLOB bound and the analytic key rate), never alone;
-`qber_rise_expected` goes on `qber_rise` only. A suite's own summaries of
+Reference curves are what a suite declares them to be (`Metric.reference_for`):
+drawn dashed on the plots of the metrics they are declared for, in the same
+unit, never alone and never on another metric (a bound on the secret key rate
+does not go over the sifted rate). A declared reference in the unit of the x axis,
+read from the parameter's name (`distance_km` → km), is a position on that axis:
+a vertical line, named with its value in the caption (the analytic asymptotic and
+finite-key reaches on the key rate against distance). A suite's own summaries of
 samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
 Suites appear in scenario order, and within a suite the metrics with reference
 curves come first: the key rate against distance before its by-products.
-A reference in the unit of the x axis, read from the parameter's name (`distance_km` → km), is a
-position on that axis: drawn as a vertical line and named with its value in the caption (the
-analytic asymptotic and finite-key reaches on the key rate against distance).
 Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
 what 1 000 do.
 """
@@ -40,11 +40,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from harness.metrics import higher_is_better, is_timeline
+from harness.metrics import Declarations, higher_is_better, is_timeline
 from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
-REFERENCE = re.compile(r"^(?:analytic|expected|theory)_|_bound(?:_|$)|_expected$")
 INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
 MANY_SAMPLES = 20
 MAX_LINES = 10
@@ -152,12 +151,12 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     unit = str(g["unit"].iloc[0])
     positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
     refs = refs[refs["unit"] == unit]
-    named = []
+    at_x = []
     for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
         at = float(part["value"].median())
         ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
                    label=f"{ref} ({vendor})")
-        named.append(f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}")
+        at_x.append(f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}")
     drawn: set[tuple] = set()
     styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
@@ -174,8 +173,11 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     ax.set_xlabel(x)
     ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
     _legend(ax)
-    caption = (f"median per {x}, band p25–p75" + ("; dashed/dotted: reference curves" if len(refs) else "")
-               + (f"; vertical lines: {'; '.join(named)}" if named else "") + log_note)
+    named = ", ".join(sorted(set(refs["metric"])))
+    caption = (f"median per {x}, band p25–p75"
+               + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
+                  if len(refs) else "")
+               + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "") + log_note)
     return to_svg(fig), caption
 
 
@@ -304,11 +306,12 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     return to_svg(fig), f"median {metric} [{unit}] per row and vendor; green = best in its row{shown}"
 
 
-def _reference_for(ref: str, metrics: set[str]) -> str | None:
-    """The one metric a reference belongs to (`qber_rise_expected` → `qber_rise`), or None when it
-    bounds every metric of its unit (`plob_bound_bps` on every key rate)."""
-    stripped = re.sub(r"^expected_|_expected$", "", ref)
-    return stripped if stripped != ref and stripped in metrics else None
+def _references(declarations: Declarations | None) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(suite, reference metric) → the metrics of that suite it is declared a reference for."""
+    if declarations is None:
+        return {}
+    return {(suite, name): m.reference_for for suite, metrics in declarations.by_suite.items()
+            for name, m in metrics.items() if m.reference_for}
 
 
 def _free_text(col: pd.Series) -> bool:
@@ -331,24 +334,22 @@ class Evidence:
 
 def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: list[str] = (),
                    suite_order: list[str] = (), sampled: dict[tuple[str, str], int] | None = None,
-                   marks: list[Mark] = ()) -> Evidence:
+                   marks: list[Mark] = (), declarations: Declarations | None = None) -> Evidence:
     """Plots of every suite × metric; case parameters give axes, panels and lines. Labels (a case's
     per-row results such as the conformance check's name) give them only when no parameter varies.
     Each suite gets its share of MAX_PLOTS, so a suite with many metrics cannot crowd out the next.
     The metrics success criteria judge (`marks`) come first, outside the budget, with their threshold
     and target drawn; a metric with one value in every sample is stated, not drawn.
     `sampled`: suite × metric → its true sample count, where `rows` hold a subsample of them
-    (harness.rundata.RunData.plot_rows); the caption says so."""
+    (harness.rundata.RunData.plot_rows); the caption says so. `declarations`: the run's metric
+    declarations, which say which metric is a reference curve for which (none without them)."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
-    references = ok[ok["metric"].str.contains(REFERENCE)]
     metrics_of = {suite: set(part) for suite, part in ok.groupby("suite")["metric"]}
     plots: list[Plot] = []
     groups = dict(iter(ok.groupby(["suite", "metric"], sort=True)))
-    unit_of = {key: str(g["unit"].iloc[0]) for key, g in groups.items()}
-    refs_of = {(s, m): _reference_for(m, metrics_of[s]) for s, m in groups if REFERENCE.search(m)}
-    owned = {(s, target) for (s, _), target in refs_of.items() if target is not None}
-    bounded = {(s, unit_of[(s, m)]) for (s, m), target in refs_of.items() if target is None}
+    refs_of = {key: targets for key, targets in _references(declarations).items() if key in groups}
+    owned = {(s, target) for (s, _), targets in refs_of.items() for target in targets}
 
     def marks_of(suite: str, metric: str) -> list[Mark]:
         return [m for m in marks if m.metric == metric and m.suite in (None, suite)
@@ -357,12 +358,12 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     def priority(key: tuple[str, str]) -> tuple:
         suite, metric = key
         rank = suite_order.index(suite) if suite in suite_order else len(suite_order)
-        has_ref = (suite, metric) in owned or (suite, unit_of[key]) in bounded
+        has_ref = key in owned
         judged = [i for i, m in enumerate(marks) if m in marks_of(suite, metric)]
         return (min(judged) if judged else len(marks), rank, suite, not has_ref, metric)
 
     drawable = [k for k in sorted(groups, key=priority) if not (
-        REFERENCE.search(k[1]) or INTERVAL.search(k[1])
+        k in refs_of or INTERVAL.search(k[1])
         or (k[1].endswith("_mean") and k[1][:-5] in metrics_of[k[0]]))]  # a suite's mean of its samples
     share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
     per_suite: dict[str, int] = {}
@@ -389,20 +390,37 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
         numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
         unit = str(g["unit"].iloc[0])
-        axis_units = {c.rsplit("_", 1)[1] for c in numeric_x if "_" in c} - {unit}
-        refs = references[(references["suite"] == suite) & references["unit"].isin({unit, *axis_units})]
-        mine = {r for r in set(refs["metric"]) if _reference_for(r, metrics_of[suite]) in (None, metric)}
-        refs = refs[refs["metric"].isin(mine)]
+        mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
+        refs = pd.concat(mine) if mine else g.iloc[0:0]
+        # Another unit cannot share the value axis; the x axis's unit is a position on it (a reach).
+        axis_units = {c.rsplit("_", 1)[1] for c in numeric_x if "_" in c}
+        refs = refs[refs["unit"].isin({unit, *axis_units})]
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks)
+            note = _label_note(part, [c for c in label_columns if c not in varying])
             if sampled and (suite, metric) in sampled:
-                note = (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
-                        f"{sampled[(suite, metric)]} samples")
+                note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
+                         f"{sampled[(suite, metric)]} samples")
+            if note:
                 drawn = [replace(p, caption=p.caption + note) for p in drawn]
             plots += drawn
             if not mine_marks:
                 per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
     return Evidence(plots, omitted, constants)
+
+
+def _label_note(g: pd.DataFrame, labels: list[str]) -> str:
+    """What the rows of one plot say about themselves and differ in, though no axis shows it (an
+    adapter's secret-key encoding: a seed beside a full key), so like is not read as like."""
+    notes = []
+    for col in labels:
+        if col not in g.columns or _free_text(g[col]) or g[col].dropna().nunique() < 2:
+            continue
+        per_vendor = g.dropna(subset=[col]).groupby("vendor", sort=True)[col].agg(
+            lambda v: "/".join(sorted(set(map(str, v)))))
+        notes.append(f"; the rows differ in {col} ({'; '.join(f'{v}: {t}' for v, t in per_vendor.items())}): "
+                     f"values of a different {col} are not like for like")
+    return "".join(notes)
 
 
 def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):

@@ -7,8 +7,8 @@ comparison, the first few metrics of the run. Needs three runs or more.
 
 from __future__ import annotations
 
-from harness.compare import Comparison
-from harness.history import case_medians, runs, steps
+from harness.evaluation.compare import Comparison
+from harness.evaluation.history import case_medians, runs, steps
 from harness.report.plots import Plot, _slug
 from harness.report.svg import figure, styled, to_svg
 from harness.rundata import RunData

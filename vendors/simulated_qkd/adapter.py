@@ -150,7 +150,7 @@ class SimulatedQKDAdapter(Adapter):
     # --- the same link over ETSI GS QKD 014 ---
     def etsi014_endpoints(self) -> Etsi014Endpoints:
         if self._served is None:
-            from vendors.simulated_qkd.certs import make_test_pki
+            from harness.etsi014_pki import make_test_pki
 
             self._pki_dir = tempfile.TemporaryDirectory(prefix="qsbench-kme-pki-")
             served = ServedLink(self.link, make_test_pki(self._pki_dir.name),

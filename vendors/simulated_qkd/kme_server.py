@@ -25,7 +25,7 @@ import uvicorn
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from vendors.simulated_qkd.certs import TestPki
+from harness.etsi014_pki import TestPki
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
 from vendors.simulated_qkd.kme_app import KmeApi, KmeLimits, LinkDirectory, make_kme_app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from harness.adapters import Etsi014Endpoints
-from vendors.simulated_qkd.certs import TestPki
+from harness.etsi014_pki import TestPki
 from vendors.simulated_qkd.keystore import End
 from vendors.simulated_qkd.kme_app import KmeLimits, LinkDirectory
 from vendors.simulated_qkd.kme_server import LOOPBACK, KmeServer, KmeUrls

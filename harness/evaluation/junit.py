@@ -19,8 +19,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.compare import FAILING, Comparison
-from harness.criteria import Verdict
+from harness.evaluation.compare import FAILING, Comparison
+from harness.evaluation.criteria import Verdict
 
 UNJUDGED = ("too few repeats", "host unstable", "undeclared")
 

@@ -27,7 +27,7 @@ how it is judged (`harness.metrics`; nothing is read from the name):
   than two repeats on a side with no history is "too few repeats", never
   "unchanged".
 - a timing of an experiment whose repeats broke pyperf's stability rules in
-  this run or the newest baseline run (`harness.stability`) is "host unstable":
+  this run or the newest baseline run (`harness.evaluation.stability`) is "host unstable":
   reported, not flagged.
 - a case that was ok in the newest baseline run and now failed, timed out, is
   n/a or is missing from this run entirely is a regression (`status`,
@@ -44,15 +44,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from harness.criteria_spec import RegressionPolicy
-from harness.history import repeat_tables, run_repeat_tables, runs
+from harness.evaluation.criteria_spec import RegressionPolicy
+from harness.evaluation.history import repeat_tables, run_repeat_tables, runs
+from harness.evaluation.stability import is_timing, judge
 from harness.metrics import Declarations
 from harness.rundata import RunData, RunDirError, load
-from harness.stability import is_timing, judge
 from harness.store import CASE_STATUS_METRIC, RunStore
 from harness.suite import Metric
 
-FLAGGED = ("regression", "improvement")
 FAILING = ("regression", "status", "case missing")
 HISTORY_RUNS = 3  # from this many baseline runs on, run-to-run variance comes from the history
 HISTORY_DEFAULT = 10  # `--baseline history` without :N
@@ -198,7 +197,7 @@ def _unstable(repeats: pd.DataFrame, declarations: Declarations) -> dict[tuple[s
 def compare_tables(cur_repeats: pd.DataFrame, cur_status: pd.DataFrame, base_repeats: pd.DataFrame,
                    base_status: pd.DataFrame, newest: str, policy: RegressionPolicy,
                    declarations: Declarations) -> list[Change]:
-    """Every change between this run's tables and the baseline runs' (see `harness.history.repeat_tables`).
+    """Every change between this run's tables and the baseline runs' (see `history.repeat_tables`).
 
     `base_repeats` and `base_status` hold every baseline run; `newest` names the newest of them, the
     one statuses, deterministic values and missing metrics are compared with.

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
         Example: qsbench kme certs ./kme-pki
         """
-        from vendors.simulated_qkd.certs import make_test_pki
+        from harness.etsi014_pki import make_test_pki
 
         pki = make_test_pki(directory)
         typer.echo(f"CA: {pki.ca_cert}")
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
 
         Example: qsbench kme serve --profile gys-2004 --fibre-km 50 --port 8443 --certs ./kme-pki
         """
-        from vendors.simulated_qkd.certs import load_test_pki
+        from harness.etsi014_pki import load_test_pki
         from vendors.simulated_qkd.core_source import CoreKeySource
         from vendors.simulated_qkd.keystore import LinkKeyStore, StoreUnusable
         from vendors.simulated_qkd.link import SimulatedLink

@@ -30,6 +30,18 @@ def table(title: str, columns: tuple[str, ...] | list[str], prose: tuple[str, ..
     return t
 
 
+def listing(columns: tuple[str, ...] | list[str], rows: list[list[str]], right: tuple[str, ...] = ()) -> str:
+    """Plain aligned columns under a header: for listings of thousands of lines (a rich Table takes
+    about a millisecond a row to lay out), one line per row, never wrapped."""
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+
+    def line(cells: list[str] | tuple[str, ...]) -> str:
+        return "  ".join(cell.rjust(w) if col in right else cell.ljust(w)
+                         for col, cell, w in zip(columns, cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(columns), "  ".join("─" * w for w in widths), *map(line, rows)])
+
+
 class Notes:
     """Long texts (a library's 900-character install hint) printed once, referred to by number.
 

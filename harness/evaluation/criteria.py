@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import stats, units
-from harness.criteria_spec import Criterion, Scalar
+from harness.evaluation import stats, units
+from harness.evaluation.criteria_spec import Criterion, Scalar
 from harness.store import CASE_STATUS_METRIC
 
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}

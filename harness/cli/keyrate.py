@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from harness.console import stdout_console
+from harness.cli.console import stdout_console
 
 if TYPE_CHECKING:  # numpy and the QKD core are imported when the command runs, not by `qsbench --help`
     import numpy as np

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness import units
+from harness.evaluation import units
 from harness.metrics import Declarations
 from harness.suite import Metric
 

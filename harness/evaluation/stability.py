@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness import units
-from harness.history import run_repeat_tables
+from harness.evaluation import units
+from harness.evaluation.history import run_repeat_tables
 from harness.metrics import Declarations
 
 STDEV_LIMIT = 0.10  # of the mean of the repeat medians
@@ -69,7 +69,7 @@ def rule_broken(medians: np.ndarray) -> str | None:
 def judge(repeats: pd.DataFrame, declarations: Declarations) -> tuple[list[Unstable], int, int]:
     """(unstable experiments × timings, how many were judged, how many could not be: one repeat).
 
-    `repeats` is one run's table from `harness.history.repeat_tables`.
+    `repeats` is one run's table from `harness.evaluation.history.repeat_tables`.
     """
     unstable: list[Unstable] = []
     judged = unjudged = 0

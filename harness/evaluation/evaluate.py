@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.criteria import Verdict, run_verdicts
+from harness.evaluation.criteria import Verdict, run_verdicts
+from harness.evaluation.scorecard import Scorecard, build
 from harness.rundata import RunData, load
-from harness.scorecard import Scorecard, build
 
 
 @dataclass(frozen=True)

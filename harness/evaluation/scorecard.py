@@ -13,6 +13,15 @@ vendors (`vendors:`) are left out of the scorecard, since they cannot compare.
 Ranking: vendors that pass every mandatory gate first, by total score; vendors
 that fail a gate after them, marked, never hidden.
 
+Uncertainty: a score carries the uncertainty of its statistic. The scoring
+function is monotone in the statistic, so a criterion's score interval is the
+score at each end of the statistic's 95 % interval (a pass/fail criterion whose
+interval straddles the threshold scores anywhere in [0, 100]); a total's
+interval is the weighted sum of those ends, i.e. the range the total takes with
+every statistic anywhere in its interval. Two neighbours in the ranking whose
+total intervals overlap, on the same side of the gates, are not separated by
+the data: the scorecard says so (`Step.by == "overlap"`).
+
 Sensitivity: every criterion weight and every category weight is moved by
 ±20 % with the others rescaled to keep the sum; a perturbation that reorders
 the ranking is listed, and criteria whose perturbation reorders it "decide" it.
@@ -20,29 +29,47 @@ the ranking is listed, and criteria whose perturbation reorders it "decide" it.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from itertools import pairwise
 
-from harness import units
-from harness.criteria import Verdict
-from harness.criteria_spec import DEFAULT_CATEGORIES, Criterion
+from harness.evaluation import units
+from harness.evaluation.criteria import Verdict
+from harness.evaluation.criteria_spec import DEFAULT_CATEGORIES, Criterion
 
 SENSITIVITY = 0.20
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+def _score_at(verdict: Verdict, threshold: float, statistic: float) -> float:
+    """The score the verdict's criterion gives `statistic` against `threshold` (the evidence's unit)."""
+    crit = verdict.criterion
+    if crit.target_quantity is None:
+        return 100.0 if _OPS[crit.op](statistic, threshold) else 0.0
+    value, symbol = crit.target_quantity
+    if symbol is not None and verdict.evidence.unit is not None and symbol != verdict.evidence.unit:
+        value = units.convert(value, symbol, verdict.evidence.unit)
+    fraction = (statistic - threshold) / (value - threshold)
+    return float(min(max(fraction, 0.0), 1.0) * 100.0)
 
 
 def criterion_score(verdict: Verdict) -> float:
-    crit = verdict.criterion
     if verdict.outcome == "n/a":
         return 0.0
-    target = crit.target_quantity
-    if target is None or verdict.evidence.value is None or verdict.threshold is None:
+    if verdict.evidence.value is None or verdict.threshold is None:  # failed cases: the verdict alone
         return 100.0 if verdict.outcome == "pass" else 0.0
-    value, symbol = target
-    if symbol is not None and verdict.evidence.unit is not None and symbol != verdict.evidence.unit:
-        value = units.convert(value, symbol, verdict.evidence.unit)
-    span = value - verdict.threshold
-    fraction = (verdict.evidence.value - verdict.threshold) / span
-    return float(min(max(fraction, 0.0), 1.0) * 100.0)
+    return _score_at(verdict, verdict.threshold, verdict.evidence.value)
+
+
+def score_interval(verdict: Verdict) -> tuple[float, float]:
+    """The scores at the ends of the statistic's 95 % interval (and at the statistic itself, which a
+    percentile interval need not contain); the score alone where there is no interval."""
+    score = criterion_score(verdict)
+    ci, threshold = verdict.evidence.ci, verdict.threshold
+    if verdict.outcome == "n/a" or verdict.evidence.value is None or threshold is None or ci is None:
+        return score, score
+    ends = [score, *(_score_at(verdict, threshold, x) for x in ci)]
+    return min(ends), max(ends)
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,18 @@ class VendorScore:
     by_category: dict[str, float]  # weighted contribution of each category to `total`
     scores: dict[str, float]  # criterion id → 0–100
     failed_gates: tuple[str, ...]  # criterion ids
+    total_interval: tuple[float, float]  # `total` with every statistic at the ends of its interval
+    intervals: dict[str, tuple[float, float]]  # criterion id → score interval
+
+
+@dataclass(frozen=True)
+class Step:
+    """Two neighbours in the ranking and what puts the upper one first."""
+
+    upper: str
+    lower: str
+    by: str  # "gates": the lower fails a gate the upper meets; "scores": disjoint total intervals;
+    # "overlap": the total intervals overlap, so the data do not support this order
 
 
 @dataclass(frozen=True)
@@ -72,6 +111,12 @@ class Scorecard:
     decisive: tuple[str, ...]  # criterion ids whose ±20 % reorders the ranking
     drivers: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...]  # (upper, lower, top contributions)
     unscored: tuple[str, ...]  # criterion ids left out, with vendor restrictions
+    steps: tuple[Step, ...]  # one per neighbouring pair in the ranking
+
+    @property
+    def weights_decide(self) -> bool:
+        """Whether any neighbour pair is ordered by the scores (so by the weights), not by the gates."""
+        return any(s.by != "gates" for s in self.steps)
 
     @property
     def ranking(self) -> tuple[str, ...]:
@@ -112,9 +157,11 @@ def build(verdicts: list[Verdict], categories: dict[str, float] | None) -> Score
     criteria = list({v.criterion.id: v.criterion for v in scored}.values())
     weights = effective_weights(criteria, categories)
     scores: dict[str, dict[str, float]] = {}
+    intervals: dict[str, dict[str, tuple[float, float]]] = {}
     gated: dict[str, tuple[str, ...]] = {}
     for v in scored:
         scores.setdefault(v.vendor, {})[v.criterion.id] = criterion_score(v)
+        intervals.setdefault(v.vendor, {})[v.criterion.id] = score_interval(v)
         gated.setdefault(v.vendor, ())
         if v.gate_failed:
             gated[v.vendor] += (v.criterion.id,)
@@ -127,7 +174,18 @@ def build(verdicts: list[Verdict], categories: dict[str, float] | None) -> Score
         by_cat: dict[str, float] = {}
         for cid, s in scores[vendor].items():
             by_cat[category_of[cid]] = by_cat.get(category_of[cid], 0.0) + weights[cid] * s
-        vendors.append(VendorScore(vendor, i, total, by_cat, scores[vendor], gated[vendor]))
+        mine = intervals[vendor]
+        total_interval = (sum(weights[c] * lo for c, (lo, _) in mine.items()),
+                          sum(weights[c] * hi for c, (_, hi) in mine.items()))
+        vendors.append(VendorScore(vendor, i, total, by_cat, scores[vendor], gated[vendor], total_interval,
+                                   mine))
+    steps = []
+    for upper, lower in pairwise(vendors):
+        if bool(upper.failed_gates) != bool(lower.failed_gates):
+            by = "gates"
+        else:
+            by = "scores" if upper.total_interval[0] > lower.total_interval[1] else "overlap"
+        steps.append(Step(upper.vendor, lower.vendor, by))
 
     groups = [(f"criterion {c.id}", {c.id}) for c in criteria]
     groups += [(f"category {cat}", {c.id for c in criteria if c.category == cat})
@@ -149,4 +207,4 @@ def build(verdicts: list[Verdict], categories: dict[str, float] | None) -> Score
                        for cid in scores[upper]), key=lambda item: -item[1])
         drivers.append((upper, lower, tuple((cid, gap) for cid, gap in gaps[:3] if gap > 0)))
     return Scorecard(tuple(vendors), weights, category_of, tuple(perturbations), tuple(decisive),
-                     tuple(drivers), unscored)
+                     tuple(drivers), unscored, tuple(steps))

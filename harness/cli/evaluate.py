@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from harness.console import stdout_console
+from harness.cli.console import stdout_console
 
 # Imported by each command when it runs (scipy, pandas and DuckDB take seconds), so `qsbench --help`
 # does not pay for them.
@@ -44,6 +44,13 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
+def _ranked(score) -> str:
+    """`vendor total [low, high]` of a `harness.evaluation.scorecard.VendorScore`, gate failures marked."""
+    lo, hi = score.total_interval
+    return (f"{score.vendor} {score.total:.1f} [{lo:.1f}, {hi:.1f}]"
+            + (" [red](gate failed)[/]" if score.failed_gates else ""))
+
+
 def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")]) -> None:
     """Print the success-criteria verdicts of a run; exit 1 when a mandatory criterion is not met.
 
@@ -52,10 +59,10 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
 
     Example: [bold]qsbench verdicts results/20261124T120000Z-pilot-1a2b[/bold]
     """
-    from harness.console import Notes
-    from harness.console import table as console_table
-    from harness.evaluation import evaluate_run
-    from harness.summary import fmt
+    from harness.cli.console import Notes
+    from harness.cli.console import table as console_table
+    from harness.evaluation.evaluate import evaluate_run
+    from harness.evaluation.summary import fmt
 
     ev = evaluate_run(_load(run_dir))
     if not ev.verdicts:
@@ -74,9 +81,13 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
     out.print(table)
     notes.print(out)
     if ev.scorecard is not None and len(ev.scorecard.vendors) > 1:
-        out.print("ranking: " + " > ".join(
-            f"{s.vendor} {s.total:.1f}" + (" [red](gate failed)[/]" if s.failed_gates else "")
-            for s in ev.scorecard.vendors))
+        card = ev.scorecard
+        text = [_ranked(card.vendors[0])]
+        for step, s in zip(card.steps, card.vendors[1:], strict=True):
+            text += [" [yellow]≈[/] " if step.by == "overlap" else " > ", _ranked(s)]
+        out.print("ranking: " + "".join(text))
+        if any(step.by == "overlap" for step in card.steps):
+            out.print("[yellow]≈: score intervals overlap, so the data do not support that order[/]")
     for v in ev.gate_failures:
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
         out.print(notes.ref(v.reason), markup=False, highlight=False)
@@ -109,12 +120,12 @@ def compare_cmd(
 
     Example: [bold]qsbench compare results/RUN --baseline history:7 --metric-threshold handshake_ms=0.2[/bold]
     """
-    from harness import junit
-    from harness.compare import compare, resolve_baseline
-    from harness.console import table as console_table
-    from harness.criteria_spec import RegressionPolicy
+    from harness.cli.console import table as console_table
+    from harness.evaluation import junit
+    from harness.evaluation.compare import compare, resolve_baseline
+    from harness.evaluation.criteria_spec import RegressionPolicy
+    from harness.evaluation.summary import fmt
     from harness.rundata import RunDirError
-    from harness.summary import fmt
 
     current = _load(run_dir)
     try:
@@ -168,9 +179,11 @@ def history(
 
     Example: [bold]qsbench history handshake_ms --where group=X25519MLKEM768 --plot h.svg[/bold]
     """
-    from harness.console import table as console_table
-    from harness.history import query, steps
-    from harness.summary import fmt
+    import numpy as np
+
+    from harness.cli.console import listing
+    from harness.evaluation.history import query, steps
+    from harness.evaluation.summary import fmt
 
     try:
         series = query(results, metric, _pairs(where or [], "--where"), by, scenario)
@@ -181,12 +194,13 @@ def history(
         out.print(f"no ok rows of {metric} under {results}")
         raise typer.Exit(1)
     keys = ["vendor", *(by or [])]
-    table = console_table(f"{metric} per run", ("run", "started", *keys, "n", "cases", "median", "p25–p75"))
-    for _, r in series.iterrows():
-        table.add_row(r["run_id"], str(r["started"]), *[str(r[k]) for k in keys], str(r["n"]),
-                      str(r["cases"]), fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}")
-    out.print(table)
+    rows = [[r["run_id"], str(r["started"]), *[str(r[k]) for k in keys], str(r["n"]), str(r["cases"]),
+             fmt(r["median"]), f"{fmt(r['p25'])}–{fmt(r['p75'])}"] for r in series.to_dict("records")]
+    out.print(f"{metric} per run", style="bold")
+    out.print(listing(("run", "started", *keys, "n", "cases", "median", "p25–p75"), rows,
+                      right=("n", "cases", "median")), markup=False, highlight=False, soft_wrap=True)
     for key, part in series.groupby(keys, sort=True):
+        part = part[np.isfinite(part["median"].to_numpy(dtype=float))]  # an infinite value has no level
         for step in steps(part["median"].to_numpy(), threshold):
             run = part["run_id"].iloc[step.index]
             change = "" if step.change is None else f" ({step.change:+.1%})"

@@ -12,12 +12,10 @@ from typing import Annotated
 
 import typer
 
-from harness import cli_eval
-from harness.cli_boundary import EXIT_BAD_INPUT, GuardedGroup
-from harness.cli_keyrate import register as register_keyrate
-from harness.cli_kme import register as register_kme
-from harness.cli_netem import register as register_netem
-from harness.console import Notes, stderr_console, stdout_console
+from harness.cli import evaluate as evaluation_commands
+from harness.cli import keyrate, netem
+from harness.cli.boundary import EXIT_BAD_INPUT, GuardedGroup
+from harness.cli.console import Notes, stderr_console, stdout_console
 
 # Every command imports what it needs when it runs, so `--help` and `validate` start fast:
 # scipy, pandas, pyarrow and the suites are imported only by the commands that use them.
@@ -61,7 +59,7 @@ def vendors(as_json: Annotated[bool, typer.Option("--json", help="machine-readab
 
     Example: [bold]qsbench vendors --json[/bold]
     """
-    from harness.console import table
+    from harness.cli.console import table
     from harness.registry import adapter_names, vendor_info
 
     infos = [vendor_info(name) for name in adapter_names()]
@@ -178,7 +176,8 @@ def run(
     """
     from datetime import UTC, datetime
 
-    from harness import stability
+    from harness import digest
+    from harness.evaluation import stability
     from harness.manifest import host_state
     from harness.runner import Runner
 
@@ -212,6 +211,7 @@ def run(
             err.print(f"interrupted; measured cases are kept. Finish with: "
                       f"qsbench run {scenario} --resume {store.run_dir}", markup=False)
             raise typer.Exit(130) from None
+    digest.write(store.run_dir)  # what history and comparisons read of this run
     manifest = store.manifest
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.setdefault("host_state", {"start": None})["end"] = host_state()
@@ -268,7 +268,7 @@ def _entered(cluster):
 
 def _print_gates(run_dir: Path) -> bool:
     """Judge the scenario's success criteria; True when a mandatory one is not met."""
-    from harness.evaluation import evaluate
+    from harness.evaluation.evaluate import evaluate
 
     ev = evaluate(run_dir)
     if ev.verdicts:
@@ -289,9 +289,9 @@ def _cell(value: object) -> str:
 
 def _print_summary(run_dir: Path) -> Path:
     """One table per suite, with only the parameters that suite's rows use; booleans as counts."""
-    from harness.console import table
+    from harness.cli.console import table
+    from harness.evaluation.summary import declared_better, fmt, outcome, write_summary
     from harness.store import RunStore
-    from harness.summary import declared_better, fmt, outcome, write_summary
 
     summary, bad, path = write_summary(run_dir)
     manifest = RunStore(run_dir).manifest
@@ -339,7 +339,7 @@ def report(
 
     Example: [bold]qsbench report results/20261124T120000Z-demo-1a2b --baseline latest[/bold]
     """
-    from harness.compare import latest_baseline
+    from harness.evaluation.compare import latest_baseline
     from harness.report import render
     from harness.rundata import RunDirError
 
@@ -356,8 +356,25 @@ def report(
         print(path)
 
 
-for _register in (register_keyrate, register_netem, register_kme, cli_eval.register):
-    _register(app)
+COMMAND_GROUP = "qsbench.commands"
+
+
+def _register_plugin_commands() -> None:
+    """Commands a plugin brings (the simulated device's `kme`) register through an entry point,
+    `register(app)`, as adapters and suites do: the engine's CLI names no vendor."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=COMMAND_GROUP):
+        try:
+            ep.load()(app)
+        except Exception as exc:  # a broken plugin costs its own commands, not the whole CLI
+            print(f"qsbench: commands of plugin {ep.name!r} ({ep.value}) not available: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+for _module in (keyrate, netem, evaluation_commands):
+    _module.register(app)
+_register_plugin_commands()
 
 
 def main() -> None:

@@ -1,4 +1,7 @@
-"""A test PKI for the ETSI GS QKD 014 server: one CA, KME server certificates, SAE client certificates.
+"""A test PKI for ETSI GS QKD 014 links: one CA, KME server certificates, SAE client certificates.
+
+Shared by the simulated device (which serves with it) and the conformance suite (which makes a
+rogue CA with it to check that a foreign SAE certificate is refused), so it lives in the engine.
 
 ETSI 014 authenticates both sides with certificates; the SAE's identity is the
 common name of its client certificate. Keys are ECDSA P-256 (fast to make, accepted

@@ -1,0 +1,2 @@
+"""Judging a run: criteria and verdicts, statistics, units, the scorecard, comparison with earlier
+runs, history, host stability, the summary and JUnit output."""
