@@ -57,16 +57,16 @@ def test_blocked_fft_is_bit_exact(monkeypatch: pytest.MonkeyPatch, fft_backend: 
 
 
 @pytest.mark.parametrize("exact", [True, False])
-@pytest.mark.parametrize(("n", "m"), [(5000, 3000), (4001, 999), (999, 4001), (2500, 2500)])
+@pytest.mark.parametrize(("n", "m"), [(1100, 650), (801, 199), (199, 801), (500, 500)])
 def test_streamed_tiles_are_bit_exact(monkeypatch: pytest.MonkeyPatch, fft_backend: str, n: int, m: int,
                                       exact: bool) -> None:
     # Small tiles and blocks send these shapes through the bounded-memory path, with ragged last
     # tiles; a negative tolerance also sends every tile through the exact fallback.
-    monkeypatch.setattr(privacy, "_STREAM_BLOCK", 1000)
-    monkeypatch.setattr(privacy, "_BLOCK", 256)
+    monkeypatch.setattr(privacy, "_STREAM_BLOCK", 200)
+    monkeypatch.setattr(privacy, "_BLOCK", 64)
     if not exact:
         monkeypatch.setattr(privacy, "_EXACT_TOLERANCE", -1.0)
-    assert privacy._blocked_bytes(n, m) > 64 * 1000
+    assert privacy._blocked_bytes(n, m) > 64 * 200
     streamed = privacy._streamed
     calls = []
     monkeypatch.setattr(privacy, "_streamed", lambda *a: calls.append(a[0].size) or streamed(*a))

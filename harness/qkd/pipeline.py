@@ -1,9 +1,12 @@
 """One block of decoy-state BB84 from pulses to final key: channel → sifting → parameter
 estimation → error correction → verification → privacy amplification.
 
-* Channel: :func:`harness.qkd.channel.simulate_block` (events, in time order).
-* Sifting: keep the events where Alice's and Bob's bases agree. Basis 0 (Z) carries the key,
-  basis 1 (X) is the test basis and is disclosed whole.
+* Channel: :class:`harness.qkd.channel.BlockStream`, the events of
+  :func:`harness.qkd.channel.simulate_block` in time order, a chunk of one run per generator
+  thread at a time.
+* Sifting, chunk by chunk: keep the events where Alice's and Bob's bases agree. Basis 0 (Z)
+  carries the key, basis 1 (X) is the test basis and is disclosed whole. Only the key bits of
+  both ends outlive their chunk; estimation needs the block's public counts alone.
 * Parameter estimation (Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014)), from the
   observed counts per intensity only: key-basis detections n_Z,k, test-basis detections n_X,k and
   test-basis errors m_X,k give the bounds s_Z,0, s_Z,1 and the phase error φ_Z through
@@ -14,14 +17,21 @@ estimation → error correction → verification → privacy amplification.
   Cascade's QBER estimate is the test basis's (no key bits are spent on it), floored at
   ``QBER_FLOOR`` because Cascade needs a positive estimate.
 * Error correction: Cascade (:func:`harness.qkd.cascade.reconcile`) over frames of at most
-  ``FRAME_BITS`` key bits (memory stays bounded); λ_EC is the sum of parity bits disclosed.
+  ``FRAME_BITS`` key bits, correcting Bob's key in place; λ_EC is the sum of parity bits disclosed.
 * Verification: one Toeplitz tag over the whole corrected key (:mod:`harness.qkd.verify`),
   t = ⌈log2(1/ε_cor)⌉ bits, covered by the log2(2/ε_cor) term of B. A failed block is discarded.
 * Privacy amplification: ℓ = ⌊B − λ_EC⌋ (Lim Eq. 1 with the measured λ_EC; where ε_sec = κ ℓ,
   B is taken at the ε_sec of the final ℓ, the fixed point); ℓ ≤ 0 aborts.
   Otherwise both keys go through one Toeplitz hash with a fresh public seed. Bob's key is hashed
   separately only when it differs from Alice's (possible after a tag collision, probability
-  ≤ ε_cor); when the inputs are equal the hash of one is the hash of the other.
+  ≤ ε_cor); when the inputs are equal the hash of one is the hash of the other. A block too
+  large for the blocked FFT's memory is hashed in bounded-memory tiles (``privacy._streamed``).
+
+Memory is therefore the key bits the block must hold (a byte per key bit at each end, the privacy
+amplification seed, the final keys) plus bounded working sets, never the per-event arrays of the
+whole block (17 bytes a detection): measured with ``benchmarks/pipeline_memory.py``, a 7.8·10^7-bit
+block of high-rate-2023 peaks at 0.84 GB (6.5 GB before streaming), and the same results come out
+bit for bit.
 
 :func:`run_block` returns the final keys of both ends and a :class:`BlockStats` that holds counts,
 rates and timings only, never key bits.
