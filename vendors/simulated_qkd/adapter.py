@@ -151,9 +151,10 @@ class SimulatedQKDAdapter(Adapter):
     def etsi014_endpoints(self) -> Etsi014Endpoints:
         if self._served is None:
             from harness.etsi014_pki import make_test_pki
+            from vendors.simulated_qkd.control import CLIENT_IDS
 
             self._pki_dir = tempfile.TemporaryDirectory(prefix="qsbench-kme-pki-")
-            served = ServedLink(self.link, make_test_pki(self._pki_dir.name),
+            served = ServedLink(self.link, make_test_pki(self._pki_dir.name, sae_ids=CLIENT_IDS),
                                 time_scale=float(self.options.get("time_scale", 1.0)))
             served.start()
             self._served = served

@@ -132,6 +132,10 @@ class SimulatedLink:
         self._faults.clear()
         self.conditions_changed()
 
+    def active_faults(self) -> dict[str, tuple[float, float]]:
+        """kind -> (device time it clears, magnitude) of every fault active now."""
+        return {kind: v for kind, v in list(self._faults.items()) if self._fault_active(kind)}
+
     def _fault_active(self, kind: str) -> bool:
         return self._faults.get(kind, (-math.inf, 0.0))[0] > self.device_time_s
 
