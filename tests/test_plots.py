@@ -203,3 +203,29 @@ def test_sizes_of_different_key_encodings_are_noted_as_such():
     same = df.assign(secret_key_encoding="full key")  # one encoding throughout: nothing to warn of
     (plain,) = evidence_plots(same, ["algorithm"], ["secret_key_encoding"]).plots
     assert "secret_key_encoding" not in plain.caption
+
+
+def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():
+    rows = []
+    for i, km in enumerate((10.0, 50.0, 100.0)):
+        p = {"distance_km": km}
+        rate = [1e6 / (1 + km), 9e5 / (1 + km)]
+        rows += case_rows("r", "key_rate", "dev", p, "secret_key_rate_bps", "bit/s", rate, repeat=3 * i)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_finite_key_reach_km", "km", [151.3],
+                          repeat=3 * i + 1)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_asymptotic_reach_km", "km", [179.5],
+                          repeat=3 * i + 2)
+    declared = Declarations.installed(["key_rate"])
+    drawn = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"],
+                           declarations=declared).plots
+    plots = {p.title: p for p in drawn}
+    assert set(plots) == {"key_rate: secret_key_rate_bps (against distance_km)"}  # reaches never alone
+    plot = plots["key_rate: secret_key_rate_bps (against distance_km)"]
+    assert ("vertical lines: analytic_asymptotic_reach_km (dev) = 179.5 km; "
+            "analytic_finite_key_reach_km (dev) = 151.3 km") in plot.caption
+    assert "analytic_finite_key_reach_km (dev)" in plot.svg
+    # Against a parameter in another unit they are no position on the axis and are not drawn.
+    other = [{**r, "distance_km": None, "loss_db": r["distance_km"]} for r in rows]
+    plots = evidence_plots(frame(other, {"loss_db": "float64", "distance_km": "float64"}), ["loss_db"],
+                           declarations=declared).plots
+    assert plots and all("reach" not in p.caption and "reach" not in p.svg for p in plots)

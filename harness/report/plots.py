@@ -21,7 +21,10 @@ For every suite × metric with ok rows:
 Reference curves are what a suite declares them to be (`Metric.reference_for`):
 drawn dashed on the plots of the metrics they are declared for, in the same
 unit, never alone and never on another metric (a bound on the secret key rate
-does not go over the sifted rate). A suite's own summaries of
+does not go over the sifted rate). A declared reference in the unit of the x axis,
+read from the parameter's name (`distance_km` → km), is a position on that axis:
+a vertical line, named with its value in the caption (the analytic asymptotic and
+finite-key reaches on the key rate against distance). A suite's own summaries of
 samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
 Suites appear in scenario order, and within a suite the metrics with reference
 curves come first: the key rate against distance before its by-products.
@@ -145,6 +148,15 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
                 color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
+    unit = str(g["unit"].iloc[0])
+    positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
+    refs = refs[refs["unit"] == unit]
+    at_x = []
+    for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
+        at = float(part["value"].median())
+        ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
+                   label=f"{ref} ({vendor})")
+        at_x.append(f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}")
     drawn: set[tuple] = set()
     styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
@@ -164,7 +176,8 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     named = ", ".join(sorted(set(refs["metric"])))
     caption = (f"median per {x}, band p25–p75"
                + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
-                  if len(refs) else "") + log_note)
+                  if len(refs) else "")
+               + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "") + log_note)
     return to_svg(fig), caption
 
 
@@ -379,7 +392,9 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         unit = str(g["unit"].iloc[0])
         mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
         refs = pd.concat(mine) if mine else g.iloc[0:0]
-        refs = refs[refs["unit"] == unit]  # another unit cannot share the axis
+        # Another unit cannot share the value axis; the x axis's unit is a position on it (a reach).
+        axis_units = {c.rsplit("_", 1)[1] for c in numeric_x if "_" in c}
+        refs = refs[refs["unit"].isin({unit, *axis_units})]
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks)
             note = _label_note(part, [c for c in label_columns if c not in varying])
