@@ -64,7 +64,7 @@ from harness.registry import UnknownPlugin, adapter_class
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites._hybrid_kdf import Source, session_key
 from suites.qkd_time import let_time_pass, wait_for_keys
-from suites.recovery import FaultDriver, FaultStep
+from suites.recovery import FaultDriver, FaultStep, check_schedule
 
 GROUP = "X25519MLKEM768"  # the hybrid share; a PQC component from any other group is a weakening
 EXPORTER_LABEL = b"EXPORTER-qsbench-fallback-rekey"
@@ -111,10 +111,7 @@ class FallbackParams(SuiteParams):
     def _fits(self) -> FallbackParams:
         if self.case_s / self.rekey_interval_s > 10_000:
             raise ValueError("case_s / rekey_interval_s exceeds 10000 rekeys")
-        for i, f in enumerate(self.faults):
-            if f.at_s + f.duration_s + self.rekey_interval_s > self.case_s:
-                raise ValueError(f"faults.{i}: ends at {f.at_s + f.duration_s:g} s; case_s must leave at "
-                                 "least one rekey after it")
+        check_schedule(self.faults, self.case_s, self.rekey_interval_s, "rekey")
         return self
 
 

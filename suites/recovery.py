@@ -86,6 +86,14 @@ class FaultStep(BaseModel):
         return self
 
 
+def check_schedule(faults: list[FaultStep], case_s: float, step_s: float, step: str) -> None:
+    """Every fault must end a whole `step` (tick, rekey) before the case does, so its end is seen."""
+    for i, f in enumerate(faults):
+        if f.at_s + f.duration_s + step_s > case_s:
+            raise ValueError(f"faults.{i}: ends at {f.at_s + f.duration_s:g} s; case_s must leave at "
+                             f"least one {step} after it to see the recovery")
+
+
 class RecoveryParams(SuiteParams):
     faults: list[FaultStep] = Field(min_length=1, description="the fault schedule: one case per entry")
     case_s: float = Field(300.0, gt=0, le=86_400, description="link time per case")
@@ -99,10 +107,8 @@ class RecoveryParams(SuiteParams):
     def _fits(self) -> RecoveryParams:
         if self.case_s / self.tick_s > 100_000:
             raise ValueError("case_s / tick_s exceeds 100000 ticks")
+        check_schedule(self.faults, self.case_s, self.tick_s, "tick")
         for i, f in enumerate(self.faults):
-            if f.at_s + f.duration_s + self.tick_s > self.case_s:
-                raise ValueError(f"faults.{i}: ends at {f.at_s + f.duration_s:g} s; case_s must leave at "
-                                 "least one tick after it to see the recovery")
             if f.exhaustion_keys_per_s is not None and f.exhaustion_keys_per_s <= self.consumption_keys_per_s:
                 raise ValueError(f"faults.{i}: exhaustion_keys_per_s must exceed consumption_keys_per_s")
         return self

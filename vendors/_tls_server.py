@@ -6,9 +6,21 @@ from __future__ import annotations
 
 import queue
 import socket
+import struct
 
 from harness.acceptor import Acceptor
 from harness.adapters import TlsHandshakeFailed, TlsSession
+
+SERVER_IO_TIMEOUT_S = 30
+
+
+def blocking(sock: socket.socket) -> None:
+    """An accepted socket as both stacks' servers need it: blocking (OpenSSL needs a blocking
+    descriptor; a Python timeout makes it non-blocking), a stalled client bounded by the kernel's
+    receive timeout instead, no Nagle delay on handshake flights."""
+    sock.settimeout(None)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", SERVER_IO_TIMEOUT_S, 0))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class TlsServerBase:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import struct
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -44,10 +43,9 @@ from harness.adapters import (
     TlsHandshakeFailed,
     TlsSession,
 )
-from vendors._tls_server import PskServerBase, TlsServerBase
+from vendors._tls_server import PskServerBase, TlsServerBase, blocking
 
 _HANDSHAKE, _CERTIFICATE_VERIFY = 22, 15
-_SERVER_IO_TIMEOUT_S = 30
 # What SSL_get0_group_name returns (lower-cased) → canonical name.
 _OPENSSL_GROUP_NAMES = {"x25519": "X25519", "secp256r1": "P-256", "prime256v1": "P-256", "p-256": "P-256",
                         **{name.lower(): name for name in TLS_GROUPS}}
@@ -148,14 +146,6 @@ def _server_context(chain: CertChain, groups: Sequence[str]):
     return ctx
 
 
-def _blocking(sock: socket.socket) -> None:
-    # OpenSSL needs a blocking descriptor (a Python timeout makes it non-blocking), so a stalled
-    # client is bounded by the kernel's receive timeout instead.
-    sock.settimeout(None)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", _SERVER_IO_TIMEOUT_S, 0))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def _group(conn: Any) -> str:
     _, ffi, lib = _ssl()
     raw = ffi.string(lib.SSL_get0_group_name(conn._ssl)).decode()
@@ -174,7 +164,7 @@ class _Server(TlsServerBase):
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         SSL, _, _ = _ssl()
-        _blocking(sock)
+        blocking(sock)
         conn = SSL.Connection(self._ctx, sock)
         conn.set_accept_state()
         try:
@@ -325,7 +315,7 @@ class _PskServer(PskServerBase):
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         SSL, _, lib = _ssl()
-        _blocking(sock)
+        blocking(sock)
         conn = SSL.Connection(self._ctx, sock)
         conn.set_accept_state()
         key = _ssl_key(conn._ssl)

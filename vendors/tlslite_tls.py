@@ -19,7 +19,6 @@ only, never psk_ke, so a PSK handshake always carries a fresh key share; PSKs ar
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from collections.abc import Sequence
 from functools import cache
@@ -40,9 +39,8 @@ from harness.adapters import (
     TlsHandshakeFailed,
     TlsSession,
 )
-from vendors._tls_server import PskServerBase, TlsServerBase
+from vendors._tls_server import SERVER_IO_TIMEOUT_S, PskServerBase, TlsServerBase, blocking
 
-_SERVER_IO_TIMEOUT_S = 30
 _CLASSICAL = {"X25519": "x25519", "P-256": "secp256r1"}
 _HYBRID = {"X25519MLKEM768": "x25519mlkem768", "SecP256r1MLKEM768": "secp256r1mlkem768",
            "SecP384r1MLKEM1024": "secp384r1mlkem1024"}
@@ -130,12 +128,6 @@ def _credentials(chain: CertChain) -> tuple[Any, Any]:
     return certs, parsePEMKey(chain.key_pem.read_text(), private=True, implementations=["python"])
 
 
-def _blocking(sock: socket.socket) -> None:
-    sock.settimeout(None)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", _SERVER_IO_TIMEOUT_S, 0))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def _group_name(curve: int) -> str:
     from tlslite.constants import GroupName
     names = {v: k for k, v in _groups().items()}
@@ -149,7 +141,7 @@ class _Server(TlsServerBase):
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         from tlslite import TLSConnection
-        _blocking(sock)
+        blocking(sock)
         try:
             TLSConnection(sock).handshakeServer(certChain=self._certs, privateKey=self._key,
                                                 settings=self._settings)
@@ -297,10 +289,10 @@ class _PskServer(PskServerBase):
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
         from tlslite import TLSConnection
-        _blocking(sock)
+        blocking(sock)
         try:
             settings, found = self._settings, None
-            for identity in _offered_identities(sock, _SERVER_IO_TIMEOUT_S):
+            for identity in _offered_identities(sock, SERVER_IO_TIMEOUT_S):
                 secret = self._lookup(identity)
                 if secret is not None:
                     settings = settings.validate()  # a copy holding this one key
