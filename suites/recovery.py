@@ -186,7 +186,8 @@ class Recovery(Suite):
         "key_requests": Metric("count", "none", "key requests the application made"),
         "stored_key_count": Metric("keys", "none", "keys held by the KME, one value per tick", timeline=True),
         "key_rate_bps": Metric("bit/s", "higher", "key distilled per tick", timeline=True),
-        "fault_active": Metric("bool", "none", "the fault was active in this tick", timeline=True),
+        "fault_active": Metric("bool", "none", "the fault was active in this tick", timeline=True,
+                               shades=("stored_key_count", "key_rate_bps")),
         "tick_s": Metric("s", "none", "length of one timeline tick"),
     }
 

@@ -35,6 +35,7 @@ from suites.fallback import (
     _run,
     audit,
 )
+from suites.qkd_time import wait_for_keys
 from suites.recovery import FaultDriver, FaultStep
 from tests.qkd_helpers import FixedRateSource
 from vendors.simulated_qkd.adapter import SimulatedQKDAdapter
@@ -430,3 +431,32 @@ def test_rekeys_over_etsi014_https_with_mutual_tls(tmp_path):
         if client is not None:
             client.close()
         device.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_kme_restart_of_the_served_device_under_each_policy(tmp_path):
+    """`qsbench kme serve` killed (SIGKILL) and started again mid-case, seen only through ETSI 014:
+    while it is down qkd_only and hybrid go without a key and qkd_preferred rekeys by ML-KEM;
+    once it is back all three rekey from QKD keys again, none weakened."""
+    from vendors.simulated_qkd.process import ServedProcessAdapter
+
+    adapter = ServedProcessAdapter({"profile": "free-space-ground", "fibre_km": 50, "time_scale": 20,
+                                    "seed": 4, "max_key_count": 400})
+    p = FallbackParams(case_s=20, rekey_interval_s=1, tls_pairs=[("openssl-tls", "tlslite")],
+                       faults=[{"kind": "kme_restart", "at_s": 4, "duration_s": 3}])
+    suite, out = Fallback(), {}
+    try:
+        assert wait_for_keys(adapter, 30, budget_s=90, step_s=0.5) >= 30
+        for case in suite.cases(p):
+            rows = list(suite.measure(adapter, p, case, MeasureContext(1, tmp_path, 120)))
+            out[case["policy"]] = ({r.metric: r.value for r in rows if r.metric not in SERIES},
+                                   [r.value for r in rows if r.metric == "usable_key"])
+    finally:
+        adapter.close()
+    assert adapter.process.lifetimes == 4  # three restarts, one per case
+    for policy, (m, usable) in out.items():
+        assert m["policy_violations"] == 0 and m["key_mismatches"] == 0, policy
+        assert usable[:4] == [1.0] * 4 and usable[-1] == 1.0, (policy, usable)  # keyed before and after
+    assert out["qkd_only"][0]["refused_rekeys"] >= 3 and out["hybrid"][0]["refused_rekeys"] >= 3
+    assert out["qkd_preferred"][0]["refused_rekeys"] == 0 and out["qkd_preferred"][0]["pqc_rekeys"] >= 3

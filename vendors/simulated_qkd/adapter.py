@@ -2,7 +2,9 @@
 
 Options: `profile` (a shipped profile name or a YAML path; default gys-2004), `fibre_km`
 (default 25), `key_size` bits (256), `max_key_count` (1000), `block_bits` key-basis
-detections per post-processing block (default the profile's block size), `seed` (0), and
+detections per post-processing block (default the profile's block size), `seed` (0), `drift`
+(calibration drift over long runs: `vendors/simulated_qkd/drift.py`, e.g.
+`{polarisation_walk_rad_per_sqrt_h: 0.05, recalibration_interval_h: 4, efficiency_ageing_per_h: 0.005}`), and
 `time_scale` (1.0) for the device clock while its ETSI 014 KMEs are served
 (`etsi014_endpoints()` starts them on loopback).
 
@@ -30,6 +32,7 @@ from harness.adapters import (
     NotApplicable,
     TelemetrySnapshot,
 )
+from vendors.simulated_qkd.drift import DriftModel
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
 
 if TYPE_CHECKING:  # the link, the KME app and its server load with the first adapter made: naming the
@@ -61,7 +64,9 @@ class SimulatedQKDAdapter(Adapter):
             source = CoreKeySource(self.profile_name, int(block_bits) if block_bits else None)
         self.source = source
         store = LinkKeyStore(key_size, int(opts.get("max_key_count", 1000)))
-        self.link = SimulatedLink(source, store, float(opts.get("fibre_km", 25.0)), int(opts.get("seed", 0)))
+        drift = DriftModel.model_validate(dict(opts["drift"])) if opts.get("drift") else None
+        self.link = SimulatedLink(source, store, float(opts.get("fibre_km", 25.0)), int(opts.get("seed", 0)),
+                                  drift)
         self.directory = DEFAULT_DIRECTORY
         limits = KmeLimits(key_size=key_size)
         self._kme = {end: KmeApi(end, self.directory, store, limits, self.link.unavailable_reason)
