@@ -351,15 +351,26 @@ def latest_baseline(run_dir: Path) -> Path:
     return found[-1]
 
 
+def history_count(spec: str) -> int | None:
+    """N of `history` (the default) or `history:N`; None for any other baseline. Raises ValueError."""
+    if spec != "history" and not spec.startswith("history:"):
+        return None
+    count = spec.partition(":")[2] or str(HISTORY_DEFAULT)
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"--baseline {spec}: write history:N with N a whole number of runs ≥ 1")
+    return int(count)
+
+
 def resolve_baseline(run_dir: Path, spec: str) -> list[Path]:
     """`latest`, `history`, `history:N` (the last N earlier runs of the scenario) or a run directory."""
     if spec == "latest":
         return [latest_baseline(run_dir)]
-    if spec == "history" or spec.startswith("history:"):
-        count = spec.partition(":")[2] or str(HISTORY_DEFAULT)
-        if not count.isdigit() or int(count) < 1:
-            raise RunDirError(f"--baseline {spec}: write history:N with N a whole number of runs ≥ 1")
-        found = _scenario_runs(run_dir)[-int(count):]
+    try:
+        count = history_count(spec)
+    except ValueError as exc:
+        raise RunDirError(str(exc)) from None
+    if count is not None:
+        found = _scenario_runs(run_dir)[-count:]
         if not found:
             raise RunDirError(f"no earlier run of this scenario next to {Path(run_dir).resolve()}")
         return found
