@@ -12,7 +12,7 @@ Adapters are found through the `qsbench.vendors` entry-point group
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +23,7 @@ class Capability(StrEnum):
     KEM = "kem"
     SIGNATURE = "signature"
     TLS13 = "tls13"
+    TLS13_EXTERNAL_PSK = "tls13_external_psk"  # TLS 1.3 handshakes keyed by an external PSK (psk_dhe_ke)
     KEY_DELIVERY = "key_delivery"
     TELEMETRY = "telemetry"
     CHANNEL_CONTROL = "channel_control"
@@ -482,3 +483,58 @@ class TlsStack(Protocol):
     def tls_client(self, trust_root: Path, groups: Sequence[str]) -> TlsClient:
         """A client offering `groups` in that order, with a key share for the first one only,
         verifying the server against `trust_root`. Raise NotApplicable for an unsupported group."""
+
+
+# --- TLS 1.3 with an external PSK (RFC 8446 §4.2.11, psk_dhe_ke) --------------------------------
+# A key delivered out of band (a QKD key: its ETSI 014 key_ID is the PSK identity) keys the
+# handshake together with a fresh key share, so the session key holds if either secret holds.
+
+
+@dataclass(frozen=True)
+class ExternalPsk:
+    """An external PSK for TLS 1.3 (SHA-256): the identity goes on the wire, the secret never printed."""
+
+    identity: bytes
+    secret: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TlsSession:
+    """One end's view of a completed TLS 1.3 handshake.
+
+    `psk_identity` is the external PSK the handshake was keyed with (None: a certificate
+    handshake, the key share alone); `exporter` is the RFC 8446 §7.5 exporter value under the
+    label the stack was given, equal at both ends of one connection, never printed.
+    """
+
+    group: str
+    psk_identity: bytes | None
+    exporter: bytes = field(repr=False)
+
+
+# The server's key lookup: PSK identity → secret, or None when it has no key under that identity.
+PskLookup = Callable[[bytes], bytes | None]
+
+
+class PskTlsServer(Protocol):
+    def next_session(self, timeout_s: float) -> TlsSession:
+        """The server's end of the next handshake, in accept order; TlsHandshakeFailed if it failed."""
+
+    def close(self) -> None: ...
+
+
+class PskTlsClient(Protocol):
+    def handshake(self, sock: Any, server_name: str, psk: ExternalPsk | None) -> TlsSession:
+        """One handshake over a connected socket: keyed by `psk` (psk_dhe_ke) or, with None, by the
+        key share and the server's certificate. Raise TlsHandshakeFailed on any failure."""
+
+
+class ExternalPskTls(Protocol):
+    """What an adapter with Capability.TLS13_EXTERNAL_PSK offers (besides TlsStack)."""
+
+    def psk_server(self, listener: Any, chain: CertChain, groups: Sequence[str], lookup: PskLookup,
+                   exporter_label: bytes) -> PskTlsServer:
+        """Serve handshakes in the background: a client's PSK identity is resolved through `lookup`
+        when the ClientHello arrives; a client offering none gets a certificate handshake."""
+
+    def psk_client(self, trust_root: Path, groups: Sequence[str], exporter_label: bytes) -> PskTlsClient: ...

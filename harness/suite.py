@@ -41,7 +41,9 @@ class Metric:
     any move the bad way without a significance test. `reference_for` makes the
     metric a reference curve (a theory or a bound) for those metrics of the same
     suite: the report draws it on their plots only, never alone, so a bound on the
-    secret key rate is not drawn over the sifted rate it does not bound.
+    secret key rate is not drawn over the sifted rate it does not bound. `shades`
+    makes a 0/1 timeline metric (a fault being active) the shaded windows of the
+    timelines of those metrics of the same suite, and it is not drawn alone.
     """
 
     unit: str
@@ -50,10 +52,14 @@ class Metric:
     timeline: bool = False
     deterministic: bool = False
     reference_for: tuple[str, ...] = ()
+    shades: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # a manifest's JSON gives a list; a tuple keeps the declaration hashable and frozen
         object.__setattr__(self, "reference_for", tuple(self.reference_for))
+        object.__setattr__(self, "shades", tuple(self.shades))
+        if self.shades and not (self.timeline and self.unit == "bool"):
+            raise ValueError("Metric.shades belongs to a 0/1 timeline metric (unit 'bool', timeline=True)")
         if self.better not in ("lower", "higher", "none"):
             raise ValueError(f"Metric.better must be 'lower', 'higher' or 'none', not {self.better!r}")
 
@@ -103,6 +109,12 @@ class Suite(ABC):
             if unknown:  # a reference for nothing would silently never be drawn
                 raise TypeError(f"suite {cls.__name__}: metric {name!r} is declared a reference for "
                                 f"{', '.join(map(repr, unknown))}, which is not another metric it declares")
+            unshaded = [m for m in metric.shades
+                        if m not in cls.metrics or m == name or not cls.metrics[m].timeline]
+            if unshaded:  # a window shaded on nothing would silently never be drawn
+                raise TypeError(f"suite {cls.__name__}: metric {name!r} shades "
+                                f"{', '.join(map(repr, unshaded))}, which is not another timeline metric "
+                                "it declares")
 
     @abstractmethod
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:

@@ -2,6 +2,9 @@
 
 Each rate is also given as a fraction of the PLOB bound at the same channel loss and as a
 ratio to the analytic finite-key rate (Lim et al. 2014) for the device's declared parameters.
+Beside the rates, the two analytic reaches of the declared device, named for what they are: the
+asymptotic one (infinitely long blocks) and the finite-key one at the device's own block size,
+which is reported with them; a report draws them on the rate-against-distance plot.
 Distance is fibre length on a device that can change it (`sweep: fibre`), attenuation steps on
 one with an attenuator (`sweep: attenuation`), or the installed length otherwise.
 """
@@ -15,10 +18,20 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harness.adapters import Adapter, Capability
+from harness.qkd.finite_key import finite_key_rate
+from harness.qkd.keyrate import decoy_bb84_asymptotic, max_distance_km
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites.qkd_channel import set_distance
 from suites.qkd_expectations import declared_profile, expectation
 from suites.qkd_rate import measure_rate, summary
+
+REACH_UPPER_KM = 1000.0
+
+
+def reach_km(profile: Any, finite: bool) -> float:
+    """The declared device's analytic reach: asymptotic, or finite-key at its own block size."""
+    rate = finite_key_rate if finite else decoy_bb84_asymptotic
+    return max_distance_km(lambda d: rate(profile, d).rate_per_pulse, upper_km=REACH_UPPER_KM)
 
 
 class KeyRateParams(SuiteParams):
@@ -71,6 +84,15 @@ class KeyRate(Suite):
                                                   reference_for=SECRET),
         **{f"finite_key_optimum_{name}": Metric(unit, "none", text) for name, unit, text in OPTIMUM_METRICS},
         "ratio_to_analytic_finite_key": Metric("ratio", "higher", "measured rate over the finite-key rate"),
+        # The reaches are positions on the distance axis of the secret key rate's plot.
+        "analytic_asymptotic_reach_km": Metric("km", "none", "longest distance with a positive asymptotic "
+                                               "decoy-BB84 rate (vacuum + weak decoy, infinite blocks)",
+                                               reference_for=SECRET),
+        "analytic_finite_key_reach_km": Metric("km", "none", "longest distance with a positive finite-key "
+                                               "rate of the device as configured, at its block size",
+                                               reference_for=SECRET),
+        "finite_key_block_bits": Metric("bit", "none", "key-basis bits per block, as the finite-key "
+                                        "figures assume (the device's block size)"),
     }
 
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:
@@ -111,3 +133,7 @@ class KeyRate(Suite):
                 yield Measurement(f"finite_key_optimum_{name}", exp.finite_key_optimum[name], unit)
         if exp.finite_key_bps > 0:
             yield Measurement("ratio_to_analytic_finite_key", rate.mean / exp.finite_key_bps, "ratio")
+        yield Measurement("analytic_asymptotic_reach_km", reach_km(profile, finite=False), "km")
+        if len(profile.intensities) == 3:  # Lim et al.'s bound needs three intensities
+            yield Measurement("analytic_finite_key_reach_km", reach_km(profile, finite=True), "km")
+            yield Measurement("finite_key_block_bits", float(profile.security.block_size), "bit")

@@ -86,6 +86,14 @@ class FaultStep(BaseModel):
         return self
 
 
+def check_schedule(faults: list[FaultStep], case_s: float, step_s: float, step: str) -> None:
+    """Every fault must end a whole `step` (tick, rekey) before the case does, so its end is seen."""
+    for i, f in enumerate(faults):
+        if f.at_s + f.duration_s + step_s > case_s:
+            raise ValueError(f"faults.{i}: ends at {f.at_s + f.duration_s:g} s; case_s must leave at "
+                             f"least one {step} after it to see the recovery")
+
+
 class RecoveryParams(SuiteParams):
     faults: list[FaultStep] = Field(min_length=1, description="the fault schedule: one case per entry")
     case_s: float = Field(300.0, gt=0, le=86_400, description="link time per case")
@@ -99,10 +107,8 @@ class RecoveryParams(SuiteParams):
     def _fits(self) -> RecoveryParams:
         if self.case_s / self.tick_s > 100_000:
             raise ValueError("case_s / tick_s exceeds 100000 ticks")
+        check_schedule(self.faults, self.case_s, self.tick_s, "tick")
         for i, f in enumerate(self.faults):
-            if f.at_s + f.duration_s + self.tick_s > self.case_s:
-                raise ValueError(f"faults.{i}: ends at {f.at_s + f.duration_s:g} s; case_s must leave at "
-                                 "least one tick after it to see the recovery")
             if f.exhaustion_keys_per_s is not None and f.exhaustion_keys_per_s <= self.consumption_keys_per_s:
                 raise ValueError(f"faults.{i}: exhaustion_keys_per_s must exceed consumption_keys_per_s")
         return self
@@ -123,6 +129,39 @@ class _Hook:
         if done.returncode:
             raise RuntimeError(f"{phase} hook {argv[0]!r} for {step.kind} exited {done.returncode}: "
                                f"{done.stderr.strip()[-300:]}")
+
+
+class FaultDriver:
+    """One scheduled fault on a link clock: injected where the device can, else through the lab hooks.
+
+    `key_exhaustion` is a consumer fault: the driver only tracks when it is active and the suite
+    changes its own demand. The suites that schedule faults (recovery, fallback) share this.
+    """
+
+    def __init__(self, adapter: Adapter, step: FaultStep, hook_timeout_s: float) -> None:
+        if step.start_hook is None and step.kind != "key_exhaustion":
+            if Capability.FAULT_INJECTION not in adapter.capabilities:
+                raise NotApplicable(f"{adapter.name} has no fault_injection and the {step.kind} entry "
+                                    "names no start_hook")
+            if step.kind not in adapter.fault_kinds():  # type: ignore[attr-defined]
+                raise NotApplicable(f"{adapter.name} cannot inject {step.kind}")
+        self.adapter, self.step, self.hook = adapter, step, _Hook(hook_timeout_s)
+        self.started = self.cleared = False
+
+    def advance(self, t: float) -> bool:
+        """Start or clear the fault once the link clock reaches `t`; whether it is active now."""
+        s = self.step
+        if not self.started and t >= s.at_s - 1e-9:
+            if s.start_hook is not None:
+                self.hook(s.start_hook, s, "start")
+            elif s.kind != "key_exhaustion":
+                self.adapter.inject(Fault(s.kind, s.duration_s, s.magnitude))  # type: ignore[attr-defined]
+            self.started = True
+        if self.started and not self.cleared and t >= s.at_s + s.duration_s - 1e-9:
+            if s.clear_hook is not None:
+                self.hook(s.clear_hook, s, "clear")
+            self.cleared = True
+        return self.started and not self.cleared
 
 
 class Recovery(Suite):
@@ -147,7 +186,8 @@ class Recovery(Suite):
         "key_requests": Metric("count", "none", "key requests the application made"),
         "stored_key_count": Metric("keys", "none", "keys held by the KME, one value per tick", timeline=True),
         "key_rate_bps": Metric("bit/s", "higher", "key distilled per tick", timeline=True),
-        "fault_active": Metric("bool", "none", "the fault was active in this tick", timeline=True),
+        "fault_active": Metric("bool", "none", "the fault was active in this tick", timeline=True,
+                               shades=("stored_key_count", "key_rate_bps")),
         "tick_s": Metric("s", "none", "length of one timeline tick"),
     }
 
@@ -160,19 +200,12 @@ class Recovery(Suite):
                 ctx: MeasureContext) -> Iterable[Measurement]:
         assert isinstance(params, RecoveryParams)
         step = params.faults[int(case["fault_index"])]
-        hook = _Hook(params.hook_timeout_s)
-        if step.start_hook is None and step.kind != "key_exhaustion":
-            if Capability.FAULT_INJECTION not in adapter.capabilities:
-                raise NotApplicable(f"{adapter.name} has no fault_injection and the {step.kind} entry "
-                                    "names no start_hook")
-            if step.kind not in adapter.fault_kinds():  # type: ignore[attr-defined]
-                raise NotApplicable(f"{adapter.name} cannot inject {step.kind}")
-        yield from _Run(adapter, params, step, hook).measurements()
+        yield from _Run(adapter, params, FaultDriver(adapter, step, params.hook_timeout_s)).measurements()
 
 
 class _Run:
-    def __init__(self, adapter: Adapter, params: RecoveryParams, step: FaultStep, hook: _Hook) -> None:
-        self.adapter, self.p, self.step, self.hook = adapter, params, step, hook
+    def __init__(self, adapter: Adapter, params: RecoveryParams, fault: FaultDriver) -> None:
+        self.adapter, self.p, self.fault, self.step = adapter, params, fault, fault.step
         self.kd: KeyDelivery = adapter  # type: ignore[assignment]
         self.requests = self.served = self.lost = self.mismatches = self.repeated = 0
         self.refused_answered = False
@@ -181,17 +214,6 @@ class _Run:
         # handed out twice is caught; digests, because key material is kept no longer than a request.
         self._seen_ids: set[str] = set()
         self._seen_bits: set[bytes] = set()
-
-    def _start(self) -> None:
-        s = self.step
-        if s.start_hook is not None:
-            self.hook(s.start_hook, s, "start")
-        elif s.kind != "key_exhaustion":
-            self.adapter.inject(Fault(s.kind, s.duration_s, s.magnitude))  # type: ignore[attr-defined]
-
-    def _clear(self) -> None:
-        if self.step.clear_hook is not None:
-            self.hook(self.step.clear_hook, self.step, "clear")
 
     def _status(self) -> tuple[int | None, bool]:
         """(stored keys, None when the KME did not say; the KME refused with 503 or was unreachable)."""
@@ -269,20 +291,14 @@ class _Run:
         p, s = self.p, self.step
         fault_end = s.at_s + s.duration_s
         t, credit, tick = 0.0, 0.0, 0
-        started = cleared = False
         detect_at = recover_at = depleted_at = None
         distilled_after_clear = False
         distilled_while_compromised = 0.0
         prev_stored, _ = self._status()
         key_size = self._key_size()
         while t < p.case_s - 1e-9:
-            if not started and t >= s.at_s - 1e-9:
-                self._start()
-                started = True
-            if started and not cleared and t >= fault_end - 1e-9:
-                self._clear()
-                cleared = True
-            active = started and not cleared
+            active = self.fault.advance(t)
+            started, cleared = self.fault.started, self.fault.cleared
             snap = let_time_pass(self.adapter, p.tick_s)
             t += p.tick_s
             greedy = active and s.kind == "key_exhaustion"

@@ -24,7 +24,10 @@ rate × block / (block + tag) of end-to-end key: that is the relay overhead.
 - **Against one link**: the finite-key rate of a single link over the same end-to-end distance,
   the PLOB bound there, and the profile's single-link reach (`single_link_distance_limit_km`).
 
-`chains` generates equal-hop chains (hop counts × end-to-end distances) for layout sweeps.
+`chains` generates chains for layout sweeps over end-to-end distances: equal hops (`hops`: hop
+counts) and unequal ones (`placements`: where the trusted nodes sit along the distance), so a
+sweep shows both how many nodes a distance needs and what placing them off-centre costs (the
+longest hop sets a chain's rate).
 """
 
 from __future__ import annotations
@@ -74,7 +77,39 @@ class Layout(SuiteParams):
 
 class Chains(SuiteParams):
     end_to_end_km: list[float] = Field(min_length=1)
-    hops: list[int] = Field(min_length=1)
+    hops: list[int] = Field([], description="equal-hop chains of these many hops")
+    placements: list[list[float]] = Field([], description=(
+        "unequal chains: the trusted nodes' positions as fractions of the end-to-end distance from the "
+        "source, e.g. [0.25] (one node a quarter of the way) or [0.2, 0.5]"))
+
+    @model_validator(mode="after")
+    def _check(self) -> Chains:
+        if not self.hops and not self.placements:
+            raise ValueError("chains: give hops, placements or both")
+        if any(h < 1 for h in self.hops):
+            raise ValueError(f"chains: hops {self.hops}: a chain has at least one hop")
+        for placement in self.placements:
+            inside = all(0 < f < 1 for f in placement)
+            if not placement or not inside or any(a >= b for a, b in itertools.pairwise(placement)):
+                raise ValueError(f"chains: placement {placement}: give the nodes' positions as fractions "
+                                 "strictly between 0 and 1, in increasing order from the source")
+        return self
+
+    def layouts(self, source: str, target: str) -> list[Layout]:
+        """Per end-to-end distance: the equal-hop chains (chain-3x80km), then the placements
+        (chain-60+180km: hop lengths from the source)."""
+        out = []
+        for km in self.end_to_end_km:
+            chains = [(f"chain-{hops}x{km / hops:g}km", [km / hops] * hops) for hops in self.hops]
+            for placement in self.placements:
+                ends = [0.0, *(km * f for f in placement), float(km)]
+                lengths = [b - a for a, b in itertools.pairwise(ends)]
+                chains.append((f"chain-{'+'.join(f'{x:g}' for x in lengths)}km", lengths))
+            for name, lengths in chains:
+                nodes = [source, *[f"T{i}" for i in range(1, len(lengths))], target]
+                out.append(Layout(name=name, links=[Link(a=a, b=b, km=x) for (a, b), x in
+                                                    zip(itertools.pairwise(nodes), lengths, strict=True)]))
+        return out
 
 
 class TrustedNodesParams(SuiteParams):
@@ -116,13 +151,7 @@ class TrustedNodesParams(SuiteParams):
         return self
 
     def all_layouts(self) -> list[Layout]:
-        chains = []
-        if self.chains is not None:
-            for km in self.chains.end_to_end_km:
-                for hops in self.chains.hops:
-                    names = [self.source, *[f"T{i}" for i in range(1, hops)], self.target]
-                    chains.append(Layout(name=f"chain-{hops}x{km / hops:g}km", links=[
-                        Link(a=a, b=b, km=km / hops) for a, b in itertools.pairwise(names)]))
+        chains = [] if self.chains is None else self.chains.layouts(self.source, self.target)
         return [*self.layouts, *chains]
 
 
@@ -269,7 +298,9 @@ class TrustedNodes(Suite):
             except nx.NetworkXNoPath:
                 path = []
             km = sum(g[a][b]["weight"] for a, b in itertools.pairwise(path))
-            out.append({"layout": layout.name, "hops": max(0, len(path) - 1), "end_to_end_km": float(km)})
+            # Rounded past any survey's precision: hops placed at fractions of 240 km add up to
+            # 240.00000000000003, and a sweep must see one distance, not two.
+            out.append({"layout": layout.name, "hops": max(0, len(path) - 1), "end_to_end_km": round(km, 9)})
         return out
 
     def measure(self, adapter: Adapter, params: SuiteParams, case: Mapping[str, Any],

@@ -203,3 +203,57 @@ def test_sizes_of_different_key_encodings_are_noted_as_such():
     same = df.assign(secret_key_encoding="full key")  # one encoding throughout: nothing to warn of
     (plain,) = evidence_plots(same, ["algorithm"], ["secret_key_encoding"]).plots
     assert "secret_key_encoding" not in plain.caption
+
+
+def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():
+    rows = []
+    for i, km in enumerate((10.0, 50.0, 100.0)):
+        p = {"distance_km": km}
+        rate = [1e6 / (1 + km), 9e5 / (1 + km)]
+        rows += case_rows("r", "key_rate", "dev", p, "secret_key_rate_bps", "bit/s", rate, repeat=3 * i)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_finite_key_reach_km", "km", [151.3],
+                          repeat=3 * i + 1)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_asymptotic_reach_km", "km", [179.5],
+                          repeat=3 * i + 2)
+    declared = Declarations.installed(["key_rate"])
+    drawn = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"],
+                           declarations=declared).plots
+    plots = {p.title: p for p in drawn}
+    assert set(plots) == {"key_rate: secret_key_rate_bps (against distance_km)"}  # reaches never alone
+    plot = plots["key_rate: secret_key_rate_bps (against distance_km)"]
+    assert ("vertical lines: analytic_asymptotic_reach_km (dev) = 179.5 km; "
+            "analytic_finite_key_reach_km (dev) = 151.3 km") in plot.caption
+    assert "analytic_finite_key_reach_km (dev)" in plot.svg
+    # Against a parameter in another unit they are no position on the axis and are not drawn.
+    other = [{**r, "distance_km": None, "loss_db": r["distance_km"]} for r in rows]
+    plots = evidence_plots(frame(other, {"loss_db": "float64", "distance_km": "float64"}), ["loss_db"],
+                           declarations=declared).plots
+    assert plots and all("reach" not in p.caption and "reach" not in p.svg for p in plots)
+
+
+def test_fault_windows_are_shaded_on_the_recovery_timelines_and_not_drawn_alone():
+    rows = []
+    active = [0.0] * 4 + [1.0] * 3 + [0.0] * 5
+    for i, (fault, at) in enumerate([("fibre_cut", 4.0), ("qber_rise", 4.0)]):
+        p = {"fault": fault, "fault_at_s": at}
+        rows += case_rows("r", "recovery", "link", p, "fault_active", "bool", active, repeat=i)
+        rows += case_rows("r", "recovery", "link", p, "stored_key_count", "keys",
+                          [100.0 - 5 * t for t in range(12)], repeat=i)
+    df = frame(rows, {"fault_at_s": "float64"})
+    declared = Declarations.installed(["recovery"])
+    plots = evidence_plots(df, ["fault", "fault_at_s"], declarations=declared).plots
+    (plot,) = plots  # one line per fault, the windows shaded behind them; fault_active not drawn alone
+    assert plot.title == "recovery: stored_key_count (timeline)"
+    assert "shaded: ticks 4–6, where fault_active is 1" in plot.caption
+    # Without the declaration, fault_active is a timeline of its own and nothing is shaded.
+    plain = evidence_plots(df, ["fault", "fault_at_s"]).plots
+    assert any("fault_active" in p.title for p in plain) and not any("shaded" in p.caption for p in plain)
+
+
+def test_shading_is_declared_on_a_0_1_timeline_for_another_timeline():
+    with pytest.raises(ValueError, match="0/1 timeline metric"):
+        Metric("keys", "none", timeline=True, shades=("x",))
+    with pytest.raises(TypeError, match="which is not another timeline metric"):
+        type("Broken", (Suite,), {"metrics": {
+            "rate": Metric("bit/s", "higher"),
+            "down": Metric("bool", "none", timeline=True, shades=("rate",))}})

@@ -9,7 +9,8 @@ import numba
 import numpy as np
 import pytest
 
-from harness.qkd.channel import RUN_PULSES, simulate_block
+from harness.qkd import channel
+from harness.qkd.channel import RUN_PULSES, BlockStream, simulate_block
 from harness.qkd.keyrate import Observations, expected_observations, vacuum_weak_bounds
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend, PhotonNumberSplitting
 from harness.qkd.profiles import ProfileError, load_profile
@@ -198,6 +199,37 @@ def test_same_seed_same_block_and_thread_count_does_not_matter():
     assert np.array_equal(a.sent, b.sent)
     assert not np.array_equal(a.slot[:50], c.slot[:50])
     assert a.slot.max() < pulses
+
+
+@pytest.mark.parametrize("model", ["next-gate", "lim-2014"])
+@pytest.mark.parametrize("runs_per_chunk", [1, 3])
+def test_streamed_chunks_are_the_block_bit_for_bit(monkeypatch, model, runs_per_chunk):
+    # Short runs give many runs and chunk boundaries in a small block; dead time and frequent
+    # afterpulses make the detector pass carry dead detectors and pending afterpulses across them.
+    monkeypatch.setattr(channel, "RUN_PULSES", 1 << 12)
+    prof = load_profile("high-rate-2023").with_changes(
+        {"detector.dead_time_s": 4.0e-9, "detector.afterpulse_probability": 0.2,
+         "detector.afterpulse_model": model})
+    pulses = 40 * (1 << 12) + 77
+    whole = simulate_block(prof, 5.0, pulses, seed=21)
+    stream = BlockStream(prof, 5.0, pulses, seed=21, runs_per_chunk=runs_per_chunk)
+    chunks = [{name: arr.copy() for name, arr in chunk.items()} for chunk in stream]
+    assert len(chunks) == -(-41 // runs_per_chunk)
+    for name in ("slot", "intensity", "alice_basis", "alice_bits", "bob_basis", "bob_bits", "photon_number",
+                 "eve_bits"):
+        np.testing.assert_array_equal(np.concatenate([c[name] for c in chunks]), getattr(whole, name), name)
+    assert (whole.photon_number == -1).sum() > 1000  # afterpulses happened, across chunk ends too
+    counts = stream.counts()
+    for name in ("sent", "detected", "errors", "detections"):
+        np.testing.assert_array_equal(getattr(counts, name), getattr(whole, name), name)
+    with pytest.raises(RuntimeError, match="read once"):
+        iter(stream)
+
+
+def test_counts_of_a_stream_are_refused_before_its_last_chunk():
+    stream = BlockStream(load_profile("gys-2004"), 50.0, 1000, seed=1)
+    with pytest.raises(RuntimeError, match="last chunk"):
+        stream.counts()
 
 
 def _slots_in_child(seed: int) -> np.ndarray:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 import pytest
 
-from harness.qkd import pipeline
+from harness.qkd import channel, pipeline
 from harness.qkd.cascade import Reconciliation
 from harness.qkd.finite_key import finite_key_rate
 from harness.qkd.photon_model import DetectorBlinding, InterceptResend
@@ -84,6 +85,25 @@ def test_several_cascade_frames_give_the_same_key_length_rule(monkeypatch: pytes
     np.testing.assert_array_equal(result.alice_key, result.bob_key)
     leaked = result.stats.stage("reconciliation").leaked_bits
     assert result.stats.final_key_bits == math.floor(result.stats.key_budget_bits - leaked)
+
+
+def test_a_streamed_block_gives_the_keys_of_the_whole_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Short channel runs make this block 39 runs, streamed in chunks of one run per generator
+    # thread (and Cascade frames of 50 000 bits); read as one chunk instead, every key bit and
+    # every count must be the same.
+    monkeypatch.setattr(channel, "RUN_PULSES", 1 << 18)
+    monkeypatch.setattr(pipeline, "FRAME_BITS", 50_000)
+    chunked = run_block(BALANCED, 10.0, 10_000_000, seed=3)
+    monkeypatch.setattr(pipeline, "BlockStream", functools.partial(channel.BlockStream, runs_per_chunk=None))
+    whole = run_block(BALANCED, 10.0, 10_000_000, seed=3)
+    assert not whole.stats.aborted and whole.stats.final_key_bits > 10_000
+    np.testing.assert_array_equal(chunked.alice_key, whole.alice_key)
+    np.testing.assert_array_equal(chunked.bob_key, whole.bob_key)
+    timings = {"wall_seconds", "stages"}
+    assert ({k: v for k, v in dataclasses.asdict(chunked.stats).items() if k not in timings}
+            == {k: v for k, v in dataclasses.asdict(whole.stats).items() if k not in timings})
+    assert ([dataclasses.replace(s, seconds=0.0) for s in chunked.stats.stages]
+            == [dataclasses.replace(s, seconds=0.0) for s in whole.stats.stages])
 
 
 def test_full_intercept_resend_aborts_and_says_why() -> None:

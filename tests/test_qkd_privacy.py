@@ -56,6 +56,34 @@ def test_blocked_fft_is_bit_exact(monkeypatch: pytest.MonkeyPatch, fft_backend: 
     np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
 
 
+@pytest.mark.parametrize("exact", [True, False])
+@pytest.mark.parametrize(("n", "m"), [(1100, 650), (801, 199), (199, 801), (500, 500)])
+def test_streamed_tiles_are_bit_exact(monkeypatch: pytest.MonkeyPatch, fft_backend: str, n: int, m: int,
+                                      exact: bool) -> None:
+    # Small tiles and blocks send these shapes through the bounded-memory path, with ragged last
+    # tiles; a negative tolerance also sends every tile through the exact fallback.
+    monkeypatch.setattr(privacy, "_STREAM_BLOCK", 200)
+    monkeypatch.setattr(privacy, "_BLOCK", 64)
+    if not exact:
+        monkeypatch.setattr(privacy, "_EXACT_TOLERANCE", -1.0)
+    assert privacy._blocked_bytes(n, m) > 64 * 200
+    streamed = privacy._streamed
+    calls = []
+    monkeypatch.setattr(privacy, "_streamed", lambda *a: calls.append(a[0].size) or streamed(*a))
+    bits, seed_bits = _case(n, m, n + 3 * m)
+    np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
+    assert calls[0] == n
+
+
+def test_streamed_and_blocked_paths_agree_on_a_large_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    n, m = 1_000_003, 400_001
+    bits, seed_bits = _case(n, m, 15)
+    blocked = toeplitz_hash(bits, m, seed_bits)
+    monkeypatch.setattr(privacy, "_STREAM_BLOCK", 1 << 17)  # 8 × 4 tiles, the last ones ragged
+    assert privacy._blocked_bytes(n, m) > 64 * privacy._STREAM_BLOCK
+    np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), blocked)
+
+
 def test_blocked_and_single_transform_paths_agree_on_a_large_block(monkeypatch: pytest.MonkeyPatch,
                                                                    fft_backend: str) -> None:
     n, m = 700_003, 150_001

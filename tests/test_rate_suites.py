@@ -35,6 +35,21 @@ def test_key_rate_interval_covers_the_true_rate_and_compares_with_theory(tmp_pat
     assert m["plob_bound_bps"] == pytest.approx(-math.log2(1 - 10 ** -0.5) * 1e9, rel=1e-9)
     assert m["plob_fraction"] == pytest.approx(m["secret_key_rate_bps_mean"] / m["plob_bound_bps"])
     assert m["analytic_finite_key_bps"] > 0 and "ratio_to_analytic_finite_key" in m
+    # Both reaches of the declared device, each named: lim-2014's fixed settings at its 10^7 blocks
+    # reach less far than infinitely long blocks do.
+    assert m["finite_key_block_bits"] == 1e7
+    assert 100 < m["analytic_finite_key_reach_km"] < m["analytic_asymptotic_reach_km"] < 250
+
+
+def test_key_rate_reach_follows_the_configured_block_size(tmp_path):
+    # 10^6 blocks: lim-2014's fixed settings make no finite key anywhere, whatever the asymptote.
+    adapter = SimulatedQKDAdapter({"profile": "lim-2014", "block_bits": 1_000_000},
+                                  source=LossyRateSource(100_000, 100.0))
+    params = KeyRateParams(distances_km=[25.0], window_s=2.0, repeats=2)
+    m = {r.metric: r.value for r in KeyRate().measure(adapter, params, {"distance_km": 25.0}, _ctx(tmp_path))
+         if r.sample == 0}
+    assert m["finite_key_block_bits"] == 1e6
+    assert m["analytic_finite_key_reach_km"] == 0.0 < m["analytic_asymptotic_reach_km"]
 
 
 def test_distance_limit_finds_the_cutoff(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.adapters import Fault
 from harness.suite import MeasureContext
 from suites.qkd_time import wait_for_keys
 from suites.recovery import Recovery, RecoveryParams
@@ -37,6 +38,12 @@ def test_a_killed_and_restarted_kme_loses_no_key_in_flight_and_repeats_none(tmp_
         first_pid = adapter.process.pid
         m = run_restart(adapter, tmp_path)
         assert adapter.process.lifetimes == 2 and adapter.process.pid != first_pid  # really restarted
+        # The link's own faults go through the control endpoint, in device time (time scale 20).
+        adapter.inject(Fault("attenuation_step", 2.0, 3.0))
+        (fault,) = adapter.control("GET")["faults"]
+        assert fault["kind"] == "attenuation_step" and 0 < fault["remaining_s"] <= 40
+        adapter.clear_faults()
+        assert adapter.control("GET")["faults"] == []
     finally:
         adapter.close()
     assert m["fault_detected"] == 1 and m["time_to_detect_s"] == 1  # unreachable in the first tick

@@ -47,7 +47,8 @@ def test_a_chain_delivers_its_slowest_hop_less_the_relay_overhead(tmp_path):
     assert got["case"] == {"layout": "c", "hops": 2, "end_to_end_km": 150.0}
     assert got["end_to_end_key_rate_bps"] == [pytest.approx(_rate(90) * SHARE, rel=1e-9)]
     assert got["relay_mc_agrees"] == [1.0]
-    assert got[("node_key_exposure", "R1")] == [1.0]  # every end-to-end key passes R1 in the clear
+    # every end-to-end key passes R1 in the clear (networkx's float max flow: 1 to rounding)
+    assert got[("node_key_exposure", "R1")] == [pytest.approx(1.0, rel=1e-12)]
     assert got["trusted_nodes_seeing_key"] == [1]
     # 150 km: the single link is far weaker than two relayed hops; PLOB is still above both here
     assert got["analytic_single_link_key_rate_bps"][0] < got["end_to_end_key_rate_bps"][0]
@@ -101,6 +102,50 @@ def test_chains_sweep_hops_over_distances():
                      {"layout": "chain-3x40km", "hops": 3, "end_to_end_km": 120.0},
                      {"layout": "chain-1x240km", "hops": 1, "end_to_end_km": 240.0},
                      {"layout": "chain-3x80km", "hops": 3, "end_to_end_km": 240.0}]
+
+
+def test_placements_sweep_where_the_trusted_nodes_sit_along_one_distance(tmp_path):
+    params = TrustedNodesParams.model_validate({
+        "chains": {"end_to_end_km": [200], "hops": [2], "placements": [[0.3], [0.2], [0.2, 0.5]]},
+        "duration_s": 300, "step_s": 10, "trials": 4})
+    suite = TrustedNodes()
+    cases = suite.cases(params)
+    assert cases == [{"layout": "chain-2x100km", "hops": 2, "end_to_end_km": 200.0},
+                     {"layout": "chain-60+140km", "hops": 2, "end_to_end_km": 200.0},
+                     {"layout": "chain-40+160km", "hops": 2, "end_to_end_km": 200.0},
+                     {"layout": "chain-40+60+100km", "hops": 3, "end_to_end_km": 200.0}]
+    adapter = SimulatedQKDAdapter({"profile": "lim-2014"})
+    try:
+        got = {case["layout"]: {m.metric: m.value for m in suite.measure(adapter, params, case,
+                                                                        MeasureContext(7, tmp_path, 60))
+                                if not m.labels}
+               for case in cases}
+    finally:
+        adapter.close()
+    # The longest hop sets a chain's rate: the node off-centre costs rate, a third node at the
+    # right place wins nothing over the centred pair (its longest hop is 100 km as well).
+    for layout, longest in (("chain-2x100km", 100), ("chain-60+140km", 140), ("chain-40+160km", 160),
+                            ("chain-40+60+100km", 100)):
+        assert got[layout]["longest_hop_km"] == pytest.approx(longest)
+        assert got[layout]["end_to_end_key_rate_bps"] == pytest.approx(_rate(longest) * SHARE, rel=1e-9)
+        assert got[layout]["relay_mc_agrees"] == 1.0
+    rates = [got[x]["end_to_end_key_rate_bps"] for x in ("chain-2x100km", "chain-60+140km", "chain-40+160km")]
+    assert rates[0] > 3 * rates[1] > 0 and rates[1] > rates[2]
+    # Every placement is measured against the same single 200 km link and PLOB bound.
+    assert len({got[x]["analytic_single_link_key_rate_bps"] for x in got}) == 1
+    assert len({got[x]["plob_bound_bps"] for x in got}) == 1
+
+
+@pytest.mark.parametrize(("chains", "why"), [
+    ({"end_to_end_km": [100], "placements": [[0.6, 0.2]]}, "increasing order"),
+    ({"end_to_end_km": [100], "placements": [[1.2]]}, "strictly between 0 and 1"),
+    ({"end_to_end_km": [100], "placements": [[]]}, "fractions"),
+    ({"end_to_end_km": [100], "hops": [0]}, "at least one hop"),
+    ({"end_to_end_km": [100]}, "hops, placements or both"),
+])
+def test_bad_chains_say_what_is_wrong(chains, why):
+    with pytest.raises(ValidationError, match=why):
+        TrustedNodesParams.model_validate({"chains": chains})
 
 
 AB = {"name": "x", "links": [{"a": "A", "b": "B", "km": 10}]}

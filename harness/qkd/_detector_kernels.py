@@ -65,6 +65,15 @@ class DetectorPass:
         if not self.overflow and count > 0:
             self.overflow = not _detector_run(*self._args, first, count, *self._arrays, self._codes)
 
+    def new_chunk(self) -> None:
+        """Write the following runs' result from index 0 again (the caller has read the last)."""
+        self.memory[_OUT] = 0
+
+    def written(self) -> int:
+        """Events written since the start or :meth:`new_chunk`, or -1 after an overflow. Afterpulses
+        still pending go to the next chunk, in time order."""
+        return -1 if self.overflow else int(self.memory[_OUT])
+
     def finish(self) -> int:
         """Fire the afterpulses still pending; the result's length, or -1 when the afterpulses
         outnumbered the room."""

@@ -1,9 +1,12 @@
 """One block of decoy-state BB84 from pulses to final key: channel → sifting → parameter
 estimation → error correction → verification → privacy amplification.
 
-* Channel: :func:`harness.qkd.channel.simulate_block` (events, in time order).
-* Sifting: keep the events where Alice's and Bob's bases agree. Basis 0 (Z) carries the key,
-  basis 1 (X) is the test basis and is disclosed whole.
+* Channel: :class:`harness.qkd.channel.BlockStream`, the events of
+  :func:`harness.qkd.channel.simulate_block` in time order, a chunk of one run per generator
+  thread at a time.
+* Sifting, chunk by chunk: keep the events where Alice's and Bob's bases agree. Basis 0 (Z)
+  carries the key, basis 1 (X) is the test basis and is disclosed whole. Only the key bits of
+  both ends outlive their chunk; estimation needs the block's public counts alone.
 * Parameter estimation (Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014)), from the
   observed counts per intensity only: key-basis detections n_Z,k, test-basis detections n_X,k and
   test-basis errors m_X,k give the bounds s_Z,0, s_Z,1 and the phase error φ_Z through
@@ -14,14 +17,21 @@ estimation → error correction → verification → privacy amplification.
   Cascade's QBER estimate is the test basis's (no key bits are spent on it), floored at
   ``QBER_FLOOR`` because Cascade needs a positive estimate.
 * Error correction: Cascade (:func:`harness.qkd.cascade.reconcile`) over frames of at most
-  ``FRAME_BITS`` key bits (memory stays bounded); λ_EC is the sum of parity bits disclosed.
+  ``FRAME_BITS`` key bits, correcting Bob's key in place; λ_EC is the sum of parity bits disclosed.
 * Verification: one Toeplitz tag over the whole corrected key (:mod:`harness.qkd.verify`),
   t = ⌈log2(1/ε_cor)⌉ bits, covered by the log2(2/ε_cor) term of B. A failed block is discarded.
 * Privacy amplification: ℓ = ⌊B − λ_EC⌋ (Lim Eq. 1 with the measured λ_EC; where ε_sec = κ ℓ,
   B is taken at the ε_sec of the final ℓ, the fixed point); ℓ ≤ 0 aborts.
   Otherwise both keys go through one Toeplitz hash with a fresh public seed. Bob's key is hashed
   separately only when it differs from Alice's (possible after a tag collision, probability
-  ≤ ε_cor); when the inputs are equal the hash of one is the hash of the other.
+  ≤ ε_cor); when the inputs are equal the hash of one is the hash of the other. A block too
+  large for the blocked FFT's memory is hashed in bounded-memory tiles (``privacy._streamed``).
+
+Memory is therefore the key bits the block must hold (a byte per key bit at each end, the privacy
+amplification seed, the final keys) plus bounded working sets, never the per-event arrays of the
+whole block (17 bytes a detection): measured with ``benchmarks/pipeline_memory.py``, a 7.8·10^7-bit
+block of high-rate-2023 peaks at 0.84 GB (6.5 GB before streaming), and the same results come out
+bit for bit.
 
 :func:`run_block` returns the final keys of both ends and a :class:`BlockStats` that holds counts,
 rates and timings only, never key bits.
@@ -38,7 +48,7 @@ import numpy as np
 
 from harness.qkd.bits import random_bits
 from harness.qkd.cascade import reconcile
-from harness.qkd.channel import ChannelBlock, simulate_block
+from harness.qkd.channel import BlockStream, ChannelCounts
 from harness.qkd.finite_key import no_decoy_key_length, observed_key_length
 from harness.qkd.keyrate import binary_entropy
 from harness.qkd.photon_model import Attack
@@ -137,24 +147,23 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
                          "the Lim et al. estimation needs three (signal, decoy, weak decoy)")
     start = time.perf_counter()
     clock = _Clock()
-    block = simulate_block(prof, distance_km, pulses, seed, attack=attack)
-    stages = [StageStats("channel", int(block.pulses_sent), int(block.detections.sum()), clock.lap())]
+    stream = BlockStream(prof, distance_km, pulses, seed, attack=attack)
+    alice_key, bob_key, sifted_count, sift_seconds = _sift(stream)
+    block = stream.counts()
+    detections = int(block.detections.sum())
+    stages = [StageStats("channel", int(block.pulses_sent), detections, clock.lap() - sift_seconds)]
     head = {"profile": prof.name, "distance_km": float(distance_km), "pulses": int(block.pulses_sent),
             "device_seconds": block.pulses_sent / prof.source.repetition_rate_hz, "attack": block.attack,
             "eps_cor": prof.security.eps_cor}
     cascade_seed, verify_seed, pa_seed = (int(s) for s in np.random.SeedSequence([seed, 1]).generate_state(3))
-
-    sifted = block.alice_basis == block.bob_basis
-    key = sifted & (block.alice_basis == _KEY_BASIS)
-    alice_key, bob_key = block.alice_bits[key], block.bob_bits[key]
-    stages.append(StageStats("sifting", int(block.detections.sum()), int(sifted.sum()), clock.lap()))
+    stages.append(StageStats("sifting", detections, sifted_count, sift_seconds))
 
     n = int(alice_key.size)
     estimates = _estimate(block, prof, decoy_analysis)
     head["eps_sec"] = estimates.pop("eps_sec") or prof.security.secrecy_for(n)
     budget, phi = estimates["key_budget_bits"], estimates["phase_error_bound"]
     qber_estimate, s0, s1 = estimates["qber_estimate"], estimates["s0_lower"], estimates["s1_lower"]
-    stages.append(StageStats("estimation", int(sifted.sum()), n, clock.lap(), qber=qber_estimate))
+    stages.append(StageStats("estimation", sifted_count, n, clock.lap(), qber=qber_estimate))
 
     def abort(reason: str, qber_key: float | None = None) -> BlockResult:
         stats = BlockStats(**head, stages=tuple(stages), aborted=True, abort_reason=reason, final_key_bits=0,
@@ -174,8 +183,10 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
         return abort(f"no key before error correction: phase error bound {phi:.4f} with s0 >= {s0:.0f}, "
                      f"s1 >= {s1:.0f} gives a key budget of {budget:.0f} bits")
 
-    corrected, leaked = _reconcile_frames(alice_key, bob_key, max(qber_estimate, QBER_FLOOR), cascade_seed)
-    qber_key = float(np.count_nonzero(corrected != bob_key)) / n
+    corrected = bob_key  # Cascade corrects Bob's key in place, frame by frame
+    leaked, corrections = _reconcile_frames(alice_key, corrected, max(qber_estimate, QBER_FLOOR),
+                                            cascade_seed)
+    qber_key = corrections / n
     h = binary_entropy(qber_key)
     stages.append(StageStats("reconciliation", n, n, clock.lap(), qber=qber_key, leaked_bits=leaked,
                              efficiency=leaked / (n * h) if h > 0 else None))
@@ -203,7 +214,7 @@ def run_block(profile: Profile | str, distance_km: float, pulses: int, seed: int
     return BlockResult(alice_final, bob_final, stats)
 
 
-def _key_length(block: ChannelBlock, prof: Profile, decoy_analysis: bool,
+def _key_length(block: ChannelCounts, prof: Profile, decoy_analysis: bool,
                 leaked: float) -> tuple[float, float, float, float, float]:
     """(l, s0, s1, phi, eps_sec) from the block's public counts, ``leaked`` bits disclosed."""
     key, test = block.detected[:, _KEY_BASIS], block.detected[:, _TEST_BASIS]
@@ -214,7 +225,7 @@ def _key_length(block: ChannelBlock, prof: Profile, decoy_analysis: bool,
     return no_decoy_key_length(key.sum(), test.sum(), errors.sum(), prof.security, leaked)
 
 
-def _estimate(block: ChannelBlock, prof: Profile, decoy_analysis: bool) -> dict[str, float | None]:
+def _estimate(block: ChannelCounts, prof: Profile, decoy_analysis: bool) -> dict[str, float | None]:
     """Test-basis QBER and Lim et al.'s bounds from the public per-intensity counts (None if empty)."""
     test_counts, test_errors = block.detected[:, _TEST_BASIS], block.errors[:, _TEST_BASIS]
     tested = int(test_counts.sum())
@@ -227,13 +238,37 @@ def _estimate(block: ChannelBlock, prof: Profile, decoy_analysis: bool) -> dict[
     return out
 
 
-def _reconcile_frames(alice: np.ndarray, bob: np.ndarray, qber: float, seed: int) -> tuple[np.ndarray, int]:
-    """Cascade frame by frame (equal frames of at most FRAME_BITS); returns (corrected, leaked)."""
+def _reconcile_frames(alice: np.ndarray, bob: np.ndarray, qber: float, seed: int) -> tuple[int, int]:
+    """Cascade frame by frame (equal frames of at most FRAME_BITS), correcting ``bob`` in place so
+    that the block's key is held once; returns (leaked bits, bits corrected)."""
     frames = max(1, -(-alice.size // FRAME_BITS))
     edges = np.linspace(0, alice.size, frames + 1).astype(np.int64)
-    corrected = np.empty_like(bob)
-    leaked = 0
+    leaked = corrections = 0
     for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
-        corrected[lo:hi], frame_leak = reconcile(alice[lo:hi], bob[lo:hi], qber, seed + i)
+        corrected, frame_leak = reconcile(alice[lo:hi], bob[lo:hi], qber, seed + i)
+        corrections += int(np.count_nonzero(corrected != bob[lo:hi]))
+        bob[lo:hi] = corrected
         leaked += frame_leak
-    return corrected, leaked
+    return leaked, corrections
+
+
+def _sift(stream: BlockStream) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Both ends' key-basis bits of a streamed block, chunk by chunk: (Alice's, Bob's, sifted
+    events, seconds spent sifting). Only the key bits outlive their chunk."""
+    p_key = stream.profile.source.basis_probability_key
+    expected = stream.expected_detections * p_key * p_key
+    keys = np.empty((2, int(1.05 * expected + 12.0 * math.sqrt(expected) + 1024)), np.uint8)
+    n = sifted = 0
+    seconds = 0.0
+    for events in stream:
+        t0 = time.perf_counter()
+        same = events["alice_basis"] == events["bob_basis"]
+        sifted += int(np.count_nonzero(same))
+        key = np.flatnonzero(same & (events["alice_basis"] == _KEY_BASIS))
+        if n + key.size > keys.shape[1]:  # afterpulses beyond the expectation: grow by a quarter
+            keys = np.concatenate((keys, np.empty((2, max(key.size, keys.shape[1] // 4)), np.uint8)), axis=1)
+        keys[0, n : n + key.size] = events["alice_bits"][key]
+        keys[1, n : n + key.size] = events["bob_bits"][key]
+        n += key.size
+        seconds += time.perf_counter() - t0
+    return keys[0, :n], keys[1, :n], sifted, seconds

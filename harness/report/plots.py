@@ -18,10 +18,16 @@ For every suite × metric with ok rows:
   many, a category × vendor grid of medians coloured within each row (25 PQC
   algorithms × 4 libraries).
 
+A 0/1 timeline a suite declares to shade others (`Metric.shades`: the recovery suite's
+`fault_active`) is drawn as grey windows on those timelines, over the ticks where it is 1 in
+most of the plot's cases, and not on its own.
 Reference curves are what a suite declares them to be (`Metric.reference_for`):
 drawn dashed on the plots of the metrics they are declared for, in the same
 unit, never alone and never on another metric (a bound on the secret key rate
-does not go over the sifted rate). A suite's own summaries of
+does not go over the sifted rate). A declared reference in the unit of the x axis,
+read from the parameter's name (`distance_km` → km), is a position on that axis:
+a vertical line, named with its value in the caption (the analytic asymptotic and
+finite-key reaches on the key rate against distance). A suite's own summaries of
 samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
 Suites appear in scenario order, and within a suite the metrics with reference
 curves come first: the key rate against distance before its by-products.
@@ -133,9 +139,28 @@ def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame
     return out[:MAX_LINES]
 
 
+def _shade(ax, shade: pd.DataFrame) -> str:
+    """Grey spans over the ticks where the shading metric is 1 in most of the plotted cases."""
+    on = shade.groupby("sample")["value"].median().sort_index() >= 0.5
+    ticks = [int(t) for t in on.index[on.to_numpy()]]
+    spans: list[list[int]] = []
+    for t in ticks:
+        if spans and t == spans[-1][1] + 1:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    for first, last in spans:
+        ax.axvspan(first - 0.5, last + 0.5, color="0.5", alpha=0.18, lw=0, zorder=0)
+    if not spans:
+        return ""
+    where = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans)
+    return f"; shaded: ticks {where}, where {shade['metric'].iloc[0]} is 1"
+
+
 def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
-             colours: dict, marks: list[Mark] = ()) -> tuple[str, str]:
+             colours: dict, marks: list[Mark] = (), shade: pd.DataFrame | None = None) -> tuple[str, str]:
     fig, ax = figure()
+    shaded = _shade(ax, shade) if shade is not None and len(shade) else ""
     lines = _lines(g, hue)
     # colour says the vendor, line style and marker the condition (attacks of one device differ)
     conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
@@ -145,6 +170,15 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
                 color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
+    unit = str(g["unit"].iloc[0])
+    positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
+    refs = refs[refs["unit"] == unit]
+    at_x = []
+    for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
+        at = float(part["value"].median())
+        ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
+                   label=f"{ref} ({vendor})")
+        at_x.append(f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}")
     drawn: set[tuple] = set()
     styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
@@ -164,7 +198,8 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     named = ", ".join(sorted(set(refs["metric"])))
     caption = (f"median per {x}, band p25–p75"
                + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
-                  if len(refs) else "") + log_note)
+                  if len(refs) else "")
+               + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "") + shaded + log_note)
     return to_svg(fig), caption
 
 
@@ -301,6 +336,14 @@ def _references(declarations: Declarations | None) -> dict[tuple[str, str], tupl
             for name, m in metrics.items() if m.reference_for}
 
 
+def _shading(declarations: Declarations | None) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(suite, 0/1 timeline metric) → the timelines of that suite it is declared to shade."""
+    if declarations is None:
+        return {}
+    return {(suite, name): m.shades for suite, metrics in declarations.by_suite.items()
+            for name, m in metrics.items() if m.shades}
+
+
 def _free_text(col: pd.Series) -> bool:
     """Evidence and failure messages (long, varied strings) label rows; they are no axis to plot on."""
     if _is_numeric(col) or pd.api.types.is_bool_dtype(col):
@@ -337,6 +380,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     groups = dict(iter(ok.groupby(["suite", "metric"], sort=True)))
     refs_of = {key: targets for key, targets in _references(declarations).items() if key in groups}
     owned = {(s, target) for (s, _), targets in refs_of.items() for target in targets}
+    shades_of = {key: targets for key, targets in _shading(declarations).items() if key in groups}
 
     def marks_of(suite: str, metric: str) -> list[Mark]:
         return [m for m in marks if m.metric == metric and m.suite in (None, suite)
@@ -350,7 +394,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         return (min(judged) if judged else len(marks), rank, suite, not has_ref, metric)
 
     drawable = [k for k in sorted(groups, key=priority) if not (
-        k in refs_of or INTERVAL.search(k[1])
+        k in refs_of or k in shades_of or INTERVAL.search(k[1])
         or (k[1].endswith("_mean") and k[1][:-5] in metrics_of[k[0]]))]  # a suite's mean of its samples
     share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
     per_suite: dict[str, int] = {}
@@ -379,9 +423,14 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         unit = str(g["unit"].iloc[0])
         mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
         refs = pd.concat(mine) if mine else g.iloc[0:0]
-        refs = refs[refs["unit"] == unit]  # another unit cannot share the axis
+        # Another unit cannot share the value axis; the x axis's unit is a position on it (a reach).
+        axis_units = {c.rsplit("_", 1)[1] for c in numeric_x if "_" in c}
+        refs = refs[refs["unit"].isin({unit, *axis_units})]
+        shading = [groups[key] for key, targets in shades_of.items() if key[0] == suite and metric in targets]
+        shade = pd.concat(shading) if shading else None
         for panel, part, rest in _panels(g, varying, numeric_x):
-            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks)
+            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
+                          shade)
             note = _label_note(part, [c for c in label_columns if c not in varying])
             if sampled and (suite, metric) in sampled:
                 note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
@@ -443,7 +492,8 @@ def _choice(g: pd.DataFrame, metric: str, varying: list[str], numeric_x: list[st
 
 
 def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
-          unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark] = ()) -> list[Plot]:
+          unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark] = (),
+          shade: pd.DataFrame | None = None) -> list[Plot]:
     """The plots of one panel. Rows that differ in a parameter are never pooled into one line: a
     varying column that is neither the x axis nor a line's label splits the rows into one plot per
     value (or, with more than MAX_SPLITS values, a grid shows them all)."""
@@ -460,15 +510,16 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             where = ", ".join(filter(None, [panel, _label(values, pooled)]))
             rest = [c for c in varying if c not in pooled]
             out += _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest], unit, refs,
-                         colours, marks)
+                         colours, marks, shade)
         return out
     marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
     cases = tuple(sorted(set(g["case_id"])))
     drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
     with styled():
         if kind == "timeline":
+            windows = None if shade is None else shade[shade["case_id"].isin(cases)]
             drawn.append(("timeline", *_against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
-                                                 "tick", hue, colours, marks)))
+                                                 "tick", hue, colours, marks, windows)))
         elif kind == "matrix":
             drawn.append(("matrix", *_matrix(g, metric)))
         elif x is not None:

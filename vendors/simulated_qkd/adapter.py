@@ -2,7 +2,9 @@
 
 Options: `profile` (a shipped profile name or a YAML path; default gys-2004), `fibre_km`
 (default 25), `key_size` bits (256), `max_key_count` (1000), `block_bits` key-basis
-detections per post-processing block (default the profile's block size), `seed` (0), and
+detections per post-processing block (default the profile's block size), `seed` (0), `drift`
+(calibration drift over long runs: `vendors/simulated_qkd/drift.py`, e.g.
+`{polarisation_walk_rad_per_sqrt_h: 0.05, recalibration_interval_h: 4, efficiency_ageing_per_h: 0.005}`), and
 `time_scale` (1.0) for the device clock while its ETSI 014 KMEs are served
 (`etsi014_endpoints()` starts them on loopback).
 
@@ -30,6 +32,7 @@ from harness.adapters import (
     NotApplicable,
     TelemetrySnapshot,
 )
+from vendors.simulated_qkd.drift import DriftModel
 from vendors.simulated_qkd.keystore import End, LinkKeyStore
 from vendors.simulated_qkd.kme_app import ApiError, KmeApi, KmeLimits
 from vendors.simulated_qkd.link import FAULT_KINDS, KeySource, SimulatedLink
@@ -55,7 +58,9 @@ class SimulatedQKDAdapter(Adapter):
             source = CoreKeySource(self.profile_name, int(block_bits) if block_bits else None)
         self.source = source
         store = LinkKeyStore(key_size, int(opts.get("max_key_count", 1000)))
-        self.link = SimulatedLink(source, store, float(opts.get("fibre_km", 25.0)), int(opts.get("seed", 0)))
+        drift = DriftModel.model_validate(dict(opts["drift"])) if opts.get("drift") else None
+        self.link = SimulatedLink(source, store, float(opts.get("fibre_km", 25.0)), int(opts.get("seed", 0)),
+                                  drift)
         self.directory = DEFAULT_DIRECTORY
         limits = KmeLimits(key_size=key_size)
         self._kme = {end: KmeApi(end, self.directory, store, limits, self.link.unavailable_reason)
@@ -151,9 +156,10 @@ class SimulatedQKDAdapter(Adapter):
     def etsi014_endpoints(self) -> Etsi014Endpoints:
         if self._served is None:
             from harness.etsi014_pki import make_test_pki
+            from vendors.simulated_qkd.control import CLIENT_IDS
 
             self._pki_dir = tempfile.TemporaryDirectory(prefix="qsbench-kme-pki-")
-            served = ServedLink(self.link, make_test_pki(self._pki_dir.name),
+            served = ServedLink(self.link, make_test_pki(self._pki_dir.name, sae_ids=CLIENT_IDS),
                                 time_scale=float(self.options.get("time_scale", 1.0)))
             served.start()
             self._served = served

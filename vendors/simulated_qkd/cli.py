@@ -29,13 +29,16 @@ def register(app: typer.Typer) -> None:
         """Make a test CA, KME server certificates (KME_A, KME_B) and SAE client certificates.
 
         SAE_A and SAE_B are the two ends of the served link; SAE_C belongs to neither and is what
-        the conformance suite uses to check that a third SAE is refused. Private keys are mode 0600.
+        the conformance suite uses to check that a third SAE is refused. OPERATOR is the one client
+        the device's control endpoint (/control/v1/faults, for lab hooks) serves. Private keys are
+        mode 0600.
 
         Example: qsbench kme certs ./kme-pki
         """
         from harness.etsi014_pki import make_test_pki
+        from vendors.simulated_qkd.control import CLIENT_IDS
 
-        pki = make_test_pki(directory)
+        pki = make_test_pki(directory, sae_ids=CLIENT_IDS)
         typer.echo(f"CA: {pki.ca_cert}")
         for name, paths in {**pki.kmes, **pki.saes}.items():
             typer.echo(f"{name}: {paths.cert} (key {paths.key})")

@@ -101,7 +101,8 @@ def _cert_identity(der: bytes) -> str:
     return names[0]
 
 
-def _caller(request: Request) -> str:
+def caller_identity(request: Request) -> str:
+    """The SAE (or other client) ID of the request's verified client certificate; 401 without one."""
     tls = (request.scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
     if not chain:
@@ -380,18 +381,18 @@ def make_kme_app(api: KmeApi) -> Starlette:
         return run
 
     async def status(request: Request) -> dict[str, Any]:
-        caller = _caller(request)
+        caller = caller_identity(request)
         _query(request, set())
         return api.status(caller, _sae_path(request))
 
     async def enc_keys(request: Request) -> dict[str, Any]:
-        caller = _caller(request)
+        caller = caller_identity(request)
         sae = _sae_path(request)
         body = await parse_json_object(request) if request.method == "POST" else _enc_query(request)
         return _key_container(api.enc_keys(caller, sae, body))
 
     async def dec_keys(request: Request) -> dict[str, Any]:
-        caller = _caller(request)
+        caller = caller_identity(request)
         sae = _sae_path(request)
         body = await parse_json_object(request) if request.method == "POST" else _dec_query(request)
         return _key_container(api.dec_keys(caller, sae, body))

@@ -17,12 +17,14 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from cryptography import x509
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from harness.etsi014_pki import TestPki
@@ -89,12 +91,15 @@ class KmeServer:
 
     def __init__(self, store: LinkKeyStore, pki: TestPki, directory: LinkDirectory,
                  unavailable: Callable[[], str | None] = lambda: None, limits: KmeLimits | None = None,
-                 host: str = LOOPBACK, port: int = 0, log_level: str = "warning") -> None:
+                 host: str = LOOPBACK, port: int = 0, log_level: str = "warning",
+                 control: Sequence[BaseRoute] = ()) -> None:
         limits = limits or KmeLimits(key_size=store.key_size_bits)
         self._servers: dict[End, uvicorn.Server] = {}
         for i, end in enumerate((End.A, End.B)):
             kme_id = directory.kme_ids[end]
-            app = make_kme_app(KmeApi(end, directory, store, limits, unavailable))
+            app: Any = make_kme_app(KmeApi(end, directory, store, limits, unavailable))
+            if control:  # the device's own routes beside the ETSI 014 app, which keeps every other path
+                app = Starlette(routes=[*control, Mount("/", app=app)])
             config = uvicorn.Config(
                 app, host=host, port=port + i if port else 0, http=_TlsPeerH11Protocol, lifespan="off",
                 log_level=log_level, access_log=False, timeout_graceful_shutdown=1,

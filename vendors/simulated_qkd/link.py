@@ -14,6 +14,8 @@ Faults (the resilience suites' hook), each for a given device time:
 - `qber_rise` (magnitude, a fraction): the misalignment error jumps, as when a polarisation
   controller loses lock; past the device's abort point its blocks abort;
 - `detector_blinding`: a blinding attack on every pulse; only the blinding monitor sees it.
+With a `DriftModel` (`drift.py`) the link also drifts: its misalignment walks, it recalibrates
+periodically (distilling nothing meanwhile) and its detectors age.
 Without light or a classical channel there are no blocks, so the clock advances in idle steps
 of at most `IDLE_STEP_S`, and the device notices as soon as a step ends.
 """
@@ -29,6 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from harness.adapters import Attack, Fault, NotApplicable, TelemetrySnapshot
+from vendors.simulated_qkd.drift import Drift, DriftModel
 from vendors.simulated_qkd.keystore import LinkKeyStore
 
 FAULT_KINDS = ("kme_unavailable", "link_down", "fibre_cut", "classical_channel_down", "attenuation_step",
@@ -72,11 +75,12 @@ class _Window:
     aborted_blocks: int = 0
     loss_db: float = math.nan
     alarms: int = 0
+    recalibrations: int = 0
 
 
 class SimulatedLink:
     def __init__(self, source: KeySource, store: LinkKeyStore, fibre_km: float = 0.0,
-                 seed: int | None = 0) -> None:
+                 seed: int | None = 0, drift: DriftModel | None = None) -> None:
         self.source, self.store = source, store
         self.fibre_km, self.attenuation_db = float(fibre_km), 0.0
         self.attack: Attack | None = None
@@ -87,6 +91,9 @@ class SimulatedLink:
         # re-derives (and re-delivers) key bits it produced before.
         self._blocks_run = store.stream_position
         self._seed = np.random.SeedSequence(seed, n_children_spawned=self._blocks_run)
+        # The drift draws from a stream of its own (a spawn key no block's child ever has).
+        self.drift = None if drift is None else Drift(drift, np.random.default_rng(
+            np.random.SeedSequence(self._seed.entropy, spawn_key=(0xD1F7, 0))))
         self._lock = threading.Lock()  # one block at a time, whoever drives the clock
         self.last_delivery_active = True
         self._run_ahead_s = 0.0
@@ -132,6 +139,10 @@ class SimulatedLink:
         self._faults.clear()
         self.conditions_changed()
 
+    def active_faults(self) -> dict[str, tuple[float, float]]:
+        """kind -> (device time it clears, magnitude) of every fault active now."""
+        return {kind: v for kind, v in list(self._faults.items()) if self._fault_active(kind)}
+
     def _fault_active(self, kind: str) -> bool:
         return self._faults.get(kind, (-math.inf, 0.0))[0] > self.device_time_s
 
@@ -148,6 +159,15 @@ class SimulatedLink:
 
     # --- the clock ---
     def _step(self, window: _Window) -> None:
+        drift = self.drift
+        if drift is not None and drift.recalibration_due():
+            spent = drift.recalibrate()  # the link distils nothing while it realigns
+            self.device_time_s += spent
+            window.device_s += spent
+            window.blocks += 1
+            window.aborted_blocks += 1
+            window.recalibrations += 1
+            return
         idle_until = self._idle_until()
         if idle_until is not None:
             step = min(IDLE_STEP_S, idle_until - self.device_time_s)
@@ -156,14 +176,20 @@ class SimulatedLink:
             window.blocks += 1
             window.aborted_blocks += 1
             window.loss_db = math.inf if self._fault_active("fibre_cut") else window.loss_db
+            if drift is not None:
+                drift.advance(step)
             return
         seed = int(self._seed.spawn(1)[0].generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
         self._blocks_run += 1
+        misalignment = self._magnitude("qber_rise") + (drift.extra_misalignment if drift else 0.0)
         if hasattr(self.source, "set_extra_misalignment"):
-            self.source.set_extra_misalignment(self._magnitude("qber_rise"))
+            self.source.set_extra_misalignment(misalignment)
         attack = Attack("blinding", 1.0) if self._fault_active("detector_blinding") else self.attack
-        out = self.source.block(self.fibre_km, self.attenuation_db + self._magnitude("attenuation_step"),
-                                attack, seed)
+        loss_db = (self.attenuation_db + self._magnitude("attenuation_step")
+                   + (drift.ageing_loss_db if drift else 0.0))
+        out = self.source.block(self.fibre_km, loss_db, attack, seed)
+        if drift is not None:
+            drift.advance(out.device_seconds)
         link_down = self._fault_active("link_down")
         self.device_time_s += out.device_seconds
         window.device_s += out.device_seconds
@@ -188,6 +214,11 @@ class SimulatedLink:
         span = w.device_s or math.nan
         if w.blocks:
             self.last_delivery_active = w.aborted_blocks < w.blocks
+        drift: dict[str, float] = {}
+        if self.drift is not None:  # what a device's own monitoring reports about its calibration
+            drift = {"recalibrations": float(w.recalibrations),
+                     "drift_misalignment": self.drift.extra_misalignment,
+                     "detector_efficiency_factor": self.drift.efficiency_factor}
         return TelemetrySnapshot(
             window_s=w.device_s, qber=w.error_weighted / w.sifted_bits if w.sifted_bits else math.nan,
             secret_key_rate_bps=w.secret_bits / span, sifted_rate_bps=w.sifted_bits / span,
@@ -195,7 +226,7 @@ class SimulatedLink:
             key_delivery_active=self.last_delivery_active,
             extra={"blocks": float(w.blocks), "aborted_blocks": float(w.aborted_blocks),
                    "alarms": float(w.alarms), "secret_bits": float(w.secret_bits),
-                   "sifted_bits": float(w.sifted_bits)})
+                   "sifted_bits": float(w.sifted_bits), **drift})
 
     def run_for(self, device_seconds: float) -> TelemetrySnapshot:
         """Run blocks until at least `device_seconds` of device time has passed; report that window."""

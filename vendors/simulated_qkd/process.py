@@ -5,7 +5,9 @@ over HTTPS with mutual TLS on loopback, nothing else observable. The adapter sta
 `qsbench kme serve --certs DIR --store FILE --seed N` in a private directory (a fresh test
 PKI, the SQLite key store) and reaches it with the `etsi014` client.
 
-Fault injection, kind `kme_restart`: SIGKILL of the server's whole process group (the KMEs and
+Fault injection: the link's faults (fibre_cut, qber_rise, ...) through the device's control
+endpoint (`/control/v1/faults`, the OPERATOR certificate), their durations turned into device
+time by `time_scale`; and `kme_restart`: SIGKILL of the server's whole process group (the KMEs and
 the worker running the QKD core's blocks, mid-request or mid-block), then, once the fault's
 duration has passed, the same command again on the same store and seed, as a supervisor
 restarting a crashed service would. Keys the master received before the kill are still held for
@@ -44,12 +46,14 @@ from harness.adapters import (
     NotApplicable,
 )
 from harness.etsi014_pki import make_test_pki
-from vendors.etsi014 import Etsi014Client
+from vendors.etsi014 import Etsi014Client, client_ssl_context
+from vendors.simulated_qkd.control import CLIENT_IDS, OPERATOR_ID
+from vendors.simulated_qkd.link import FAULT_KINDS as LINK_FAULT_KINDS
 from vendors.simulated_qkd.served import THIRD_SAE
 
 READY = "KME_A (SAE_A) at"  # the line `qsbench kme serve` prints once both KMEs listen
 START_TIMEOUT_S = 120.0
-FAULT_KINDS = ("kme_restart",)
+FAULT_KINDS = ("kme_restart", *LINK_FAULT_KINDS)
 
 
 def _free_port_pair() -> int:
@@ -132,7 +136,7 @@ class ServedProcessAdapter(Adapter):
         o = self.options
         self._dir = tempfile.TemporaryDirectory(prefix="qsbench-served-kme-")
         work = Path(self._dir.name)
-        self.pki = make_test_pki(work / "pki")
+        self.pki = make_test_pki(work / "pki", sae_ids=CLIENT_IDS)
         self.port = _free_port_pair()
         self.time_scale = float(o.get("time_scale", 1.0))
         self.store_path = work / "keystore.sqlite"
@@ -205,6 +209,12 @@ class ServedProcessAdapter(Adapter):
         if fault.kind not in FAULT_KINDS:
             raise NotApplicable(f"the served simulated device cannot inject {fault.kind!r}; "
                                 f"it can: {FAULT_KINDS}")
+        if fault.kind != "kme_restart":
+            body: dict[str, Any] = {"kind": fault.kind, "magnitude": fault.magnitude}
+            if fault.duration_s < float("inf"):
+                body["duration_s"] = fault.duration_s * self.time_scale  # wall seconds -> device time
+            self.control("POST", body)
+            return
         if not 0 < fault.duration_s < float("inf"):
             raise ValueError(f"kme_restart needs a finite downtime > 0 s, got {fault.duration_s!r}")
         with self._lock:
@@ -222,10 +232,24 @@ class ServedProcessAdapter(Adapter):
         except BaseException as exc:
             self._restart_error = exc
 
+    def control(self, method: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One request to the device's control endpoint as its operator: the device's fault state."""
+        import httpx
+
+        operator = self.pki.saes[OPERATOR_ID]
+        ctx = client_ssl_context(str(self.pki.ca_cert), str(operator.cert), str(operator.key))
+        with httpx.Client(verify=ctx, timeout=10.0) as client:
+            resp = client.request(method, f"https://127.0.0.1:{self.port}/control/v1/faults", json=body)
+        if resp.status_code != 200:
+            raise RuntimeError(f"the device's control endpoint answered {resp.status_code}: "
+                               f"{resp.text[:300]}")
+        return resp.json()
+
     def clear_faults(self) -> None:
-        """Nothing stays injected but a restart in progress: wait until the server is back."""
+        """Wait for a restart in progress to end, then clear the link's faults."""
         if self._restart is not None:
             self._restart.join(START_TIMEOUT_S)
+        self.control("DELETE")
 
     def close(self) -> None:
         if self._restart is not None:

@@ -6,6 +6,7 @@ import threading
 
 from harness.adapters import Etsi014Endpoints
 from harness.etsi014_pki import TestPki
+from vendors.simulated_qkd.control import control_routes
 from vendors.simulated_qkd.keystore import End
 from vendors.simulated_qkd.kme_app import KmeLimits, LinkDirectory
 from vendors.simulated_qkd.kme_server import LOOPBACK, KmeServer, KmeUrls
@@ -25,7 +26,7 @@ class ServedLink:
             raise ValueError(f"time_scale={time_scale!r}: must be > 0")
         self.link, self.pki, self.directory, self.time_scale = link, pki, directory, time_scale
         self.server = KmeServer(link.store, pki, directory, link.unavailable_reason, limits, host, port,
-                                log_level)
+                                log_level, control=control_routes(link))
         self._stop = threading.Event()
         self._clock: threading.Thread | None = None
         self._offloaded: ProcessKeySource | None = None
