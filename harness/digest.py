@@ -18,8 +18,10 @@ read-only results store) is digested into a temporary file for this process.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +42,10 @@ def _quoted(path: Path | str) -> str:
     return str(path).replace("'", "''")
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+@functools.cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One connection for every digest this process builds: opening one costs about as much as
+    digesting a run of a dozen cases (an old store gets a thousand digests at once)."""
     con = duckdb.connect(config={"threads": 2})
     # DuckDB 2.0 folds isnan() to false from Parquet min/max statistics, which leave NaN out:
     # do not reason from statistics (see harness.rundata).
@@ -49,27 +54,27 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+_building = threading.Lock()  # a DuckDB connection runs one statement at a time
+
+
 def _build(run_dir: Path, target: Path) -> bool:
     """Write the digest of `run_dir` to `target` (atomically); False when the run has no parts."""
     parts = run_dir / MEASUREMENTS
     if not any(parts.glob("*.parquet")):
         return False
-    con = _connect()
-    con.execute(f"CREATE VIEW rows AS SELECT * FROM read_parquet('{_quoted(parts / '*.parquet')}')")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        con.execute(
-            f"COPY (SELECT * EXCLUDE (value, sample), list(value ORDER BY sample) FILTER "
-            f"(WHERE value IS NOT NULL AND NOT isnan(value)) AS {VALUES} FROM rows "
-            f"GROUP BY ALL ORDER BY case_id, metric) TO '{_quoted(tmp)}' "
-            "(FORMAT parquet)")
+        with _building:
+            _connection().execute(
+                f"COPY (SELECT * EXCLUDE (value, sample), list(value ORDER BY sample) FILTER "
+                f"(WHERE value IS NOT NULL AND NOT isnan(value)) AS {VALUES} "
+                f"FROM read_parquet('{_quoted(parts / '*.parquet')}') "
+                f"GROUP BY ALL ORDER BY case_id, metric) TO '{_quoted(tmp)}' (FORMAT parquet)")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    finally:
-        con.close()
     return True
 
 

@@ -42,8 +42,8 @@ TIE = 1e-9
 
 
 def runs(results_root: Path) -> pd.DataFrame:
-    """run_id, scenario, started, run_dir, schema (its rows' columns, as JSON) of every run directory
-    under `results_root`."""
+    """run_id, scenario, started, run_dir, schema (its rows' columns as JSON; None where the manifest
+    has none) of every run directory under `results_root`."""
     found = []
     for manifest in sorted(Path(results_root).glob(f"*/{MANIFEST}")):
         try:
@@ -53,7 +53,8 @@ def runs(results_root: Path) -> pd.DataFrame:
         found.append({"run_id": str(data.get("run_id") or manifest.parent.name),
                       "scenario": (data.get("scenario") or {}).get("name"),
                       "started": str(data.get("started") or ""), "run_dir": str(manifest.parent),
-                      "schema": json.dumps(data.get("columns"))})
+                      "schema": json.dumps(columns) if isinstance(columns := data.get("columns"), dict)
+                      else None})
     return pd.DataFrame(found, columns=["run_id", "scenario", "started", "run_dir", "schema"])
 
 
