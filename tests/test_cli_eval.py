@@ -53,6 +53,26 @@ def test_compare_latest_flags_the_slower_night_and_writes_junit(tmp_path):
     assert lenient.exit_code == 0 and "0 regressions" in lenient.output
 
 
+def test_report_against_a_history_judges_as_compare_does(tmp_path):
+    from harness.cli.app import app
+
+    nightly = {"tls_repeats": 5, "interop_seed": 9}
+    for night in range(1, 4):
+        pilot_run(tmp_path / f"night-{night}", seed=night, started=f"2026-11-2{night}T02:00:00Z", **nightly)
+    slow = pilot_run(tmp_path / "night-4", seed=4, slowdown=1.25, started="2026-11-24T02:00:00Z", **nightly)
+    report = runner.invoke(app, ["report", str(slow), "--baseline", "history:3"])
+    assert report.exit_code == 0, report.output
+    comparison = json.loads((slow / "report" / "results.json").read_text())["comparison"]
+    assert comparison["baseline_run_id"] == "history of 3 runs (night-1 … night-3)"
+    judged = runner.invoke(_app(), ["compare", str(slow), "--baseline", "history:3"])
+    assert f"{comparison['counts']['regression']} regressions" in judged.output
+    timings = [c for c in comparison["changes"] if c["metric"] == "handshake_ms"]
+    assert timings and all("against 3 earlier runs' levels" in c["note"] for c in timings)
+    assert "history of 3 runs" in (slow / "report" / "scorecard.html").read_text()
+    bad = runner.invoke(app, ["report", str(slow), "--baseline", "history:three"])
+    assert bad.exit_code == 2 and "write history:N" in bad.output
+
+
 def test_history_prints_the_series_and_draws_it(tmp_path):
     for night, slow in enumerate((1.0, 1.0, 1.0, 1.4, 1.4, 1.4)):
         pilot_run(tmp_path / f"night-{night}", seed=night, slowdown=slow,

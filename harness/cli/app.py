@@ -329,28 +329,36 @@ def _print_summary(run_dir: Path) -> Path:
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run directory under results/")],
     baseline: Annotated[str | None, typer.Option(
-        help="a baseline run directory, or 'latest' (newest other run of the same scenario next to RUN_DIR), "
-             "to add regressions and trends")] = None,
+        help="a baseline run directory, 'latest' (newest earlier run of the same scenario next to RUN_DIR), "
+             "or 'history' / 'history:N' (the last N such runs, default 10), to add regressions and trends")
+    ] = None,
 ) -> None:
     """Summarise and evaluate a run: RUN_DIR/report/{scorecard.html, summary.md, results.json, junit.xml}.
 
     scorecard.html is one self-contained file (open it anywhere, nothing is fetched): verdicts first,
-    then scorecard and sensitivity, regressions against the baseline, trends and evidence plots.
+    then scorecard and sensitivity, regressions against the baseline (judged as `qsbench compare`
+    judges them), trends and evidence plots.
 
-    Example: [bold]qsbench report results/20261124T120000Z-demo-1a2b --baseline latest[/bold]
+    Example: [bold]qsbench report results/20261124T120000Z-demo-1a2b --baseline history:7[/bold]
     """
-    from harness.evaluation.compare import latest_baseline
+    from harness.evaluation.compare import history_count, resolve_baseline
     from harness.report import render
     from harness.rundata import RunDirError
 
     if not (run_dir / "manifest.json").is_file():
         raise _bad_input(f"{run_dir}: not a run directory (no manifest.json)")
+    if baseline is not None:
+        try:
+            history_count(baseline)
+        except ValueError as exc:
+            raise _bad_input(str(exc)) from None
     _print_summary(run_dir)
-    try:
-        base = latest_baseline(run_dir) if baseline == "latest" else baseline
-    except RunDirError as exc:  # the first night has nothing to compare with: report without
-        err.print(f"{exc}; reporting without a comparison", markup=False)
-        base = None
+    base = None
+    if baseline is not None:
+        try:
+            base = resolve_baseline(run_dir, baseline)
+        except RunDirError as exc:  # the first night has nothing to compare with: report without
+            err.print(f"{exc}; reporting without a comparison", markup=False)
     rendered = render(run_dir, base)
     for path in (rendered.markdown, rendered.results, rendered.junit, rendered.html):
         print(path)

@@ -16,19 +16,35 @@ how it is judged (`harness.metrics`; nothing is read from the name):
   compared with the newest baseline run's exactly. Any move the bad way is a
   regression, with no significance test: `conformant` 1 → 0, `key_mismatches`
   0 → 3 and `ciphertext_bytes` 1088 → 1568 are never noise.
-- other metrics: each repeat gives its median. Against one or two baseline runs
-  the repeat medians of both sides go into Welch's t-test; against a history of
-  three runs or more the run's level (the mean of its repeat medians) is set
-  against the earlier runs' levels (conbench's lookback z-score, as a t
-  prediction interval with N−1 degrees of freedom), so the run-to-run variance
-  measured on this host is the yardstick. A change is flagged when p < alpha
-  and |change| > threshold (10 %, per-metric override) and it goes the
-  declared bad way; `better: none` changes are reported, never flagged. Fewer
-  than two repeats on a side with no history is "too few repeats", never
-  "unchanged".
-- a timing of an experiment whose repeats broke pyperf's stability rules in
-  this run or the newest baseline run (`harness.evaluation.stability`) is "host unstable":
-  reported, not flagged.
+- other metrics: each repeat gives one statistic. For a timing (a declared unit
+  of time) it is the repeat's 10th percentile: a busy host only ever adds time
+  to a call, so the fast calls show the code and the slow ones the neighbours
+  (the reason BenchmarkTools.jl compares minimums, Chen & Revels 2016); a
+  slowdown of every call moves it as much as the median. Other metrics keep the
+  median. On a shared host a whole repeat can land in a busy moment and come out
+  20–40 % slow while the others agree within 2 %: from five repeats on, a
+  repeat whose statistic lies more than 3.5 robust standard deviations (1.4826 ×
+  MAD, at least 1 % of the median) from the median of its run is a *disturbed*
+  repeat, set aside and counted in the note (Iglewicz and Hoaglin's modified
+  z-score), so one busy moment neither hides a slowdown nor fakes one. Against
+  one or two baseline runs the kept repeats of both sides go into Welch's
+  t-test; against a history of three runs or more the run's level (the mean of
+  its kept repeats) is set against the earlier runs' levels (conbench's lookback
+  z-score, as a t prediction interval with N−1 degrees of freedom), so the
+  run-to-run variance measured on this host is the yardstick. A change is
+  flagged when p < alpha and |change| > threshold (10 %, per-metric override)
+  and it goes the declared bad way; `better: none` changes are reported, never
+  flagged. Fewer than two repeats on a side with no history is "too few
+  repeats", never "unchanged".
+- a change not flagged is "unchanged" only when the comparison could have seen
+  one of the threshold's size: the (1 − alpha) interval of the change must be
+  narrower than ± threshold. Where it is wider, a history too spread from run
+  to run and a timing of a run whose repeats broke pyperf's stability rules
+  (`harness.evaluation.stability`, this run or the newest baseline run) are
+  "host unstable", anything else "too few repeats";
+  the note gives the resolution reached. A noisy host is therefore no excuse
+  for a change that stands out of its noise: the spread is already in the test,
+  and a 30 % slowdown on a host with 12 % spread is still a regression.
 - a case that was ok in the newest baseline run and now failed, timed out, is
   n/a or is missing from this run entirely is a regression (`status`,
   `case missing`) of its own.
@@ -68,7 +84,8 @@ class Change:
     #            case missing, new, missing, undeclared
     n_baseline: int  # repeats (runs, against a history)
     n_current: int  # repeats
-    baseline: float | None  # the mean of the baseline's repeat medians (deterministic: the value)
+    baseline: float | None  # the baseline's level: the mean of its kept repeat statistics (10th
+    #                         percentiles for timings, medians otherwise); deterministic: the value
     current: float | None
     change: float | None  # relative change
     p_value: float | None
@@ -118,50 +135,95 @@ def _deterministic(common: dict, declared: Metric, cur: pd.DataFrame, base: pd.D
     return Change(**common, kind=kind, note=f"deterministic: {then:.6g} → {now:.6g}, no significance test")
 
 
-def _noise_test(cur: np.ndarray, runs_then: list[np.ndarray]) -> tuple[float | None, float, str]:
-    """(p or None when there is too little to test, the baseline level, how it was tested)."""
+DISTURBED_Z = 3.5  # Iglewicz & Hoaglin's modified z-score: an outlier beyond it
+DISTURBED_FLOOR = 0.01  # of the median: repeats closer than 3.5 % are never called disturbed
+TRIM_FROM = 5  # repeats: fewer cannot tell a disturbed one from the rest
+
+
+def undisturbed(values: np.ndarray) -> np.ndarray:
+    """One run's repeat statistics less those a busy moment of the host shifted (see the docstring)."""
+    if values.size < TRIM_FROM:
+        return values
+    centre = float(np.median(values))
+    scale = max(1.4826 * float(np.median(np.abs(values - centre))), DISTURBED_FLOOR * abs(centre))
+    return values[np.abs(values - centre) <= DISTURBED_Z * scale]
+
+
+@dataclass(frozen=True)
+class _Test:
+    p: float | None  # None: too little to test
+    centre: float  # the baseline's level
+    half_width: float | None  # of the (1 − alpha) interval of the change, in the metric's unit
+    how: str
+
+
+def _noise_test(cur: np.ndarray, runs_then: list[np.ndarray], alpha: float) -> _Test:
     level_now = float(cur.mean())
     if len(runs_then) >= HISTORY_RUNS:
         levels = np.array([r.mean() for r in runs_then])
         centre, spread = float(levels.mean()), float(levels.std(ddof=1))
         how = f"against {len(levels)} earlier runs' levels (run-to-run sd {spread:.3g})"
+        scale = spread * np.sqrt(1 + 1 / len(levels))
+        half = float(sps.t.ppf(1 - alpha / 2, len(levels) - 1) * scale)
         if spread == 0:
-            return (1.0 if level_now == centre else 0.0), centre, how
-        t = (level_now - centre) / (spread * np.sqrt(1 + 1 / len(levels)))
-        return float(2 * sps.t.sf(abs(t), len(levels) - 1)), centre, how
+            return _Test(1.0 if level_now == centre else 0.0, centre, half, how)
+        t = (level_now - centre) / scale
+        return _Test(float(2 * sps.t.sf(abs(t), len(levels) - 1)), centre, half, how)
     then = np.concatenate(runs_then)
     centre = float(then.mean())
-    how = f"Welch's t over repeat medians, {then.size} vs {cur.size} repeats"
+    how = f"Welch's t over repeats, {then.size} vs {cur.size}"
     if then.size < 2 or cur.size < 2:
-        return None, centre, how
+        return _Test(None, centre, None, how)
     if then.std() == 0 and cur.std() == 0:
-        return (1.0 if level_now == centre else 0.0), centre, how
-    return float(sps.ttest_ind(cur, then, equal_var=False).pvalue), centre, how
+        return _Test(1.0 if level_now == centre else 0.0, centre, 0.0, how)
+    result = sps.ttest_ind(cur, then, equal_var=False)
+    low, high = result.confidence_interval(1 - alpha)
+    return _Test(float(result.pvalue), centre, float(high - low) / 2, how)
+
+
+def _kept(values: np.ndarray, timing: bool) -> tuple[np.ndarray, int]:
+    kept = undisturbed(values) if timing else values
+    return kept, values.size - kept.size
 
 
 def _varying(common: dict, declared: Metric, cur: pd.DataFrame, base: pd.DataFrame,
              policy: RegressionPolicy, unstable: str | None) -> Change:
-    now = cur["median"].to_numpy(dtype=float)
-    runs_then = [g["median"].to_numpy(dtype=float) for _, g in base.groupby("run_id", sort=False)]
-    p, centre, how = _noise_test(now, runs_then)
+    timing = is_timing(declared)
+    column = "low" if timing else "median"
+    now, set_aside = _kept(cur[column].to_numpy(dtype=float), timing)
+    runs_then = []
+    for _, g in base.groupby("run_id", sort=False):
+        kept, dropped = _kept(g[column].to_numpy(dtype=float), timing)
+        runs_then.append(kept)
+        set_aside += dropped
+    test = _noise_test(now, runs_then, policy.alpha)
     level = float(now.mean())
-    rel = _relative(centre, level)
+    rel = _relative(test.centre, level)
     n_then = len(runs_then) if len(runs_then) >= HISTORY_RUNS else sum(r.size for r in runs_then)
-    common = {**common, "n_baseline": n_then, "baseline": centre, "current": level, "change": rel,
-              "p_value": p}
-    if unstable is not None:
-        return Change(**common, kind="host unstable", note=f"not judged: {unstable}")
-    if p is None:
+    common = {**common, "n_baseline": n_then, "baseline": test.centre, "current": level, "change": rel,
+              "p_value": test.p}
+    what = "repeat 10th percentiles" if timing else "repeat medians"
+    how = f"{what}; {test.how}" + (f"; {set_aside} disturbed repeat(s) set aside" if set_aside else "")
+    if test.p is None:
         return Change(**common, kind="too few repeats",
                       note=f"{how}: a run-to-run variance needs two repeats a side or {HISTORY_RUNS} runs")
     limit = policy.threshold_for(common["metric"])
-    large = (rel is None and centre != level) or (rel is not None and abs(rel) > limit)
-    if p >= policy.alpha or not large:
-        why = f"p={p:.3g}" if p >= policy.alpha else f"|change| within {limit:.0%}"
-        return Change(**common, kind="unchanged", note=f"{why}; {how}")
-    kind = _direction(declared, centre, level)
-    note = how if kind != "change" else f"{how}; {common['metric']} declares no good direction"
-    return Change(**common, kind=kind, note=note)
+    large = (rel is None and test.centre != level) or (rel is not None and abs(rel) > limit)
+    if test.p < policy.alpha and large:
+        kind = _direction(declared, test.centre, level)
+        note = how if kind != "change" else f"{how}; {common['metric']} declares no good direction"
+        return Change(**common, kind=kind, note=note)
+    resolution = None if test.centre == 0 else test.half_width / abs(test.centre)
+    if resolution is not None and resolution > limit:
+        # This comparison could not have seen a change of the threshold's size: not "unchanged".
+        seen = f"changes up to ±{resolution:.0%} are within this noise (threshold {limit:.0%}); {how}"
+        if len(runs_then) >= HISTORY_RUNS:  # the spread is the host's from night to night
+            return Change(**common, kind="host unstable", note=seen)
+        if unstable is not None:
+            return Change(**common, kind="host unstable", note=f"{seen}; {unstable}")
+        return Change(**common, kind="too few repeats", note=f"{seen}: more repeats would resolve it")
+    why = f"p={test.p:.3g}" if test.p >= policy.alpha else f"|change| within {limit:.0%}"
+    return Change(**common, kind="unchanged", note=f"{why}; {how}")
 
 
 def _status_changes(now: pd.DataFrame, then: pd.DataFrame) -> list[Change]:
@@ -289,15 +351,26 @@ def latest_baseline(run_dir: Path) -> Path:
     return found[-1]
 
 
+def history_count(spec: str) -> int | None:
+    """N of `history` (the default) or `history:N`; None for any other baseline. Raises ValueError."""
+    if spec != "history" and not spec.startswith("history:"):
+        return None
+    count = spec.partition(":")[2] or str(HISTORY_DEFAULT)
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"--baseline {spec}: write history:N with N a whole number of runs ≥ 1")
+    return int(count)
+
+
 def resolve_baseline(run_dir: Path, spec: str) -> list[Path]:
     """`latest`, `history`, `history:N` (the last N earlier runs of the scenario) or a run directory."""
     if spec == "latest":
         return [latest_baseline(run_dir)]
-    if spec == "history" or spec.startswith("history:"):
-        count = spec.partition(":")[2] or str(HISTORY_DEFAULT)
-        if not count.isdigit() or int(count) < 1:
-            raise RunDirError(f"--baseline {spec}: write history:N with N a whole number of runs ≥ 1")
-        found = _scenario_runs(run_dir)[-int(count):]
+    try:
+        count = history_count(spec)
+    except ValueError as exc:
+        raise RunDirError(str(exc)) from None
+    if count is not None:
+        found = _scenario_runs(run_dir)[-count:]
         if not found:
             raise RunDirError(f"no earlier run of this scenario next to {Path(run_dir).resolve()}")
         return found

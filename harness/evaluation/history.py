@@ -78,10 +78,14 @@ def _connect(results_root: Path, scenario: str | None) -> duckdb.DuckDBPyConnect
     return con
 
 
+# A repeat's low quantile: what a timing is compared on, since a busy host only ever adds time
+# to a call (harness.evaluation.compare).
+LOW_QUANTILE = 0.10
 # One row per repeat (case) × metric: what a comparison works on. A case's repeats share its
 # `experiment_id`; runs made before there was one count each case as an experiment of its own.
 _REPEATS = ("SELECT run_id, {experiment} AS experiment_id, suite, vendor, metric, min(unit) AS unit, "
-            "case_id, min(repeat) AS repeat, median(value) AS median, avg(value) AS mean, count(*) AS n "
+            "case_id, min(repeat) AS repeat, median(value) AS median, "
+            f"quantile_cont(value, {LOW_QUANTILE}) AS low, avg(value) AS mean, count(*) AS n "
             "FROM {src} WHERE status = 'ok' AND value IS NOT NULL AND NOT isnan(value) "
             "GROUP BY ALL ORDER BY ALL")
 _STATUSES = ("SELECT run_id, case_id, any_value({experiment}) AS experiment_id, any_value(suite) AS suite, "
@@ -90,7 +94,7 @@ _STATUSES = ("SELECT run_id, case_id, any_value({experiment}) AS experiment_id, 
 
 
 REPEAT_COLUMNS = ["run_id", "experiment_id", "suite", "vendor", "metric", "unit", "case_id", "repeat",
-                  "median", "mean", "n"]
+                  "median", "low", "mean", "n"]
 STATUS_COLUMNS = ["run_id", "case_id", "experiment_id", "suite", "vendor", "repeat", "status", "reason"]
 
 
@@ -116,7 +120,7 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
 
 
 def repeat_tables(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per repeat × metric: median, mean, n; per case: status) of rows held in memory."""
+    """(per repeat × metric: median, low (10th percentile), mean, n; per case: status) of rows in memory."""
     con = _duckdb()
     con.register("src", rows)
     return _tables(con, "src", "src")

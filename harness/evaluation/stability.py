@@ -1,16 +1,19 @@
 """Was the host steady enough to judge a run's timings? pyperf's rules, applied to repeats.
 
 A run's timings (metrics whose declared unit is a time, not deterministic) are
-judged per experiment on the medians of its repeats, each measured in a worker
-process of its own:
+judged per experiment on the statistic a comparison uses for them, each
+repeat's 10th percentile (`harness.evaluation.compare`), over its repeats, each
+measured in a worker process of its own:
 
-- the standard deviation of the repeat medians is 10 % of their mean or more
-  (pyperf warns "the standard deviation is N % of the mean" at 10 %);
-- or one repeat's median lies 50 % or more away from their mean (pyperf's
+- their standard deviation is 10 % of their mean or more (pyperf warns "the
+  standard deviation is N % of the mean" at 10 %);
+- or one repeat lies 50 % or more away from their mean (pyperf's
   minimum/maximum outlier rule).
 
-Either makes that experiment's timing unstable: a comparison then says "host
-unstable" for it instead of calling a change a regression. An experiment with
+Either makes that experiment's timing unstable. The run is marked so; a
+comparison involving it says "host unstable" where that noise is too large
+for the change looked for (it could not have seen a change of the threshold),
+and still flags a change that stands out of it. An experiment with
 a single repeat cannot be judged (there is no spread between processes to
 look at) and is counted as unjudged. The host state the manifest records at
 the start and the end (load, runnable processes, frequencies) is the context a
@@ -49,20 +52,20 @@ def is_timing(declaration) -> bool:
     return units.unit(declaration.unit).dimension == "time"
 
 
-def rule_broken(medians: np.ndarray) -> str | None:
-    """pyperf's two rules on one experiment's repeat medians; None when both hold."""
-    if medians.size < 2:
+def rule_broken(values: np.ndarray) -> str | None:
+    """pyperf's two rules on one experiment's repeat statistics; None when both hold."""
+    if values.size < 2:
         return None
-    mean = float(medians.mean())
+    mean = float(values.mean())
     if mean <= 0:
         return None
-    spread = float(medians.std(ddof=1)) / mean
+    spread = float(values.std(ddof=1)) / mean
     if spread >= STDEV_LIMIT:
-        return (f"the repeat medians' standard deviation is {spread:.0%} of their mean "
-                f"({medians.size} repeats; unstable from {STDEV_LIMIT:.0%})")
-    worst = float(np.abs(medians - mean).max()) / mean
+        return (f"the repeats' standard deviation is {spread:.0%} of their mean "
+                f"({values.size} repeats; unstable from {STDEV_LIMIT:.0%})")
+    worst = float(np.abs(values - mean).max()) / mean
     if worst >= OUTLIER_LIMIT:
-        return f"one repeat's median is {worst:.0%} away from the mean of the {medians.size} repeats"
+        return f"one repeat is {worst:.0%} away from the mean of the {values.size} repeats"
     return None
 
 
@@ -81,7 +84,7 @@ def judge(repeats: pd.DataFrame, declarations: Declarations) -> tuple[list[Unsta
             unjudged += 1
             continue
         judged += 1
-        if reason := rule_broken(group["median"].to_numpy(dtype=float)):
+        if reason := rule_broken(group["low"].to_numpy(dtype=float)):
             unstable.append(Unstable(experiment, suite, vendor, metric, reason))
     return unstable, judged, unjudged
 
@@ -89,7 +92,8 @@ def judge(repeats: pd.DataFrame, declarations: Declarations) -> tuple[list[Unsta
 def summary(repeats: pd.DataFrame, declarations: Declarations) -> dict:
     """The manifest's `stability` block."""
     unstable, judged, unjudged = judge(repeats, declarations)
-    return {"rules": f"per experiment, over its repeat medians: standard deviation < {STDEV_LIMIT:.0%} "
+    return {"rules": f"per experiment, over its repeats' 10th percentiles: standard deviation < "
+                     f"{STDEV_LIMIT:.0%} "
                      f"of the mean and every repeat within {OUTLIER_LIMIT:.0%} of it (pyperf)",
             "stable": not unstable, "judged": judged, "unjudged_single_repeat": unjudged,
             "unstable": [vars(u) for u in unstable]}
@@ -107,4 +111,4 @@ def warning(block: dict) -> str | None:
     first = block["unstable"][0]
     return (f"host unstable: {len(block['unstable'])} timing(s) spread beyond pyperf's rules across their "
             f"repeats (e.g. {first['suite']}/{first['vendor']} {first['metric']}: {first['reason']}); "
-            "comparisons will not judge them")
+            "comparisons judge only changes that stand out of that noise")

@@ -9,6 +9,7 @@ the same file.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,11 +134,17 @@ def _incomplete(run: RunData) -> str:
     return ""
 
 
-def render(run_dir: str | Path, baseline: str | Path | None = None) -> Rendered:
-    """Evaluate the run in `run_dir` (against the `baseline` run directory, if any) and write its report."""
+def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = None) -> Rendered:
+    """Evaluate the run in `run_dir` and write its report; against `baseline`, if given: one run
+    directory, or several, oldest first (a history, `harness.evaluation.compare.resolve_baseline`)."""
     run = load(run_dir)
     ev = evaluate_run(run)
-    comparison = compare(run, load(baseline)) if baseline is not None else None
+    if baseline is None:
+        comparison = None
+    elif isinstance(baseline, str | Path):
+        comparison = compare(run, load(baseline))
+    else:
+        comparison = compare(run, load(baseline[0]) if len(baseline) == 1 else list(baseline))
     res = results(ev, comparison)
     params = run.case_columns  # case conditions
     labels = [c for c in run.extra_columns if c not in params]  # per-row results a suite declared

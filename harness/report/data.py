@@ -42,7 +42,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "metric_thresholds": c.policy.metrics, "counts": counts,
         "changes": [{"case_id": x.case_id, "suite": x.suite, "vendor": x.vendor, "metric": x.metric,
                      "unit": x.unit, "kind": x.kind, "n_baseline": x.n_baseline, "n_current": x.n_current,
-                     "baseline_median": _num(x.baseline), "current_median": _num(x.current),
+                     "baseline_level": _num(x.baseline), "current_level": _num(x.current),
                      "change": _num(x.change), "p_value": _num(x.p_value), "note": x.note}
                     for x in c.changes if x.kind != "unchanged"],
     }

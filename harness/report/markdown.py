@@ -73,7 +73,7 @@ def evaluation_markdown(res: dict[str, Any]) -> str:
                 change = f"{c['change']:+.1%}" if c["change"] is not None else ""
                 p = f"{c['p_value']:.2g}" if c["p_value"] is not None else ""
                 lines.append(f"| {c['kind']} | {c['suite']} | {c['vendor']} | {c['metric']} | "
-                             f"{fmt(c['baseline_median'])} | {fmt(c['current_median'])} {c['unit']} | "
+                             f"{fmt(c['baseline_level'])} | {fmt(c['current_level'])} {c['unit']} | "
                              f"{change} | {p} | {c['case_id']} |")
             lines.append("")
     return "\n".join(lines)
