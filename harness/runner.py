@@ -38,7 +38,10 @@ class _Worker:
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker.serve, args=(child,), daemon=True)
+        # Not daemonic: a case may start processes of its own (the simulated device serves its
+        # key source from a child process), which a daemonic process may not. The runner stops
+        # or kills every worker in its `finally`, so none outlives the run.
+        self.proc = ctx.Process(target=worker.serve, args=(child,), daemon=False)
         self.proc.start()
         child.close()
         self.case: Case | None = None

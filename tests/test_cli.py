@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import digest
+from harness.store import RunStore
 from tests.conftest import qsbench_cmd
 
 
@@ -161,3 +162,25 @@ def test_resume_exits_from_the_whole_run_and_retry_failed_runs_failures_again(wr
     # One repeat per experiment: nothing to judge the host by, and the manifest says so.
     assert manifest["stability"]["stable"] and manifest["stability"]["unjudged_single_repeat"] == 2
     assert qsbench("run", str(scenario), "--retry-failed").returncode == 2
+
+
+def test_a_case_that_starts_processes_of_its_own_runs(tmp_path):
+    """The simulated device serves its key source from a child process; in a daemonic worker that
+    start fails ("daemonic processes are not allowed to have children") and every
+    etsi014_conformance case of the shipped pilots failed. Run one such case as a user would."""
+    scenario = tmp_path / "conformance.yaml"
+    scenario.write_text(
+        "name: conformance-in-a-worker\n"
+        "vendors:\n"
+        "  - name: dev\n"
+        "    adapter: simulated_qkd\n"
+        "    options: {profile: lim-2014, fibre_km: 20}\n"
+        "suites:\n"
+        "  - suite: etsi014_conformance\n"
+        "    params: {key_wait_s: 30}\n")
+    out = tmp_path / "results"
+    done = qsbench("run", str(scenario), "--out", str(out), timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_dir,) = out.iterdir()
+    assert list(RunStore(run_dir).case_statuses().values()) == ["ok"]
+    assert "checks_pass" in set(pd.read_parquet(run_dir / "measurements")["metric"])
