@@ -59,9 +59,9 @@ EVENT_ARRAYS = {
 }
 
 
-@dataclass(frozen=True, eq=False)
-class ChannelBlock:
-    """One simulated block. Bit arrays are key material: they are left out of repr()."""
+@dataclass(frozen=True)
+class ChannelCounts:
+    """A block's public tallies and model figures: what a streamed block yields once read."""
 
     profile_name: str
     distance_km: float
@@ -74,14 +74,6 @@ class ChannelBlock:
     detected: np.ndarray = field(repr=False)  # [k, basis], sifted
     errors: np.ndarray = field(repr=False)  # [k, basis], sifted and bits differ
     detections: np.ndarray = field(repr=False)  # [k], all clicks
-    slot: np.ndarray = field(repr=False)
-    intensity: np.ndarray = field(repr=False)
-    alice_basis: np.ndarray = field(repr=False)
-    alice_bits: np.ndarray = field(repr=False)
-    bob_basis: np.ndarray = field(repr=False)
-    bob_bits: np.ndarray = field(repr=False)
-    photon_number: np.ndarray = field(repr=False)
-    eve_bits: np.ndarray = field(repr=False)
     blinding_alarm: bool = False
 
     @property
@@ -96,6 +88,21 @@ class ChannelBlock:
             return np.where(self.detected > 0, self.errors / self.detected, np.nan)
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ChannelBlock(ChannelCounts):
+    """One simulated block: its tallies and every event. Bit arrays are key material: they are
+    left out of repr()."""
+
+    slot: np.ndarray = field(repr=False)
+    intensity: np.ndarray = field(repr=False)
+    alice_basis: np.ndarray = field(repr=False)
+    alice_bits: np.ndarray = field(repr=False)
+    bob_basis: np.ndarray = field(repr=False)
+    bob_bits: np.ndarray = field(repr=False)
+    photon_number: np.ndarray = field(repr=False)
+    eve_bits: np.ndarray = field(repr=False)
+
+
 def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed: int,
                    attack: Attack | None = None, background: str | None = None) -> ChannelBlock:
     """Simulate ``pulses`` pulses over ``distance_km`` with a fixed ``seed`` (same seed, same block)."""
@@ -104,24 +111,6 @@ def simulate_block(profile: Profile | str, distance_km: float, pulses: int, seed
     counts = stream.counts()
     return ChannelBlock(**{f.name: getattr(counts, f.name) for f in dataclasses.fields(counts)},
                         **{name: arr for name, arr in events.items() if name != "clicks"})
-
-
-@dataclass(frozen=True)
-class ChannelCounts:
-    """A block's public tallies and model figures (everything of ChannelBlock but the events)."""
-
-    profile_name: str
-    distance_km: float
-    pulses_sent: int
-    seed: int
-    attack: str
-    transmittance: float
-    expected_gain: np.ndarray = field(repr=False)
-    sent: np.ndarray = field(repr=False)
-    detected: np.ndarray = field(repr=False)
-    errors: np.ndarray = field(repr=False)
-    detections: np.ndarray = field(repr=False)
-    blinding_alarm: bool = False
 
 
 class BlockStream:
