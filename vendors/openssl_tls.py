@@ -157,16 +157,22 @@ def _ssl_key(ssl: Any) -> int:
     return int(ffi.cast("uintptr_t", ssl))
 
 
+def _accepting(ctx: Any, sock: socket.socket) -> Any:
+    """A server-side connection on an accepted socket, before its handshake."""
+    SSL, _, _ = _ssl()
+    blocking(sock)
+    conn = SSL.Connection(ctx, sock)
+    conn.set_accept_state()
+    return conn
+
+
 class _Server(TlsServerBase):
     def __init__(self, ctx: Any, listener: socket.socket) -> None:
         self._ctx = ctx
         super().__init__(listener, "openssl-tls-server")
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
-        SSL, _, _ = _ssl()
-        blocking(sock)
-        conn = SSL.Connection(self._ctx, sock)
-        conn.set_accept_state()
+        conn = _accepting(self._ctx, sock)
         try:
             conn.do_handshake()
         except Exception as exc:
@@ -314,10 +320,8 @@ class _PskServer(PskServerBase):
         super().__init__(listener, "openssl-tls-psk-server")
 
     def _handshake(self, sock: socket.socket, _address: tuple) -> None:
-        SSL, _, lib = _ssl()
-        blocking(sock)
-        conn = SSL.Connection(self._ctx, sock)
-        conn.set_accept_state()
+        _, _, lib = _ssl()
+        conn = _accepting(self._ctx, sock)
         key = _ssl_key(conn._ssl)
         try:
             conn.do_handshake()
