@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -227,3 +230,36 @@ def test_a_stale_or_missing_digest_is_rebuilt_and_a_changing_run_is_not_digested
     # A run from before digests existed gets one when first read.
     written.unlink()
     assert digest.path(run_dir) == written and written.stat().st_mtime_ns == parts.stat().st_mtime_ns
+
+
+def test_a_run_in_a_read_only_store_is_digested_aside_and_left_as_it_was(tmp_path, monkeypatch):
+    root = _mixed_store(tmp_path)
+    run_dir = root / "n3"
+    (run_dir / digest.DIGEST).unlink()  # a run from before digests, in a store this user may only read
+    parts = run_dir / "measurements"
+    past = time.time_ns() - int(10 * digest.SETTLED_S * 1e9)
+    os.utime(parts, ns=(past, past))  # settled: the digest would be written in place if it could
+    before = sorted(os.listdir(run_dir))
+    if os.geteuid() == 0:  # root writes through permission bits: refuse as the kernel does for others
+        mkstemp = tempfile.mkstemp
+
+        def refuse(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == run_dir:
+                raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+            return mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    run_dir.chmod(0o555)
+    try:
+        aside = digest.path(run_dir)
+        assert aside is not None and aside.parent != run_dir
+        assert sorted(os.listdir(run_dir)) == before  # nothing written, no temporary left behind
+        medians = query(root, "handshake_ms", {"group": "X25519"})
+        assert "n3" in set(medians["run_id"])
+    finally:
+        run_dir.chmod(0o755)
+        monkeypatch.undo()
+    # What was read aside is what the run's own digest holds once it can be written.
+    in_place = digest.write(run_dir)
+    assert in_place == run_dir / digest.DIGEST
+    pd.testing.assert_frame_equal(pd.read_parquet(aside), pd.read_parquet(in_place))
