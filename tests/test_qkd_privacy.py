@@ -18,15 +18,30 @@ def _case(n: int, m: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 2, n, dtype=np.uint8), rng.integers(0, 2, n + m - 1, dtype=np.uint8)
 
 
+@pytest.fixture(params=["clmul", "fft"])
+def product_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Outputs over 64 bits by carry-less multiplies where the CPU has them, and by FFT."""
+    if request.param == "fft":
+        monkeypatch.setattr(privacy, "_HAS_CLMUL", False)
+    elif not privacy._HAS_CLMUL:
+        pytest.skip(reason="this CPU has no carry-less multiply: only the FFT path can run here")
+    return request.param
+
+
+@pytest.fixture
+def fft_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(privacy, "_HAS_CLMUL", False)
+
+
 @pytest.mark.parametrize(("n", "m"), SHAPES)
-def test_bit_exact_against_matrix_reference(n: int, m: int) -> None:
+def test_bit_exact_against_matrix_reference(product_path: str, n: int, m: int) -> None:
     for seed in range(3):
         bits, seed_bits = _case(n, m, 1000 * n + m + seed)
         np.testing.assert_array_equal(toeplitz_hash(bits, m, seed_bits), naive.toeplitz(bits, m, seed_bits))
 
 
 @pytest.mark.parametrize(("n", "m"), [(5, 70), (300, 200), (1000, 700), (129, 1000)])
-def test_split_fallback_is_bit_exact(monkeypatch: pytest.MonkeyPatch, n: int, m: int) -> None:
+def test_split_fallback_is_bit_exact(monkeypatch: pytest.MonkeyPatch, fft_path: None, n: int, m: int) -> None:
     # A negative tolerance makes every FFT product count as inexact, so the halving recursion
     # runs all the way down to one-bit inputs and the packed kernel.
     monkeypatch.setattr(privacy, "_EXACT_TOLERANCE", -1.0)
@@ -36,7 +51,8 @@ def test_split_fallback_is_bit_exact(monkeypatch: pytest.MonkeyPatch, n: int, m:
 
 @pytest.fixture(params=["ducc0", "scipy"])
 def fft_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The blocked path with ducc0's transforms when installed, and with the scipy.fft fallback."""
+    """The FFT's blocked path with ducc0's transforms when installed, and with the scipy.fft fallback."""
+    monkeypatch.setattr(privacy, "_HAS_CLMUL", False)
     if request.param == "scipy":
         monkeypatch.setattr(privacy, "ducc0", None)
     elif privacy.ducc0 is None:
@@ -75,7 +91,8 @@ def test_streamed_tiles_are_bit_exact(monkeypatch: pytest.MonkeyPatch, fft_backe
     assert calls[0] == n
 
 
-def test_streamed_and_blocked_paths_agree_on_a_large_block(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streamed_and_blocked_paths_agree_on_a_large_block(monkeypatch: pytest.MonkeyPatch,
+                                                           fft_path: None) -> None:
     n, m = 1_000_003, 400_001
     bits, seed_bits = _case(n, m, 15)
     blocked = toeplitz_hash(bits, m, seed_bits)
@@ -98,7 +115,7 @@ def test_blocked_and_single_transform_paths_agree_on_a_large_block(monkeypatch: 
         assert blocked[i] == naive.toeplitz_entry(bits, int(i), seed_bits)
 
 
-def test_large_block_spot_checks_against_the_definition() -> None:
+def test_large_block_spot_checks_against_the_definition(product_path: str) -> None:
     n, m = 1 << 18, 1 << 17
     bits, seed_bits = _case(n, m, 11)
     out = toeplitz_hash(bits, m, seed_bits)

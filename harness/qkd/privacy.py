@@ -11,11 +11,14 @@ y[i] = Σ_j seed_bits[i − j + n − 1]·x[j] mod 2: entries n−1 … n+m−2 
 seed_bits * x, read mod 2. With a uniformly random seed the family is universal: two distinct
 inputs collide with probability exactly 2^−m.
 
-Two kernels compute the same thing:
+Three kernels compute the same thing:
 
 * m ≤ 64: bit-packed (numba): y is the XOR of the columns selected by x, column j being the
   m-bit window of the seed that starts at bit n − 1 − j. Cost n word operations.
-* m > 64: the convolution by real FFT (float64). Up to n + m − 1 = 4·``_BLOCK`` (2^16) one
+* m > 64 on a CPU with a carry-less multiply (x86 PCLMULQDQ): the product on bit-packed words,
+  Karatsuba for Toeplitz matrices down to 64 × 64-bit carry-less multiplies
+  (``harness.qkd._clmul_kernels``). Exact by construction: it is GF(2) arithmetic.
+* m > 64 elsewhere: the convolution by real FFT (float64). Up to n + m − 1 = 4·``_BLOCK`` (2^16) one
   circular convolution over L ≥ n + m − 1 points (scipy.fft), which leaves the wanted entries
   free of wrap-around. Beyond that T is cut into c × c blocks (c ≈ 2^16, see ``_block_size``);
   block (u, v) depends only on u − v, so each input slice and each distinct block is
@@ -44,6 +47,7 @@ try:  # optional: faster real FFTs than scipy.fft's at the block length (module 
 except ImportError:  # pragma: no cover - depends on the environment
     ducc0 = None
 
+from harness.qkd import _clmul_kernels
 from harness.qkd.bits import check_bits
 
 _EXACT_TOLERANCE = 1e-3
@@ -56,6 +60,7 @@ _STREAM_BLOCK = 1 << 22  # c of the streamed product: its working set is about 6
 _SCRATCH_MAX_BYTES = 96 << 20  # what a 10^6 → 5·10^5-bit hash needs (about 60 MB), with margin
 _scratch_arrays = threading.local()
 _ONE = np.uint64(1)
+_HAS_CLMUL = _clmul_kernels.HAS_CLMUL
 
 
 def toeplitz_hash(bits: np.ndarray, output_length: int, seed_bits: np.ndarray) -> np.ndarray:
@@ -78,6 +83,8 @@ def toeplitz_hash(bits: np.ndarray, output_length: int, seed_bits: np.ndarray) -
         raise ValueError(f"seed_bits must have n + m - 1 = {n + m - 1} bits, got {seed_bits.size}")
     if m <= _PACKED_MAX_OUTPUT:
         return _packed(bits, m, seed_bits)
+    if _HAS_CLMUL:
+        return _clmul_kernels.toeplitz_product(bits, m, seed_bits)
     return _fft(bits, m, seed_bits)
 
 
