@@ -87,3 +87,13 @@ def test_references_come_from_the_manifest_and_older_runs_have_none():
 def test_the_reference_loop_times_something_positive_and_repeatable():
     values = [host_speed.reference_us() for _ in range(3)]
     assert all(v > 0 for v in values)
+
+
+def test_a_night_slower_than_its_whole_history_by_its_reference_is_host_disturbed():
+    history = [_run(f"then{i}", 40 + i) for i in range(5)]
+    base = frame([row for rows, _ in history for row in rows], PARAMS)
+    references = {f"then{i}": h[1] for i, h in enumerate(history)}
+    cur, cur_refs = _run("now", 50, host=1.15)
+    (change,) = compare_rows(frame(cur, PARAMS), base, POLICY, declarations=DECLARED,
+                             references={**references, "now": cur_refs}).changes
+    assert change.kind == "host disturbed" and "earlier runs' levels" in change.note
