@@ -17,6 +17,7 @@ from functools import lru_cache
 from harness.adapters import Attack, NotApplicable
 from harness.qkd import photon_model
 from harness.qkd.keyrate import expected_observations
+from harness.qkd.observations import dead_time_live_fraction
 from harness.qkd.pipeline import run_block
 from harness.qkd.profiles import Profile, load_profile
 from vendors.simulated_qkd.link import BlockOutcome
@@ -72,11 +73,16 @@ class CoreKeySource:
                                        "blinding_monitor": blinding_monitor})
 
     def pulses_per_block(self, profile: Profile, distance_km: float) -> int:
-        """Pulses expected to yield `block_bits` key-basis detections on the honest channel."""
+        """Pulses expected to yield `block_bits` key-basis detections on the honest channel.
+
+        The detections are those the detectors register through their dead time: the block
+        size is the n_X the finite-key bound is computed for, so it must be what the block holds.
+        """
         pz = profile.source.basis_probability_key
         gain = sum(p * expected_observations(profile, distance_km, mu).gain
                    for mu, p in zip(profile.intensities, profile.intensity_probabilities, strict=True))
-        return int(min(MAX_PULSES_PER_BLOCK, math.ceil(self.block_bits / (pz * pz * gain))))
+        registered = gain * dead_time_live_fraction(profile, gain)
+        return int(min(MAX_PULSES_PER_BLOCK, math.ceil(self.block_bits / (pz * pz * registered))))
 
     def block(self, fibre_km: float, attenuation_db: float, attack: Attack | None, seed: int) -> BlockOutcome:
         profile = self._profile(float(attenuation_db), self.blinding_monitor, self.extra_misalignment)
