@@ -6,6 +6,11 @@ threshold, as "below" when the interval lies at or under it; in between it measu
 windows, and a probe still undecided counts as below. So the reported limit is the largest
 distance known, at the stated confidence, to deliver the rate; the next probed distance above
 it is reported as the upper end of the bracket.
+
+A window is at least `window_s` of link time and, on a device that distils in blocks, whole
+blocks, at least one (as in `suites.key_rate`): with `window_s` below the block time each
+window is one block, the finite-key rate's unit of evidence, and its rate is per second of the
+link time that block took.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ class DistanceLimitParams(SuiteParams):
     min_km: float = Field(0.0, ge=0)
     max_km: float = Field(300.0, gt=0, le=5000)
     tolerance_km: float = Field(2.0, gt=0, description="stop when the bracket is this narrow")
-    window_s: float = Field(60.0, gt=0, le=86_400, description="link time per window")
+    window_s: float = Field(60.0, gt=0, le=86_400,
+                            description="least link time per window (whole blocks, at least one)")
     repeats: int = Field(3, ge=2, le=100, description="windows per round at one distance")
     max_rounds: int = Field(3, ge=1, le=20, description="rounds before a distance counts as undecided")
     max_probes: int = Field(16, ge=2, le=64)

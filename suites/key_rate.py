@@ -7,6 +7,16 @@ asymptotic one (infinitely long blocks) and the finite-key one at the device's o
 which is reported with them; a report draws them on the rate-against-distance plot.
 Distance is fibre length on a device that can change it (`sweep: fibre`), attenuation steps on
 one with an attenuator (`sweep: attenuation`), or the installed length otherwise.
+
+A repeat is one window of at least `window_s` of link time. A device that distils in blocks
+reports whole blocks (`suites.qkd_time.observe_window`), so a window is the fewest whole blocks
+that cover `window_s`, at least one: the finite-key block is the unit of evidence of a
+finite-key rate (less than a block makes no finite key, and the bound is stated per block).
+With `window_s` below the device's block time every repeat is exactly one block, however many
+link seconds that block takes on this device at this distance; a longer window only adds blocks
+to one sample. Either way the rate is the window's final key bits over its own link time, so it
+stays a rate per second of link time, and the `repeats` windows are the samples of its
+Student-t interval.
 """
 
 from __future__ import annotations
@@ -36,7 +46,8 @@ def reach_km(profile: Any, finite: bool) -> float:
 
 class KeyRateParams(SuiteParams):
     distances_km: list[float] = Field([10.0, 25.0, 50.0], min_length=1, description="one case per distance")
-    window_s: float = Field(60.0, gt=0, le=86_400, description="link time per repeat")
+    window_s: float = Field(60.0, gt=0, le=86_400,
+                            description="least link time per repeat (whole blocks, at least one)")
     repeats: int = Field(5, ge=2, le=1000, description="windows per distance (for the interval)")
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     sweep: Literal["fibre", "attenuation"] = "fibre"

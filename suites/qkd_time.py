@@ -24,17 +24,22 @@ def let_time_pass(adapter: Adapter, seconds: float) -> TelemetrySnapshot | None:
     return None
 
 
-def observe_window(adapter: Adapter, seconds: float, max_calls: int = 100_000) -> TelemetrySnapshot:
-    """A telemetry window in which the device ran at least once.
+def observe_window(adapter: Adapter, seconds: float, max_calls: int = 200) -> TelemetrySnapshot:
+    """A telemetry window of at least `seconds` in which the device ran at least once.
 
-    A device that works in blocks may have run ahead of the clock in its last block; a window
-    shorter than that comes back empty, so ask again until a block lands in one.
+    A device that distils in whole blocks reports whole blocks: a window is the fewest blocks
+    that cover `seconds`, at least one, and its `window_s` is their link time. Its last block may
+    run ahead of the clock; a request shorter than that comes back empty, so ask again, doubling
+    the request, until a block lands in one (a far link's block may be hours of link time; the
+    doubling reaches it in a few dozen calls, and the time it asks for is owed, never skipped).
     """
+    request = seconds
     for _ in range(max_calls):
-        snap = adapter.observe(seconds)  # type: ignore[attr-defined]
+        snap = adapter.observe(request)  # type: ignore[attr-defined]
         if snap.window_s > 0:
             return snap
-    raise RuntimeError(f"{adapter.name} reported {max_calls} empty windows of {seconds} s")
+        request *= 2
+    raise RuntimeError(f"{adapter.name} reported {max_calls} empty windows from {seconds} s up")
 
 
 def stored_keys(kd: KeyDelivery) -> int:

@@ -6,8 +6,7 @@ caught here rather than at a user's first run. The sample is one case per suite 
 drawn with a fixed seed from the scenario's file name, so the same cases run every time and a
 different vendor or parameter of each scenario is exercised than its first. Each case runs the
 way `qsbench run` runs it (`harness.runner.Runner`: its own worker process, the scenario's
-timeout), so the time bound is the scenario's own: the sum of the sampled cases' `timeout_s`
-(qkd_procurement is skipped here, see TOO_LONG_FOR_CI).
+timeout), so the time bound is the scenario's own: the sum of the sampled cases' `timeout_s`.
 """
 
 from __future__ import annotations
@@ -24,15 +23,7 @@ from harness.runner import Runner
 from harness.scenario import load_scenario
 from harness.store import CASE_STATUS_METRIC, RunStore, row_columns
 
-# qkd_procurement's sampled cases took 1 801 s on 2 cores (its high-rate-2023 device makes
-# 10^8-bit blocks of about 60 s each): longer than CI's whole budget allows beside the rest of
-# the slow tier. It still plans and validates in the fast tier; this skip says so in every run.
-TOO_LONG_FOR_CI = {"qkd_procurement.yaml": "sampled cases take ~30 min on 2 cores (10^8-bit blocks)"}
-SCENARIOS = [
-    pytest.param(path, marks=pytest.mark.skip(reason=TOO_LONG_FOR_CI[path.name]))
-    if path.name in TOO_LONG_FOR_CI else path
-    for path in sorted((Path(__file__).resolve().parent.parent / "suites" / "scenarios").glob("*.yaml"))
-]
+SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "suites" / "scenarios").glob("*.yaml"))
 
 
 def _sample(cases: list, entries: int, name: str) -> list:
