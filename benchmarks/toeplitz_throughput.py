@@ -3,7 +3,8 @@
 For each output fraction, ``--repeats`` fresh random inputs of ``--bits`` bits and fresh seeds;
 `harness.qkd.privacy.toeplitz_hash` is timed (wall and this process's CPU time; scipy.fft runs
 one worker, so CPU time is one core's). Throughput counts input bits. Each repeat also records
-max |y − rint(y)| of the FFT product before rounding (must stay ≪ 0.5) and checks 64 random
+max |y − rint(y)| of the FFT product before rounding (must stay ≪ 0.5; that is the path taken on
+CPUs without a carry-less multiply, where the hash is not done on bit-packed words) and checks 64 random
 output bits against the definition y[i] = Σ_j seed[i − j + n − 1] x[j] mod 2. Target: ≥ 30 Mbit/s
 per core at 10^6 bits, bit-exact.
 

@@ -17,7 +17,11 @@ Three kernels compute the same thing:
   m-bit window of the seed that starts at bit n − 1 − j. Cost n word operations.
 * m > 64 on a CPU with a carry-less multiply (x86 PCLMULQDQ): the product on bit-packed words,
   Karatsuba for Toeplitz matrices down to 64 × 64-bit carry-less multiplies
-  (``harness.qkd._clmul_kernels``). Exact by construction: it is GF(2) arithmetic.
+  (``harness.qkd._clmul_kernels``). Exact by construction: it is GF(2) arithmetic. At 10^6 input
+  bits benchmarks/toeplitz_throughput.py measured 79× (10^5 output bits) and 86× (5·10^5) the
+  CPU time of a plain FFT product, medians of 15 repeats at load average 6–8 on 2 cores (the FFT
+  path below: 10× and 24×); 10^7 → 1.9·10^6 bits took 0.47 s against 3.9 s by the FFT path,
+  side by side at the same load.
 * m > 64 elsewhere: the convolution by real FFT (float64). Up to n + m − 1 = 4·``_BLOCK`` (2^16) one
   circular convolution over L ≥ n + m − 1 points (scipy.fft), which leaves the wanted entries
   free of wrap-around. Beyond that T is cut into c × c blocks (c ≈ 2^16, see ``_block_size``);
