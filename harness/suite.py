@@ -44,6 +44,8 @@ class Metric:
     secret key rate is not drawn over the sifted rate it does not bound. `shades`
     makes a 0/1 timeline metric (a fault being active) the shaded windows of the
     timelines of those metrics of the same suite, and it is not drawn alone.
+    `summarises` makes the metric the suite's own summary (a mean, an interval end) of
+    another metric it also emits: the report shows its samples, not the summary again.
     """
 
     unit: str
@@ -53,6 +55,7 @@ class Metric:
     deterministic: bool = False
     reference_for: tuple[str, ...] = ()
     shades: tuple[str, ...] = ()
+    summarises: str = ""
 
     def __post_init__(self) -> None:
         # a manifest's JSON gives a list; a tuple keeps the declaration hashable and frozen
@@ -115,6 +118,9 @@ class Suite(ABC):
                 raise TypeError(f"suite {cls.__name__}: metric {name!r} shades "
                                 f"{', '.join(map(repr, unshaded))}, which is not another timeline metric "
                                 "it declares")
+            if metric.summarises and (metric.summarises not in cls.metrics or metric.summarises == name):
+                raise TypeError(f"suite {cls.__name__}: metric {name!r} summarises {metric.summarises!r}, "
+                                "which is not another metric it declares")
 
     @abstractmethod
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:

@@ -103,6 +103,28 @@ def test_the_secret_key_bounds_go_on_the_secret_key_rate_not_on_the_sifted_rate(
     assert "dashed" not in sifted.caption and len(plots) == 2  # and no reference drawn alone
 
 
+def test_a_suites_own_summary_of_its_samples_is_not_drawn_again_and_the_name_alone_decides_nothing():
+    rows = []
+    for km in (10.0, 50.0, 100.0):
+        for metric, values in (("secret_key_rate_bps", [90.0 / km, 100.0 / km, 110.0 / km]),
+                               ("secret_key_rate_bps_mean", [100.0 / km]),
+                               ("secret_key_rate_bps_ci_low", [80.0 / km]), ("qber_mean", [km / 1e4])):
+            rows += case_rows("r", "key_rate", "sim", {"distance_km": km}, metric,
+                              "ratio" if metric.startswith("qber") else "bit/s", values)
+    df = frame(rows, {"distance_km": "float64"})
+    declared = {p.title for p in evidence_plots(df, ["distance_km"],
+                                                declarations=Declarations.installed(["key_rate"])).plots}
+    # the mean and interval of the drawn key rate are not drawn; qber_mean summarises qber, absent here
+    assert declared == {"key_rate: secret_key_rate_bps (against distance_km)",
+                        "key_rate: qber_mean (against distance_km)"}
+    # undeclared, a name ending in _mean or _ci_low is a metric of its own
+    undeclared = {p.title for p in evidence_plots(df, ["distance_km"]).plots}
+    assert "key_rate: secret_key_rate_bps_ci_low (against distance_km)" in undeclared
+    assert "key_rate: secret_key_rate_bps_mean (against distance_km)" in undeclared
+    with pytest.raises(TypeError, match=r"summarises 'rate', which is not another metric it declares"):
+        type("Broken", (Suite,), {"metrics": {"rate_mean": Metric("bit/s", "higher", summarises="rate")}})
+
+
 def test_a_reference_for_a_metric_the_suite_does_not_declare_is_refused():
     with pytest.raises(TypeError, match=r"for 'secret_key_rate', which is not another metric it declares"):
         type("Broken", (Suite,), {"metrics": {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import render
-from tests.evalkit import pilot_run
+from tests.evalkit import case_rows, latency, pilot_run, scenario, write_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "reports" / "test-artifacts"
@@ -72,3 +72,54 @@ def test_scorecard_renders_in_chromium_without_errors(tmp_path):
     assert problems == []
     assert requests == [html.as_uri()]  # the file itself and nothing else: self-contained
     assert (ARTIFACTS / "scorecard.png").stat().st_size > 10_000
+
+
+def _labelled_run(run_dir: Path) -> Path:
+    """Key sizes in two encodings and handshakes in two modes, a criterion on one mode's p95."""
+    rows = []
+    for vendor, encoding, size in (("alpha", "seed", 64.0), ("beta", "full key", 2400.0)):
+        rows += [{**r, "mode": None, "secret_key_encoding": encoding}
+                 for r in case_rows("r", "toy", vendor, {"algorithm": "ML-KEM-768"}, "secret_key_bytes",
+                                    "bytes", [size])]
+        for i, (mode, median) in enumerate((("full", 60.0), ("psk", 20.0))):
+            rows += [{**r, "mode": mode, "secret_key_encoding": None}
+                     for r in case_rows("r", "toy", vendor, {"algorithm": "ML-KEM-768"}, "handshake_ms", "ms",
+                                        latency(i, 12, median * (2 if vendor == "beta" else 1)),
+                                        repeat=i + 1)]
+    criteria = [{"id": "psk_p95", "metric": "handshake_ms", "where": {"mode": "psk"}, "statistic": "p95",
+                 "op": "<=", "threshold": "100 ms", "category": "performance"}]
+    return write_run(run_dir, scenario(criteria), rows, {"algorithm": "string"},
+                     labels=("mode", "secret_key_encoding"))
+
+
+def test_what_rows_say_about_themselves_is_in_the_results_and_criteria_plots_show_their_statistic(tmp_path):
+    assert CHROMIUM is not None, "CI is set but chromium is missing: .ci/run should have installed it"
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
+    html = render(_labelled_run(tmp_path / "run")).html
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(html.as_uri())
+            page.wait_for_load_state("load")
+            assert not re.search(r"\S·", page.locator(".meta").inner_text())  # "AMD EPYC· 3750 rows" ran on
+            page.evaluate("document.querySelectorAll('#results details').forEach(d => d.open = true)")
+            sizes = page.locator("#results tr", has_text="secret_key_bytes")
+            assert sizes.count() == 2
+            shown = {sizes.nth(i).inner_text() for i in range(2)}
+            assert any("secret_key_encoding: seed" in t and "64 bytes" in t for t in shown), shown
+            assert any("secret_key_encoding: full key" in t and "2400 bytes" in t for t in shown), shown
+            assert page.locator("#line-labels-note").is_visible()
+            # the modes are never pooled, and the criterion's plot shows its p95, not only medians
+            captions = [t.inner_text() for t in page.locator("figure.plot figcaption").all()]
+            handshakes = [t for t in captions if "handshake_ms" in t]
+            assert handshakes and all("mode=" in t or "each line: one vendor × mode" in t
+                                      for t in handshakes), handshakes
+            judged = page.locator("figure.plot figcaption", has_text="psk_p95")
+            assert judged.count() >= 1
+            assert "p95, the statistic the criterion judges" in judged.first.inner_text()
+            assert page.locator("figure.plot", has_text="psk_p95").first.locator("svg").is_visible()
+        finally:
+            browser.close()

@@ -27,6 +27,7 @@ from harness.report.markdown import evaluation_markdown
 from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load
+from harness.store import CASE_STATUS_METRIC
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,40 @@ def _cases(cases: pd.DataFrame, params: list[str]) -> list[dict]:
             for _, r in cases.iterrows()]
 
 
-def _summary_rows(table: pd.DataFrame, params: list[str]) -> list[dict]:
+LINE_LABEL_VALUES = 3  # a label with more values on one line (a check's name) names rows, not the line
+LINE_LABEL_CHARS = 40  # longer values are messages, not a property of the line
+
+
+def _line_labels(run: RunData, keys: list[str], labels: list[str]) -> dict[tuple, str]:
+    """Summary line (its key values) → what its rows say about themselves, "secret_key_encoding: seed":
+    the table puts it beside the metric, so a seed's length is not read as a full key's."""
+    def quote(c: str) -> str:
+        return '"' + c.replace('"', '""') + '"'
+
+    group = ", ".join(map(quote, keys))
+    found: dict[tuple, list[str]] = {}
+    for label in labels:
+        part = run.sql(
+            f"SELECT {group}, list(DISTINCT CAST({quote(label)} AS VARCHAR) ORDER BY "
+            f"CAST({quote(label)} AS VARCHAR)) AS vals FROM rows WHERE status = 'ok' AND metric <> ? "
+            f"AND {quote(label)} IS NOT NULL GROUP BY {group} HAVING count(DISTINCT {quote(label)}) <= ? "
+            f"AND max(length(CAST({quote(label)} AS VARCHAR))) <= ?",
+            [CASE_STATUS_METRIC, LINE_LABEL_VALUES, LINE_LABEL_CHARS])
+        for _, r in part.iterrows():
+            key = tuple(None if pd.isna(r[k]) else r[k] for k in keys)
+            found.setdefault(key, []).append(f"{label}: {'/'.join(map(str, r['vals']))}")
+    return {k: "; ".join(v) for k, v in found.items()}
+
+
+def _summary_rows(table: pd.DataFrame, params: list[str], run: RunData, labels: list[str]) -> list[dict]:
     if table.empty:
         return []
     shown = [c for c in params if c in table.columns]
+    keys = ["suite", "vendor", *shown, "metric", "unit"]
+    said = _line_labels(run, keys, labels) if labels else {}
     return [{**{k: r[k] for k in ("suite", "vendor", "metric", "unit", "n", "median", "p25", "p75", "p99")},
              "params": _params_text(r, shown),
+             "labels": said.get(tuple(None if pd.isna(r[k]) else r[k] for k in keys), ""),
              "case_ids": sorted(map(str, r["case_ids"]))}
             for _, r in table.iterrows()]
 
@@ -167,7 +196,7 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
         evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev),
                                 Declarations.of_run(run.manifest, sorted(set(run.cases["suite"])))),
         incomplete=_incomplete(run), run_path=str(run_dir),
-        summary_rows=_summary_rows(summary, params),
+        summary_rows=_summary_rows(summary, params, run, labels),
         cases=_cases(run.cases, params), version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
     html_path = out / "scorecard.html"

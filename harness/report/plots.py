@@ -28,7 +28,8 @@ does not go over the sifted rate). A declared reference in the unit of the x axi
 read from the parameter's name (`distance_km` → km), is a position on that axis:
 a vertical line, named with its value in the caption (the analytic asymptotic and
 finite-key reaches on the key rate against distance). A suite's own summaries of
-samples it also reports (`*_mean`, `*_ci_low`, `*_ci_high`) are not drawn again.
+samples it also reports (`Metric.summarises`: the mean key rate, its interval ends) are not
+drawn again.
 Suites appear in scenario order, and within a suite the metrics with reference
 curves come first: the key rate against distance before its by-products.
 Every plot is drawn from aggregates (quantiles, medians), so 100 000 rows cost
@@ -47,7 +48,6 @@ from harness.metrics import Declarations, higher_is_better, is_timeline
 from harness.report.svg import figure, palette, styled, to_svg
 from harness.store import CASE_STATUS_METRIC
 
-INTERVAL = re.compile(r"_ci_(low|high)$")  # a suite's own interval ends: shown with the samples, not alone
 MANY_SAMPLES = 20
 MAX_LINES = 10
 MAX_PLOTS = 40
@@ -81,10 +81,13 @@ class Mark:
 
     def text(self, unit: str) -> str:
         unit = "" if self.statistic == "rate" else unit  # a rate is a share of samples, whatever their unit
-        target = "" if self.target is None else f", target {self.target:.4g} {unit}".rstrip()
+        def level(x: float) -> str:  # a share as a requirement states it: 1 ratio reads as 100 %
+            return f"{x:.4g} ratio (= {x * 100:.4g} %)" if unit == "ratio" else f"{x:.4g} {unit}".rstrip()
+
+        target = "" if self.target is None else f", target {level(self.target)}"
         where = "".join(f", {c}={'/'.join(map(str, v))}" for c, v in self.where)
         return (f"{self.criterion}: {self.statistic}{f' (where {where[2:]})' if where else ''} {self.op} "
-                f"{self.threshold:.4g} {unit}".rstrip() + target)
+                f"{level(self.threshold)}" + target)
 
 
 def _mark(ax, marks: list[Mark], axis: str) -> None:
@@ -263,8 +266,8 @@ def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, ma
         ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     _mark(ax, marks, "x")
-    if marks:
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if marks:  # above the axes: beside them, it ran into the labels right of the dots
+        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
@@ -274,31 +277,49 @@ def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, ma
     if log:
         ax.set_xscale("log")
         ax.set_xlim(low / 1.5, high * 8)  # room for the labels right of the dots
-    else:
+    elif high > 0:
         ax.set_xlim(0, 2.0 * high)
     return to_svg(fig), "dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
 
 
 def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
              ) -> tuple[str, str]:
+    from harness.evaluation.stats import statistic
+
     lines = _lines(g, hue)
+    # a criterion on another statistic than the median (p95, min, max) is judged on that statistic:
+    # it is drawn per line beside the median, so the threshold is read against what it bounds
+    judged = sorted({m.statistic for m in marks} - {"median", "rate"})
     fig, ax = figure(6.4, 0.8 + 0.3 * len(lines))
     for i, (vendor, _label, part) in enumerate(lines):
-        q25, q50, q75 = np.quantile(part["value"].to_numpy(float), [0.25, 0.5, 0.75])
+        values = part["value"].to_numpy(float)
+        q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
         ax.errorbar(q50, i, xerr=[[q50 - q25], [q75 - q50]], fmt="o", color=colours[vendor], capsize=3)
+        shown = [(name, statistic(values, name)) for name in judged]
+        for j, (name, value) in enumerate(shown):
+            ax.plot(value, i, marker="D^v"[j % 3], mfc="none", color=colours[vendor], ms=6, ls="",
+                    label=f"{name} (criterion statistic)" if i == 0 else None)
+        right = max([q75, *(v for _, v in shown)])
+        stats = "".join(f" · {name} {value:.4g}" for name, value in shown)
         # An offset in points, not leading spaces: SVG collapses whitespace, which put labels on the dots.
-        ax.annotate(f"{q50:.4g} (n={len(part)})", (q75, i), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=7)
+        ax.annotate(f"median {q50:.4g}{stats} (n={len(part)})" if shown else f"{q50:.4g} (n={len(part)})",
+                    (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     _mark(ax, marks, "x")
-    if marks:
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if marks:  # above the axes: beside them, it ran into the labels right of the dots
+        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.margins(x=0.3, y=0.2)
-    if float(g["value"].min()) >= 0:
-        ax.set_xlim(left=0)  # sizes and counts: no axis from −1000
-    return to_svg(fig), "median with p25–p75 whiskers"
+    if float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
+        # room right of the dots for their labels, which would run into the legend beside the axes
+        levels = [ax.get_xlim()[1] / 1.3, *(m.threshold for m in marks),
+                  *(m.target for m in marks if m.target is not None)]
+        ax.set_xlim(0, 1.8 * max(levels) or 1.0)  # all zero: an axis still, not a singular one
+    shapes = ("diamond", "triangle", "down triangle")
+    hollow = "".join(f"; hollow {shapes[j % 3]}: {name}, the statistic the criterion judges"
+                     for j, name in enumerate(judged))
+    return to_svg(fig), "median with p25–p75 whiskers" + hollow
 
 
 def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
@@ -344,6 +365,14 @@ def _shading(declarations: Declarations | None) -> dict[tuple[str, str], tuple[s
             for name, m in metrics.items() if m.shades}
 
 
+def _summaries(declarations: Declarations | None) -> dict[tuple[str, str], str]:
+    """(suite, summary metric) → the metric of that suite whose samples it summarises."""
+    if declarations is None:
+        return {}
+    return {(suite, name): m.summarises for suite, metrics in declarations.by_suite.items()
+            for name, m in metrics.items() if m.summarises}
+
+
 def _free_text(col: pd.Series) -> bool:
     """Evidence and failure messages (long, varied strings) label rows; they are no axis to plot on."""
     if _is_numeric(col) or pd.api.types.is_bool_dtype(col):
@@ -375,12 +404,14 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     declarations, which say which metric is a reference curve for which (none without them)."""
     ok = rows[(rows["status"] == "ok") & (rows["metric"] != CASE_STATUS_METRIC) & rows["value"].notna()]
     colours = palette(sorted(set(rows["vendor"])))
-    metrics_of = {suite: set(part) for suite, part in ok.groupby("suite")["metric"]}
     plots: list[Plot] = []
     groups = dict(iter(ok.groupby(["suite", "metric"], sort=True)))
     refs_of = {key: targets for key, targets in _references(declarations).items() if key in groups}
     owned = {(s, target) for (s, _), targets in refs_of.items() for target in targets}
     shades_of = {key: targets for key, targets in _shading(declarations).items() if key in groups}
+    # a suite's own mean or interval of samples it also reports: the samples are drawn instead
+    summaries = {key for key, of in _summaries(declarations).items()
+                 if key in groups and (key[0], of) in groups}
 
     def marks_of(suite: str, metric: str) -> list[Mark]:
         return [m for m in marks if m.metric == metric and m.suite in (None, suite)
@@ -393,9 +424,8 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         judged = [i for i, m in enumerate(marks) if m in marks_of(suite, metric)]
         return (min(judged) if judged else len(marks), rank, suite, not has_ref, metric)
 
-    drawable = [k for k in sorted(groups, key=priority) if not (
-        k in refs_of or k in shades_of or INTERVAL.search(k[1])
-        or (k[1].endswith("_mean") and k[1][:-5] in metrics_of[k[0]]))]  # a suite's mean of its samples
+    drawable = [k for k in sorted(groups, key=priority)
+                if not (k in refs_of or k in shades_of or k in summaries)]
     share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
     per_suite: dict[str, int] = {}
     omitted: list[str] = []
@@ -415,6 +445,9 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         present = [c for c in param_columns if c in g.columns and g[c].notna().any() and c != "peer"
                    and not _free_text(g[c])]
         varying = [c for c in present if g[c].nunique() > 1]
+        # a label a criterion selects rows by (a handshake mode) splits the rows: judged apart, drawn apart
+        varying += [c for m in mine_marks for c, _ in m.where
+                    if c in label_columns and c not in varying and g[c].nunique() > 1]
         if not varying:
             labels = [c for c in label_columns
                       if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
