@@ -125,6 +125,20 @@ def test_a_suites_own_summary_of_its_samples_is_not_drawn_again_and_the_name_alo
         type("Broken", (Suite,), {"metrics": {"rate_mean": Metric("bit/s", "higher", summarises="rate")}})
 
 
+def test_a_grid_of_checks_colours_a_pass_green_even_where_every_vendor_passes():
+    rows = []
+    for vendor, failed in (("a", {3}), ("b", set())):
+        for check in range(12):  # 2 vendors × 12 checks > 10 lines: a grid
+            rows += [{**r, "check": f"check-{check:02d}"} for r in case_rows(
+                "r", "conf", vendor, {"algorithm": "ML-KEM-768"}, "conformant", "bool",
+                [0.0 if check in failed else 1.0], repeat=check)]
+    df = frame(rows, {"algorithm": "string"}).assign(check=[r["check"] for r in rows])
+    (grid,) = [p for p in evidence_plots(df, ["algorithm"], ["check"]).plots if "grid" in p.title]
+    assert "green = 1, red = 0" in grid.caption
+    green, red = "#006837", "#a50026"  # RdYlGn at 1 and at 0
+    assert grid.svg.count(red) == 1 and grid.svg.count(green) == 23
+
+
 def test_a_reference_for_a_metric_the_suite_does_not_declare_is_refused():
     with pytest.raises(TypeError, match=r"for 'secret_key_rate', which is not another metric it declares"):
         type("Broken", (Suite,), {"metrics": {

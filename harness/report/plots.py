@@ -55,6 +55,7 @@ MIN_PER_SUITE = 6
 MAX_GRID_ROWS = 60
 MAX_PANELS = 6
 FREE_TEXT_CHARS = 40
+SHARE_UNITS = ("bool", "ratio", "fraction")  # values on a fixed 0–1 scale
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class Mark:
         return bool(keep.any())
 
     def text(self, unit: str) -> str:
-        unit = "" if self.statistic == "rate" else unit  # a rate is a share of samples, whatever their unit
+        unit = "ratio" if self.statistic == "rate" else unit  # a rate: a share of samples
+
         def level(x: float) -> str:  # a share as a requirement states it: 1 ratio reads as 100 %
             return f"{x:.4g} ratio (= {x * 100:.4g} %)" if unit == "ratio" else f"{x:.4g} {unit}".rstrip()
 
@@ -224,7 +226,7 @@ def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
     fig, ax = figure(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0])
     annot = table.map(lambda v: f"{v:.3g}") + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
     # Shares (booleans, ratios) on their full 0–1 scale: 0.9 is not the worst possible outcome.
-    share = str(g["unit"].iloc[0]) in ("bool", "ratio", "fraction")
+    share = str(g["unit"].iloc[0]) in SHARE_UNITS
     sns.heatmap(table, annot=annot, fmt="", cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
                 vmin=0 if share else None, vmax=1 if share else None, annot_kws={"fontsize": 7})
     ax.set_xlabel("peer")
@@ -315,7 +317,8 @@ def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks:
         # room right of the dots for their labels, which would run into the legend beside the axes
         levels = [ax.get_xlim()[1] / 1.3, *(m.threshold for m in marks),
                   *(m.target for m in marks if m.target is not None)]
-        ax.set_xlim(0, 1.8 * max(levels) or 1.0)  # all zero: an axis still, not a singular one
+        share = str(g["unit"].iloc[0]) in SHARE_UNITS and max(levels) <= 1
+        ax.set_xlim(0, 1.4 if share else 1.8 * max(levels) or 1.0)  # all zero: still an axis
     shapes = ("diamond", "triangle", "down triangle")
     hollow = "".join(f"; hollow {shapes[j % 3]}: {name}, the statistic the criterion judges"
                      for j, name in enumerate(judged))
@@ -332,8 +335,15 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     med, n = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS]
     # A reader compares vendors within a row, so the colour is each row's own best-to-worst scale.
     low, high = med.min(axis=1), med.max(axis=1)
-    shade = med.sub(low, axis=0).div((high - low).replace(0, 1), axis=0)
-    if higher_is_better(metric) is not True:
+    unit = str(g["unit"].iloc[0])
+    if unit in SHARE_UNITS:  # a check passed (1) is good whatever the others did: the absolute 0–1 scale
+        shade = med.astype(float)
+    else:  # a row where every vendor measures the same is neither best nor worst: neutral
+        shade = med.sub(low, axis=0).div((high - low).replace(0, np.nan), axis=0)
+        differ = np.broadcast_to((high > low).to_numpy()[:, None], shade.shape)
+        shade = shade.where(differ, 0.5).mask(med.isna())
+    high_good = higher_is_better(metric) is True
+    if not high_good:
         shade = 1 - shade
     annot = med.map(lambda v: f"{v:.3g}" if pd.notna(v) else "") + n.map(
         lambda c: f" (n={c:.0f})" if pd.notna(c) else "")
@@ -344,9 +354,10 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
                   [" ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in med.index], fontsize=6)
     ax.set_ylabel(", ".join(rows_of))
     ax.set_xlabel("vendor")
-    unit = str(g["unit"].iloc[0])
     shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
-    return to_svg(fig), f"median {metric} [{unit}] per row and vendor; green = best in its row{shown}"
+    scale = (("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
+             else "green = best in its row, yellow where every vendor measures the same")
+    return to_svg(fig), f"median {metric} [{unit}] per row and vendor; {scale}{shown}"
 
 
 def _references(declarations: Declarations | None) -> dict[tuple[str, str], tuple[str, ...]]:
