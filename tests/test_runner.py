@@ -119,7 +119,8 @@ def test_a_row_breaking_its_suites_declaration_costs_that_case_only(tmp_path):
     assert status["unstorable"][1].startswith("its rows could not be stored: ")
     assert manifest["metrics"]["breaks_declaration"]["keygen_us"] == {
         "unit": "us", "better": "lower", "description": "one toy key generation", "timeline": False,
-        "deterministic": False, "reference_for": (), "shades": ()}
+        "deterministic": False, "reference_for": (), "shades": (),
+        "summarises": ""}
 
 
 def test_repeats_are_interleaved_and_each_runs_in_a_process_of_its_own(tmp_path):
