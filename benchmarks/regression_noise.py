@@ -19,10 +19,7 @@ Targets (issue 10): 0 flagged among the no-change pairs (any metric), encaps_us 
 with a 10 % threshold a true 10 % slowdown would be flagged only about half the time, by design.
 
 What `compare` judges encaps_us on (harness.evaluation.compare): each repeat's 10th percentile,
-repeats a busy moment shifted set aside, Welch's t over the rest; where the host's reference loop
-(timed by each worker around its case) says the host ran at another speed in one of the two runs,
-each repeat is read relative to its reference, and a change that only follows the host is "host
-disturbed" (not flagged). Ten repeats by default: each is a
+repeats a busy moment shifted set aside, Welch's t over the rest. Ten repeats by default: each is a
 worker process of its own, and with ten a run keeps a clear majority of undisturbed ones on a busy
 host; 500 samples a repeat cost little next to starting its process.
 

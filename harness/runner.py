@@ -129,7 +129,6 @@ class Runner:
         self.run_id = store.manifest["run_id"]
         # A run planned before experiments had ids (resumed now) keeps its own columns.
         self.experiments = "experiment_id" in store.columns
-        self.reference_us: dict[str, float] = {}  # case id → the host's speed around it (harness.host_speed)
 
     def _peer_adapter(self, case: Case) -> str | None:
         if "peer" not in case.params:
@@ -150,11 +149,8 @@ class Runner:
             peer_options=dict(peer.options) if peer else {},
         )
 
-    def _record(self, case: Case, status: str, reason: str = "", measurements=(),
-                reference_us: float | None = None) -> str:
+    def _record(self, case: Case, status: str, reason: str = "", measurements=()) -> str:
         """Store the case; returns the status it was stored with."""
-        if reference_us is not None:
-            self.reference_us[case.case_id] = reference_us
         try:
             self.store.write_case(case.case_id, _rows(self.run_id, case, status, reason, measurements,
                                                       self.experiments))
@@ -188,8 +184,7 @@ class Runner:
                 on_done(case, "na")
         if self.executor is not None:  # the cluster runs the cases; this process stores them
             for case, outcome in self.executor.outcomes([(c, self._order(c)) for c in queue]):
-                status = self._record(case, outcome.status, outcome.reason, outcome.measurements,
-                                      outcome.reference_us)
+                status = self._record(case, outcome.status, outcome.reason, outcome.measurements)
                 counts[status] += 1
                 on_done(case, status)
             return counts
@@ -222,8 +217,7 @@ class Runner:
                     else:
                         continue
                     busy.remove(w)
-                    status = self._record(case, outcome.status, outcome.reason, outcome.measurements,
-                                          outcome.reference_us)
+                    status = self._record(case, outcome.status, outcome.reason, outcome.measurements)
                     counts[status] += 1
                     on_done(case, status)
                     if w.proc.is_alive():

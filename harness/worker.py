@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from harness import host_speed
 from harness.adapters import NotApplicable
 from harness.metrics import row_problem
 from harness.registry import adapter_class, suite_class
@@ -42,8 +41,6 @@ class CaseOutcome:
     status: str  # ok | failed | na  (timeouts and crashes are decided by the parent)
     reason: str = ""
     measurements: list[tuple[str, float, str, int, dict[str, str]]] = field(default_factory=list)
-    # The host's speed around the case, in this process (harness.host_speed); None where not timed.
-    reference_us: float | None = None
 
 
 def _describe(exc: BaseException) -> str:
@@ -94,7 +91,4 @@ def serve(conn: Connection) -> None:
             return
         if order is None:
             return
-        before = host_speed.reference_us()
-        outcome = execute(order)
-        after = host_speed.reference_us()
-        conn.send(replace(outcome, reference_us=(before + after) / 2))
+        conn.send(execute(order))

@@ -161,8 +161,6 @@ def test_resume_exits_from_the_whole_run_and_retry_failed_runs_failures_again(wr
     assert manifest["host_state"]["end"]["time"] >= manifest["host_state"]["start"]["time"]
     # One repeat per experiment: nothing to judge the host by, and the manifest says so.
     assert manifest["stability"]["stable"] and manifest["stability"]["unjudged_single_repeat"] == 2
-    references = manifest["host_speed"]["reference_us"]
-    assert len(references) == manifest["cases"] and all(v > 0 for v in references.values())
     assert qsbench("run", str(scenario), "--retry-failed").returncode == 2
 
 

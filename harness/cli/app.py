@@ -176,7 +176,7 @@ def run(
     """
     from datetime import UTC, datetime
 
-    from harness import digest, host_speed
+    from harness import digest
     from harness.evaluation import stability
     from harness.manifest import host_state
     from harness.runner import Runner
@@ -216,9 +216,6 @@ def run(
     manifest["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.setdefault("host_state", {"start": None})["end"] = host_state()
     manifest["stability"] = stability.of_run(store.run_dir, manifest)
-    # A resumed run keeps the references its earlier attempt recorded.
-    references = {**(manifest.get("host_speed") or {}).get("reference_us", {}), **runner.reference_us}
-    manifest["host_speed"] = {"reference": host_speed.DESCRIPTION, "reference_us": references}
     store.write_manifest(manifest)
     _print_summary(store.run_dir)
     out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing left to run")

@@ -116,10 +116,7 @@ def compare_cmd(
     exceeds the threshold and it goes the metric's declared bad way. Deterministic metrics (sizes,
     verdicts, mismatch counts) regress on any move the bad way. A case that stopped finishing or
     went missing is a regression too. Timings of a run whose repeats broke pyperf's stability
-    rules are "host unstable", not flagged; too few repeats are said so, never "unchanged". Where
-    the host itself ran at another speed in one of the runs (the reference loop each worker times
-    around its case), timings are judged relative to it, and a change that only follows the host
-    is "host disturbed", not flagged.
+    rules are "host unstable", not flagged; too few repeats are said so, never "unchanged".
 
     Example: [bold]qsbench compare results/RUN --baseline history:7 --metric-threshold handshake_ms=0.2[/bold]
     """
@@ -159,9 +156,8 @@ def compare_cmd(
         out.print(table)
     unchanged = len(result.changes) - len(shown)
     unstable = sum(c.kind == "host unstable" for c in result.changes)
-    disturbed = sum(c.kind == "host disturbed" for c in result.changes)
     out.print(f"{len(result.regressions)} regressions, {len(result.improvements)} improvements, "
-              f"{unchanged} unchanged, {unstable} host unstable, {disturbed} host disturbed "
+              f"{unchanged} unchanged, {unstable} host unstable "
               f"(alpha {policy.alpha}, threshold {policy.threshold:.0%})")
     if junit_xml is not None:
         junit.write(junit_xml, result.run_id, [], result)

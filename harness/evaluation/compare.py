@@ -45,26 +45,6 @@ how it is judged (`harness.metrics`; nothing is read from the name):
   the note gives the resolution reached. A noisy host is therefore no excuse
   for a change that stands out of its noise: the spread is already in the test,
   and a 30 % slowdown on a host with 12 % spread is still a regression.
-- a host slower (or faster) for a whole run: interleaving spreads a busy
-  moment over every case, but a spell that lasts the whole run (a neighbour on
-  the sibling hyperthread, a lower clock) slows every repeat of it alike, and
-  nothing inside the run can see it. So each worker times a fixed reference
-  loop around its case (`harness.host_speed`), and the manifest keeps one
-  reference per case. When every compared repeat has one and the references'
-  levels differ between the runs by more than their spread inside a run
-  explains (one-way ANOVA over the runs' repeat references, p < alpha), the
-  host's speed changed: each repeat's timing is divided by its own reference
-  (scaled back to the baseline's reference level, so it keeps its unit) and
-  judged as above. A change that the raw timings flag and the relative ones do
-  not only follows the host: it is "host disturbed", not flagged; a change that
-  stands out relative to the host is a regression all the same. This is
-  pyperf's calibration idea turned to the host (its loop count is fixed so the
-  host's speed shows) where asv and conbench can only repeat or look back; it
-  assumes the disturbance slows the case as it slows an interpreter loop (true
-  of CPU share and clock, less so of memory bandwidth), which is why the
-  reference is used only where the host measurably moved, and the note says so.
-  Against a history the runs are each read against their own references, so one
-  disturbed night neither hides nor fakes a change.
 - a case that was ok in the newest baseline run and now failed, timed out, is
   n/a or is missing from this run entirely is a regression (`status`,
   `case missing`) of its own.
@@ -73,7 +53,7 @@ how it is judged (`harness.metrics`; nothing is read from the name):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +80,8 @@ class Change:
     vendor: str
     metric: str
     unit: str
-    kind: str  # regression, improvement, change, unchanged, too few repeats, host unstable,
-    #            host disturbed, status, case missing, new, missing, undeclared
+    kind: str  # regression, improvement, change, unchanged, too few repeats, host unstable, status,
+    #            case missing, new, missing, undeclared
     n_baseline: int  # repeats (runs, against a history)
     n_current: int  # repeats
     baseline: float | None  # the baseline's level: the mean of its kept repeat statistics (10th
@@ -206,12 +186,14 @@ def _kept(values: np.ndarray, timing: bool) -> tuple[np.ndarray, int]:
     return kept, values.size - kept.size
 
 
-def _judged(common: dict, declared: Metric, timing: bool, now_all: np.ndarray, runs_all: list[np.ndarray],
-            policy: RegressionPolicy, unstable: str | None) -> Change:
-    now, set_aside = _kept(now_all, timing)
+def _varying(common: dict, declared: Metric, cur: pd.DataFrame, base: pd.DataFrame,
+             policy: RegressionPolicy, unstable: str | None) -> Change:
+    timing = is_timing(declared)
+    column = "low" if timing else "median"
+    now, set_aside = _kept(cur[column].to_numpy(dtype=float), timing)
     runs_then = []
-    for values in runs_all:
-        kept, dropped = _kept(values, timing)
+    for _, g in base.groupby("run_id", sort=False):
+        kept, dropped = _kept(g[column].to_numpy(dtype=float), timing)
         runs_then.append(kept)
         set_aside += dropped
     test = _noise_test(now, runs_then, policy.alpha)
@@ -244,58 +226,6 @@ def _judged(common: dict, declared: Metric, timing: bool, now_all: np.ndarray, r
     return Change(**common, kind="unchanged", note=f"{why}; {how}")
 
 
-@dataclass(frozen=True)
-class _HostShift:
-    centre_us: float  # the baseline's reference level
-    change: float  # this run's reference level relative to it
-    p: float
-
-
-def _host_shift(cur: pd.DataFrame, runs: list[pd.DataFrame], alpha: float) -> _HostShift | None:
-    """Did the host itself run at another speed in some of the compared runs? The repeats' references
-    of every run (this one and each baseline run) go into a one-way analysis of variance: the host
-    differed when their levels differ by more than their spread within a run explains (p < alpha).
-    None when it did not measurably, or when a repeat has no reference (a run older than them)."""
-    groups = [cur["reference_us"].to_numpy(dtype=float)] + [g["reference_us"].to_numpy(dtype=float)
-                                                            for g in runs]
-    if any(np.isnan(g).any() for g in groups):
-        return None
-    groups = [undisturbed(g) for g in groups]
-    if any(g.size < 2 for g in groups) or np.ptp(np.concatenate(groups)) == 0:
-        return None
-    p = float(sps.f_oneway(*groups).pvalue)
-    if not p < alpha:  # also NaN: no spread at all within the runs
-        return None
-    centre = float(np.mean([g.mean() for g in groups[1:]]))
-    return _HostShift(centre, float(groups[0].mean()) / centre - 1, p) if centre > 0 else None
-
-
-def _varying(common: dict, declared: Metric, cur: pd.DataFrame, base: pd.DataFrame,
-             policy: RegressionPolicy, unstable: str | None) -> Change:
-    timing = is_timing(declared)
-    column = "low" if timing else "median"
-    runs = [g for _, g in base.groupby("run_id", sort=False)]
-    raw = _judged(common, declared, timing, cur[column].to_numpy(dtype=float),
-                  [g[column].to_numpy(dtype=float) for g in runs], policy, unstable)
-    host = _host_shift(cur, runs, policy.alpha) if timing else None
-    if host is None:
-        return raw
-    # Each repeat in units of its own process's reference, scaled back to the baseline's host speed.
-    def relative(g: pd.DataFrame) -> np.ndarray:
-        return g[column].to_numpy(dtype=float) / g["reference_us"].to_numpy(dtype=float) * host.centre_us
-
-    judged = _judged(common, declared, timing, relative(cur), [relative(g) for g in runs], policy, unstable)
-    speed = (f"the host's speed differed between the runs by its reference loop (p={host.p:.2g}; this run "
-             f"{abs(host.change):.1%} {'slower' if host.change > 0 else 'faster'} than the baseline's); "
-             "judged relative to each repeat's reference")
-    if judged.kind not in ("regression", "improvement", "change") and raw.kind in (
-            "regression", "improvement", "change"):
-        raw_change = "" if raw.change is None else f" of {raw.change:+.1%}"
-        return replace(judged, kind="host disturbed", note=f"the raw change{raw_change} follows the host: "
-                                                           f"{speed}, {judged.kind}: {judged.note}")
-    return replace(judged, note=f"{judged.note}; {speed}")
-
-
 def _status_changes(now: pd.DataFrame, then: pd.DataFrame) -> list[Change]:
     """Cases ok in the newest baseline run that are not ok now or are missing; cases fixed since."""
     now_by_case = now.set_index("case_id")
@@ -326,32 +256,14 @@ def _unstable(repeats: pd.DataFrame, declarations: Declarations) -> dict[tuple[s
     return found
 
 
-References = dict[str, dict[str, float]]  # run id → case id → the host's reference (harness.host_speed)
-
-
-def references_of(manifests: Sequence[dict]) -> References:
-    """The host-speed references the manifests of runs keep (none for a run made before there were any)."""
-    return {str(m.get("run_id")): dict((m.get("host_speed") or {}).get("reference_us") or {})
-            for m in manifests}
-
-
-def _with_references(repeats: pd.DataFrame, references: References) -> pd.DataFrame:
-    found = [references.get(str(run), {}).get(str(case), np.nan)
-             for run, case in zip(repeats["run_id"], repeats["case_id"], strict=True)]
-    return repeats.assign(reference_us=pd.Series(found, index=repeats.index, dtype=float))
-
-
 def compare_tables(cur_repeats: pd.DataFrame, cur_status: pd.DataFrame, base_repeats: pd.DataFrame,
                    base_status: pd.DataFrame, newest: str, policy: RegressionPolicy,
-                   declarations: Declarations, references: References | None = None) -> list[Change]:
+                   declarations: Declarations) -> list[Change]:
     """Every change between this run's tables and the baseline runs' (see `history.repeat_tables`).
 
     `base_repeats` and `base_status` hold every baseline run; `newest` names the newest of them, the
-    one statuses, deterministic values and missing metrics are compared with. `references`: the
-    host-speed reference of each run's cases, where the runs recorded one.
+    one statuses, deterministic values and missing metrics are compared with.
     """
-    cur_repeats = _with_references(cur_repeats, references or {})
-    base_repeats = _with_references(base_repeats, references or {})
     base_status = base_status[base_status["run_id"] == newest]
     changes = _status_changes(cur_status, base_status)
     # This run and the one it is most directly set against; an older unstable night is already
@@ -401,17 +313,15 @@ def compare_tables(cur_repeats: pd.DataFrame, cur_status: pd.DataFrame, base_rep
 
 def compare_rows(current: pd.DataFrame, baseline: pd.DataFrame, policy: RegressionPolicy,
                  run_id: str = "current", baseline_run_id: str = "baseline",
-                 declarations: Declarations | None = None, references: References | None = None
-                 ) -> Comparison:
-    """Compare rows held in memory; `baseline` may hold several runs (told apart by `run_id`);
-    `references` as in `compare_tables`."""
+                 declarations: Declarations | None = None) -> Comparison:
+    """Compare rows held in memory; `baseline` may hold several runs (told apart by `run_id`)."""
     if declarations is None:
         declarations = Declarations.installed(sorted(set(current["suite"]) | set(baseline["suite"])))
     cur_repeats, cur_status = repeat_tables(current)
     base_repeats, base_status = repeat_tables(baseline)
     order = list(dict.fromkeys(baseline["run_id"]))  # oldest first
     changes = compare_tables(cur_repeats, cur_status, base_repeats, base_status, order[-1], policy,
-                             declarations, references)
+                             declarations)
     return Comparison(run_id, baseline_run_id, policy, tuple(changes), tuple(order))
 
 
@@ -491,5 +401,5 @@ def compare(current: RunData, baseline: RunData | Sequence[Path], policy: Regres
     declarations = Declarations.of_run(current.manifest if current.manifest.get("metrics") else manifests[-1],
                                        suites)
     changes = compare_tables(cur_repeats, cur_status, base_repeats, base_status, order[-1], policy,
-                             declarations, references_of([current.manifest, *manifests]))
+                             declarations)
     return Comparison(current.run_id, label, policy, tuple(changes), tuple(order))
