@@ -62,6 +62,9 @@ def test_threshold_in_seconds_against_milliseconds_converts(no_registry):
     ("threshold: 40 ms\n    category: nonsense\n", "criteria.0.category", "unknown category"),
     ("threshold: 40 ms\n    vendors: [gamma]\n", "criteria.0.vendors.0", "not among"),
     ("threshold: 40 furlongs\n", "criteria.0.threshold", "unknown unit"),
+    ("threshold: .nan\n    unit: ms\n", "criteria.0.threshold", "finite"),
+    ("threshold: 1e999 ms\n", "criteria.0.threshold", "finite"),
+    ("threshold: 40 ms\n    target: -.inf\n    unit: ms\n", "criteria.0.target", "finite"),
 ])
 def test_criterion_mistakes_point_at_their_field(no_registry, snippet, path, needle):
     text = _yaml("  - id: lat\n    metric: handshake_ms\n    statistic: p95\n    op: '<='\n    " + snippet)

@@ -263,3 +263,17 @@ def test_a_run_in_a_read_only_store_is_digested_aside_and_left_as_it_was(tmp_pat
     in_place = digest.write(run_dir)
     assert in_place == run_dir / digest.DIGEST
     pd.testing.assert_frame_equal(pd.read_parquet(aside), pd.read_parquet(in_place))
+
+
+def test_a_history_with_an_infinite_median_plots_its_finite_runs_and_still_finds_the_step():
+    """steps() refuses non-finite medians; the `history --plot` series drops them instead of crashing."""
+    import pandas as pd
+
+    from harness.report.trends import series_svg
+
+    medians = [10.0, 10.1, float("inf"), 9.9, 10.0, 20.0, 20.1, 19.9, 20.0]
+    series = pd.DataFrame({"run_id": [f"r{i}" for i in range(len(medians))], "vendor": "alpha",
+                           "median": medians, "p25": medians, "p75": medians})
+    svg = series_svg(series, "handshake_ms", ["vendor"], 0.10)
+    assert "<svg" in svg
+    assert svg.count("stroke-dasharray") == 1  # the 10 → 20 step; a flat series draws none

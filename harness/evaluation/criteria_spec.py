@@ -21,6 +21,7 @@ no suite of the scenario declares is an error that points at the metric.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -75,8 +76,11 @@ class Criterion(_Strict):
     @field_validator("threshold", "target")
     @classmethod
     def _quantity(cls, value: float | str | None) -> float | str | None:
-        if isinstance(value, str):
-            units.parse_quantity(value)
+        # Only finiteness is checked here: a negative threshold can be meaningful (a change in dB, a
+        # margin), and whether it is depends on the metric, which the criterion alone does not know.
+        number = units.parse_quantity(value)[0] if isinstance(value, str) else value
+        if number is not None and not math.isfinite(float(number)):
+            raise ValueError(f"must be a finite number, not {value!r}")
         return value
 
     @property

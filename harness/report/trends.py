@@ -7,6 +7,8 @@ comparison, the first few metrics of the run. Needs three runs or more.
 
 from __future__ import annotations
 
+import numpy as np
+
 from harness.evaluation.compare import Comparison
 from harness.evaluation.history import case_medians, runs, steps
 from harness.report.plots import Plot, _slug
@@ -54,6 +56,11 @@ def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
             fig, ax = figure(6.4, 3.2)
             for case_id in case_ids:
                 series = history[(history["case_id"] == case_id) & (history["metric"] == metric)]
+                finite = np.isfinite(series["median"].to_numpy(dtype=float))
+                if not finite.all():  # an infinite or undefined median has no level and no place on an axis
+                    notes.append(f"{vendor_of[case_id]} {case_id[:8]}: {int((~finite).sum())} run(s) with a "
+                                 "non-finite median not drawn")
+                    series = series[finite]
                 if len(series) < 2:
                     continue
                 xs = [order[r] for r in series["run_id"]]
@@ -85,6 +92,7 @@ def series_svg(series, metric: str, keys: list[str], threshold: float) -> str:
     with styled():
         fig, ax = figure(6.4, 3.4)
         for key, part in series.groupby(keys, sort=True):
+            part = part[np.isfinite(part["median"].to_numpy(dtype=float))]  # an infinite value has no level
             xs = [position[r] for r in part["run_id"]]
             label = " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
             line, = ax.plot(xs, part["median"], marker="o", ms=3, label=label)
