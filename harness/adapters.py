@@ -63,6 +63,9 @@ class Adapter(ABC):
     name: ClassVar[str]
     kind: ClassVar[Kind]
     capabilities: ClassVar[frozenset[Capability]]
+    # The scenario options this adapter reads. Any other name is refused when the scenario is
+    # validated: a misspelt `profil: lim-2014` would otherwise run the default device, silently.
+    options_accepted: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: Mapping[str, Any] = dict(options or {})

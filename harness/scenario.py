@@ -268,10 +268,23 @@ def _vendor_names(vendors: Any, fail: Any) -> list[str] | None:
         if adapter is not None and not isinstance(adapter, str):
             continue
         try:
-            adapter_class(adapter or name)
+            cls = adapter_class(adapter or name)
         except UnknownPlugin as exc:
             fail(("vendors", i, "adapter" if adapter else "name"), str(exc))
+            continue
+        _check_options(cls, entry.get("options"), ("vendors", i, "options"), fail)
     return names
+
+
+def _check_options(cls: Any, options: Any, at: tuple, fail: Any) -> None:
+    """Refuse option names the adapter does not read (a typo would otherwise be ignored)."""
+    accepted = getattr(cls, "options_accepted", None)
+    if not isinstance(options, dict) or accepted is None:
+        return
+    for key in options:
+        if key not in accepted:
+            known = ", ".join(sorted(accepted)) or "none"
+            fail((*at, key), f"adapter {cls.name!r} has no option {key!r}; it reads: {known}")
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:

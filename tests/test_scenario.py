@@ -105,3 +105,14 @@ def test_shape_and_suite_param_errors_come_together():
     text = GOOD.replace("seed: 7", "seed: -1").replace("samples: 4", "samples: many")
     errs = errors_of(text)
     assert [e.split(": ")[0] for e in errs] == ["s.yaml:2:1", "s.yaml:12:7"]
+
+
+def test_an_option_the_adapter_does_not_read_is_an_error_naming_what_it_reads():
+    text = GOOD.replace("keygen_sleep_s: 0.001", "keygen_sleep: 0.001")
+    (error,) = errors_of(text)
+    assert error.startswith("s.yaml:7:15: vendors.1.options.keygen_sleep: adapter 'toy' has no option")
+    assert "keygen_sleep_s" in error
+    qkd = ("name: q\nvendors: [{name: d, adapter: simulated_qkd, options: {profil: lim-2014}}]\n"
+           "suites: [{suite: key_rate}]\n")
+    assert any("has no option 'profil'" in e and "profile" in e for e in errors_of(qkd))
+    parse_scenario(qkd.replace("profil:", "profile:"), "s.yaml")  # the real name is accepted

@@ -39,6 +39,7 @@ from harness.adapters import (
 
 _REQUIRED = ("master_kme_url", "slave_kme_url", "ca_cert", "master_sae_id", "master_cert", "master_key",
              "slave_sae_id", "slave_cert", "slave_key")
+_THIRD_SAE = ("third_sae_id", "third_cert", "third_key")
 _STATUS_FIELDS = ("source_KME_ID", "target_KME_ID", "master_SAE_ID", "slave_SAE_ID", "key_size",
                   "stored_key_count", "max_key_count", "max_key_per_request", "max_key_size", "min_key_size",
                   "max_SAE_ID_count")
@@ -63,7 +64,7 @@ def endpoints_from_options(options: Mapping[str, Any]) -> Etsi014Endpoints:
     fields = {k: str(options[k]) for k in _REQUIRED}
     fields["master_kme_url"] = fields["master_kme_url"].rstrip("/")
     fields["slave_kme_url"] = fields["slave_kme_url"].rstrip("/")
-    third = {k: str(options[k]) for k in ("third_sae_id", "third_cert", "third_key") if options.get(k)}
+    third = {k: str(options[k]) for k in _THIRD_SAE if options.get(k)}
     return Etsi014Endpoints(**fields, **third)
 
 
@@ -139,6 +140,8 @@ class Etsi014Adapter(Adapter):
     name: ClassVar[str] = "etsi014"
     kind: ClassVar[Kind] = Kind.QKD
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.KEY_DELIVERY, Capability.ETSI014})
+    options_accepted: ClassVar[frozenset[str]] = frozenset({
+        *_REQUIRED, *_THIRD_SAE, "timeout_s", "declared_profile", "fibre_km"})
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -33,6 +33,7 @@ class ToyAdapter(Adapter):
     name: ClassVar[str] = "toy"
     kind = Kind.PQC
     capabilities = frozenset({Capability.KEM})
+    options_accepted = frozenset({"keygen_sleep_s", "heal_file"})
 
     @classmethod
     def availability(cls) -> Availability:

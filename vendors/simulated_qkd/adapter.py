@@ -47,6 +47,8 @@ class SimulatedQKDAdapter(Adapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.KEY_DELIVERY, Capability.TELEMETRY, Capability.CHANNEL_CONTROL,
         Capability.FAULT_INJECTION, Capability.ETSI014})
+    options_accepted: ClassVar[frozenset[str]] = frozenset({
+        "profile", "key_size", "block_bits", "max_key_count", "drift", "fibre_km", "seed", "time_scale"})
 
     def __init__(self, options: Mapping[str, Any] | None = None, source: KeySource | None = None) -> None:
         super().__init__(options)

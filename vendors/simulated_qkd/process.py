@@ -131,6 +131,8 @@ class ServedProcessAdapter(Adapter):
     kind: ClassVar[Kind] = Kind.QKD
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.KEY_DELIVERY, Capability.ETSI014, Capability.FAULT_INJECTION})
+    options_accepted: ClassVar[frozenset[str]] = frozenset({
+        "profile", "key_size", "block_bits", "max_key_count", "fibre_km", "seed", "time_scale"})
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
