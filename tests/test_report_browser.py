@@ -26,6 +26,12 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
                                        "(apt-get install -y chromium; .ci/run installs it)")
 
 
+def _chromium(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-dev-shm-usage"])
+
+
 def test_scorecard_renders_in_chromium_without_errors(tmp_path):
     assert CHROMIUM is not None, "CI is set but chromium is missing: .ci/run should have installed it"
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
@@ -35,9 +41,7 @@ def test_scorecard_renders_in_chromium_without_errors(tmp_path):
     problems: list[str] = []
     requests: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-dev-shm-usage"])
+        browser = _chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -97,9 +101,7 @@ def test_what_rows_say_about_themselves_is_in_the_results_and_criteria_plots_sho
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
     html = render(_labelled_run(tmp_path / "run")).html
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-dev-shm-usage"])
+        browser = _chromium(pw)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(html.as_uri())
