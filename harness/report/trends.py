@@ -56,11 +56,10 @@ def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
             fig, ax = figure(6.4, 3.2)
             for case_id in case_ids:
                 series = history[(history["case_id"] == case_id) & (history["metric"] == metric)]
-                finite = np.isfinite(series["median"].to_numpy(dtype=float))
-                if not finite.all():  # an infinite or undefined median has no level and no place on an axis
-                    notes.append(f"{vendor_of[case_id]} {case_id[:8]}: {int((~finite).sum())} run(s) with a "
+                series, dropped = _finite_medians(series)
+                if dropped:
+                    notes.append(f"{vendor_of[case_id]} {case_id[:8]}: {dropped} run(s) with a "
                                  "non-finite median not drawn")
-                    series = series[finite]
                 if len(series) < 2:
                     continue
                 xs = [order[r] for r in series["run_id"]]
@@ -85,6 +84,13 @@ def trend_plots(run: RunData, comparison: Comparison | None) -> list[Plot]:
     return plots
 
 
+def _finite_medians(series):
+    """The rows whose median is finite, and how many were not: an infinite or undefined median has no
+    level for steps() and no place on an axis."""
+    finite = np.isfinite(series["median"].to_numpy(dtype=float))
+    return series[finite], int((~finite).sum())
+
+
 def series_svg(series, metric: str, keys: list[str], threshold: float) -> str:
     """`qsbench history --plot`: medians per run with p25–p75 bands and dotted detected steps."""
     runs_in_order = list(dict.fromkeys(series["run_id"]))
@@ -92,7 +98,7 @@ def series_svg(series, metric: str, keys: list[str], threshold: float) -> str:
     with styled():
         fig, ax = figure(6.4, 3.4)
         for key, part in series.groupby(keys, sort=True):
-            part = part[np.isfinite(part["median"].to_numpy(dtype=float))]  # an infinite value has no level
+            part, _ = _finite_medians(part)
             xs = [position[r] for r in part["run_id"]]
             label = " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
             line, = ax.plot(xs, part["median"], marker="o", ms=3, label=label)
