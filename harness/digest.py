@@ -66,11 +66,13 @@ def _build(run_dir: Path, target: Path) -> bool:
     os.close(fd)
     try:
         with _building:
+            # ORDER BY ALL: the same parts give the same rows in the same order, whichever
+            # thread DuckDB scheduled first, so a digest read aside equals the one written in place.
             _connection().execute(
                 f"COPY (SELECT * EXCLUDE (value, sample), list(value ORDER BY sample) FILTER "
                 f"(WHERE value IS NOT NULL AND NOT isnan(value)) AS {VALUES} "
                 f"FROM read_parquet('{_quoted(parts / '*.parquet')}') "
-                f"GROUP BY ALL ORDER BY case_id, metric) TO '{_quoted(tmp)}' (FORMAT parquet)")
+                f"GROUP BY ALL ORDER BY ALL) TO '{_quoted(tmp)}' (FORMAT parquet)")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
