@@ -180,7 +180,7 @@ def _cached_reach(profile_json: str) -> float:
     profile = Profile.model_validate_json(profile_json)
     # To half a kilometre in coarse steps: each finite-key optimum costs a good part of a second.
     return max_distance_km(lambda d: optimal_finite_key_rate(profile, d, profile.security.block_size)
-                           .rate_per_pulse, step_km=25.0, tolerance_km=0.5)
+                           .rate_per_pulse, first_step_km=25.0, tolerance_km=0.5)
 
 
 def _graph(links: list[tuple[str, str, float]]) -> nx.DiGraph:

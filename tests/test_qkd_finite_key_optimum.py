@@ -125,5 +125,5 @@ def test_lim_2014_fig1_statements(lim):
              / optimal_finite_key_rate(lim, 100.0, 10**7).rate_per_pulse)
     assert ratio == pytest.approx(1.75, rel=0.05)
     reach = max_distance_km(lambda d: optimal_finite_key_rate(lim, d, 10**4).rate_per_pulse,
-                            step_km=10.0, tolerance_km=0.5)
+                            first_step_km=10.0, tolerance_km=0.5)
     assert 115.0 < reach < 145.0

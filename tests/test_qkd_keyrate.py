@@ -88,10 +88,26 @@ def test_finite_key_grows_with_block_size_towards_the_asymptotic_rate(lim):
 
 @pytest.mark.slow  # three reaches, each ~20 full optimisations: about 90 s here
 def test_finite_key_maximum_distance_grows_with_block_size(lim):
-    distances = [max_distance_km(lambda d, n=n: finite_key(lim, d, n), step_km=10.0)
+    distances = [max_distance_km(lambda d, n=n: finite_key(lim, d, n), first_step_km=10.0)
                  for n in (10**5, 10**7, 10**9)]
     assert 0 < distances[0] < distances[1] < distances[2]
     assert distances[2] <= max_distance_km(lambda d: asymptotic_infinite_decoy(lim, d)) + 1.0
+
+
+@pytest.mark.parametrize("reach_km", [0.003, 4.2, 37.5, 180.77, 999.0])
+def test_max_distance_brackets_by_doubling_and_bisects_to_the_tolerance(reach_km):
+    calls = []
+
+    def rate_at(d):
+        calls.append(d)
+        return 1.0 if d <= reach_km else 0.0
+
+    found = max_distance_km(rate_at, upper_km=1000.0, first_step_km=5.0, tolerance_km=0.01)
+    assert found == pytest.approx(reach_km, abs=0.01)
+    # 5 km steps to 999 km took 200 evaluations; doubling brackets it in 8, bisection adds about 15.
+    assert len(calls) <= 2 + math.ceil(math.log2(1000.0 / 5.0)) + math.ceil(math.log2(1000.0 / 0.01)) + 2
+    assert max_distance_km(lambda d: 1.0, upper_km=300.0) == 300.0
+    assert max_distance_km(lambda d: 0.0) == 0.0
 
 
 def test_lim_key_length_charges_the_security_terms(lim):

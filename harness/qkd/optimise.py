@@ -27,21 +27,24 @@ def optimal_rate(rate_of_mu: Callable[[float], float], low: float, high: float) 
     return float(values[best]), float(grid[best])
 
 
-def max_distance_km(rate_at: Callable[[float], float], upper_km: float = 1000.0, step_km: float = 5.0,
+def max_distance_km(rate_at: Callable[[float], float], upper_km: float = 1000.0, first_step_km: float = 5.0,
                     tolerance_km: float = 0.01) -> float:
-    """Largest distance with a positive rate: step out until the rate vanishes, then bisect.
+    """Largest distance with a positive rate: step out, doubling the step, until the rate vanishes, then bisect.
 
-    ``rate_at(distance_km)`` is any rate function (already optimised over intensities if wanted).
+    ``rate_at(distance_km)`` is any rate function (already optimised over intensities if wanted)
+    that is positive up to its reach and zero beyond, as a key rate over fibre is. Doubling needs
+    about log2(reach / first_step_km) evaluations to bracket the reach, where fixed steps needed
+    reach / first_step_km; each evaluation of a finite-key rate is a full optimisation.
     Returns 0.0 when there is no key even at 0 km and ``upper_km`` if the rate never vanishes.
     """
     from scipy.optimize import brentq
 
     if rate_at(0.0) <= 0.0:
         return 0.0
-    d = 0.0
+    d, step = 0.0, first_step_km
     while d < upper_km:
-        nxt = min(d + step_km, upper_km)
+        nxt = min(d + step, upper_km)
         if rate_at(nxt) <= 0.0:
             return float(brentq(lambda x: 1.0 if rate_at(x) > 0.0 else -1.0, d, nxt, xtol=tolerance_km))
-        d = nxt
+        d, step = nxt, 2.0 * step
     return upper_km
