@@ -29,7 +29,7 @@ def optimal_rate(rate_of_mu: Callable[[float], float], low: float, high: float) 
 
 def max_distance_km(rate_at: Callable[[float], float], upper_km: float = 1000.0, first_step_km: float = 5.0,
                     tolerance_km: float = 0.01) -> float:
-    """Largest distance with a positive rate: step out, doubling the step, until the rate vanishes, then bisect.
+    """Largest distance with a positive rate: step out, doubling each step, until it vanishes; then bisect.
 
     ``rate_at(distance_km)`` is any rate function (already optimised over intensities if wanted)
     that is positive up to its reach and zero beyond, as a key rate over fibre is. Doubling needs
