@@ -3,6 +3,8 @@ need no test; cases that stop finishing are regressions; a noisy host is said to
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,7 @@ DECLARED = Declarations({"s": {
     "ciphertext_bytes": Metric("bytes", "lower", deterministic=True),
 }})
 P = {"group": "g"}
+FIVE = RegressionPolicy(threshold=0.05)  # benchmarks/regression_noise.py's policy
 
 
 def repeats(seed: int, level: float, n_repeats: int = 5, samples: int = 50, between: float = 0.02,
@@ -59,7 +62,7 @@ def test_the_same_code_is_unchanged_and_a_small_real_change_needs_its_metric_thr
     assert _one("handshake_ms", "ms", repeats(5, 40.0), repeats(6, 40.0)).kind == "unchanged"
     before, after = repeats(7, 40.0, between=0.002), repeats(8, 42.0, between=0.002)
     small = _one("handshake_ms", "ms", before, after)
-    assert small.kind == "unchanged" and small.p_value < 0.01 and "within 10%" in small.note
+    assert small.kind == "unchanged" and small.p_value < 0.01 and "within ±10%" in small.note
     strict = RegressionPolicy(metrics={"handshake_ms": 0.02})
     assert _one("handshake_ms", "ms", before, after, strict).kind == "regression"
 
@@ -124,7 +127,7 @@ def test_a_host_too_unstable_to_judge_is_said_to_be_instead_of_flagging():
     noisy = [level * np.exp(np.random.default_rng(12).normal(0, 0.05, 50)) for level in (40, 52, 43, 62, 46)]
     change = _one("handshake_ms", "ms", steady, noisy)
     assert change.kind == "host unstable" and "standard deviation is" in change.note
-    assert "in run now" in change.note and "within this noise (threshold 10%)" in change.note
+    assert "in run now" in change.note and "holds the ±10% threshold" in change.note
     # Deterministic metrics are still judged on an unstable host: noise cannot change a size.
     size = "ciphertext_bytes"
     rows = _run("now", "handshake_ms", "ms", noisy) + _run("now", size, "bytes", [[1568]] * 5)
@@ -156,16 +159,22 @@ def _disturbed(seed: int, level: float, busy: tuple[int, ...] = ()) -> list[np.n
             enumerate(repeats(seed, level, n_repeats=10, between=0.01))]
 
 
+def _set_aside(change) -> int:
+    found = re.search(r"(\d+) disturbed repeat\(s\) set aside", change.note)
+    return int(found.group(1)) if found else 0
+
+
 def test_repeats_a_busy_moment_shifted_are_set_aside():
     # The same code twice, with two disturbed repeats in one run: unchanged, not a 6 % regression.
     same = _one("handshake_ms", "ms", _disturbed(19, 40.0), _disturbed(20, 40.0, busy=(3, 7)))
-    assert same.kind == "unchanged" and "2 disturbed repeat(s) set aside" in same.note
+    assert same.kind == "unchanged" and _set_aside(same) >= 2
     assert same.change == pytest.approx(0.0, abs=0.02)
-    # A planted 12 % slowdown against a baseline with two disturbed repeats: flagged, where the
-    # disturbed repeats alone (a baseline 6 % slower on average, twice the spread) would hide it.
-    slow = _one("handshake_ms", "ms", _disturbed(21, 40.0, busy=(2, 5)), _disturbed(22, 44.8))
+    # A planted 12 % slowdown against a baseline with two disturbed repeats (threshold 5 %):
+    # flagged, where the disturbed repeats alone (a baseline 6 % slower on average, twice the
+    # spread) would hide it.
+    slow = _one("handshake_ms", "ms", _disturbed(21, 40.0, busy=(2, 5)), _disturbed(22, 44.8), FIVE)
     assert slow.kind == "regression" and slow.change == pytest.approx(0.12, abs=0.03)
-    assert "2 disturbed repeat(s) set aside" in slow.note
+    assert _set_aside(slow) >= 2
     # Non-timings (a key rate from seeded Monte Carlo repeats) keep every repeat: their spread is
     # the physics, not the host.
     rate = _one("secret_key_rate_bps", "bit/s", _disturbed(23, 1000.0), _disturbed(24, 1000.0, busy=(1,)))
@@ -215,7 +224,7 @@ def test_history_supplies_the_run_to_run_variance(tmp_path, monkeypatch):
     (change,) = against_history.changes
     # Nights that wander ±15 % cannot tell an 18 % rise from noise, nor rule out a 10 % one.
     assert change.kind == "host unstable" and "against 7 earlier runs' levels" in change.note
-    assert "within this noise (threshold 10%)" in change.note
+    assert "holds the ±10% threshold" in change.note
     assert change.n_baseline == 7
     assert against_history.baseline_run_id == "history of 7 runs (night-0 … night-6)"
     # A real 60 % step stands out of the same history.
@@ -232,3 +241,49 @@ def test_baselines_are_earlier_runs_of_the_same_scenario(tmp_path):
         latest_baseline(dirs[0])
     with pytest.raises(RunDirError, match="history:N"):
         resolve_baseline(dirs[-1], "history:zero")
+
+
+def _levels(seed: int, levels: list[float], within: float = 0.01) -> list[np.ndarray]:
+    """Repeats at the given levels (a busy host slowed some processes as a whole, a lower clock)."""
+    rng = np.random.default_rng(seed)
+    return [level * np.exp(rng.normal(0, within, 50)) for level in levels]
+
+
+def test_a_run_most_of_whose_repeats_a_busy_host_slowed_is_judged_on_its_fast_ones():
+    # Measured on the shared host: one run of the same code had 7 of 10 repeats 8-14 % slow (the
+    # clock two to five turbo bins down), the other 3 at the code's level. The fast repeats show
+    # the code (a host only slows); a screen centred on the run's median kept the slow majority
+    # and called the same code an 8.5 % regression, and hid a planted 20 % one against it.
+    steady = _levels(31, [16.5] * 10)
+    busy = _levels(32, [18.3, 18.3, 16.6, 18.3, 18.7, 16.6, 18.8, 18.8, 17.8, 16.9])
+    same = _one("handshake_ms", "ms", steady, busy, FIVE)
+    assert same.kind not in ("regression", "improvement") and _set_aside(same) >= 6
+    assert same.change == pytest.approx(0.0, abs=0.03)
+    slower = _one("handshake_ms", "ms", busy, _levels(33, [19.4] * 10), FIVE)
+    assert slower.kind == "regression" and slower.change == pytest.approx(0.17, abs=0.03)
+
+
+def test_a_clear_slowdown_on_an_unstable_host_is_flagged():
+    # Both runs break pyperf's 10 % rule: the baseline has two repeats at 1.6x, the current run
+    # one; every other repeat agrees within 1 %. A planted 20 % slowdown of every call is decisive
+    # against that evidence: judged, not "host unstable".
+    before = _levels(34, [40.0] * 8 + [64.0, 64.0])
+    after = _levels(35, [48.0] * 9 + [77.0])
+    change = _one("handshake_ms", "ms", before, after, FIVE)
+    assert change.kind == "regression" and change.change == pytest.approx(0.2, abs=0.02)
+    assert "beyond ±5%" in change.note
+
+
+def test_a_whole_run_shifted_within_the_threshold_is_not_a_regression():
+    # The same code twice, the second run's every repeat 3.5 % slower (the host a turbo bin or
+    # two slower for the whole run). Welch's t over repeats calls that significant (p < 1e-6): it
+    # cannot see between-run variance. The interval of the change lies within ±5 %: not flagged.
+    before, after = _levels(36, [40.0] * 10, 0.02), _levels(37, [41.4] * 10, 0.02)
+    change = _one("handshake_ms", "ms", before, after, FIVE)
+    assert change.p_value < 1e-6 and change.kind == "unchanged" and "within ±5%" in change.note
+    # At the threshold itself the interval holds it: neither a regression nor "unchanged".
+    edge = _one("handshake_ms", "ms", before, _levels(38, [42.0] * 10, 0.02), FIVE)
+    assert edge.p_value < 1e-6 and edge.kind == "too few repeats" and "holds the ±5% threshold" in edge.note
+    # The old rule (p < alpha and the point change beyond the threshold) flagged a shift just past it.
+    past = _one("handshake_ms", "ms", before, _levels(39, [42.1] * 10, 0.02), FIVE)
+    assert past.p_value < 0.01 and past.change > 0.05 and past.kind != "regression"

@@ -111,12 +111,13 @@ def compare_cmd(
     """Compare a run with a baseline experiment by experiment; exit 1 on a regression.
 
     The evidence is the repeats (each in a worker process of its own), never the samples inside
-    one process: a timing regresses when the repeat medians (Welch's t-test; against a history of
-    three runs or more, the run-to-run spread of earlier runs) say it is real (p < alpha), it
-    exceeds the threshold and it goes the metric's declared bad way. Deterministic metrics (sizes,
-    verdicts, mismatch counts) regress on any move the bad way. A case that stopped finishing or
-    went missing is a regression too. Timings of a run whose repeats broke pyperf's stability
-    rules are "host unstable", not flagged; too few repeats are said so, never "unchanged".
+    one process: a metric regresses when the (1 − alpha) interval of its change (Welch's t over
+    the repeats, timings on their 10th percentiles less the repeats a busy host slowed; against a
+    history of three runs or more, the run-to-run spread of earlier runs) lies wholly beyond the
+    threshold the metric's declared bad way. Deterministic metrics (sizes, verdicts, mismatch
+    counts) regress on any move the bad way. A case that stopped finishing or went missing is a
+    regression too. An interval that holds the threshold is "host unstable" where a run's repeats
+    broke pyperf's stability rules and "too few repeats" otherwise, never "unchanged".
 
     Example: [bold]qsbench compare results/RUN --baseline history:7 --metric-threshold handshake_ms=0.2[/bold]
     """

@@ -10,10 +10,12 @@ measured in a worker process of its own:
 - or one repeat lies 50 % or more away from their mean (pyperf's
   minimum/maximum outlier rule).
 
-Either makes that experiment's timing unstable. The run is marked so; a
-comparison involving it says "host unstable" where that noise is too large
-for the change looked for (it could not have seen a change of the threshold),
-and still flags a change that stands out of it. An experiment with
+Either makes that experiment's timing unstable. The run is marked so. As in
+pyperf and asv this is a warning, not a veto: a comparison involving it says
+"host unstable" only where it is inconclusive (the interval of the change holds
+the threshold), and judges a change whose interval clears it. The rules look at
+every repeat, the disturbed ones a comparison sets aside included: they say what
+the host did. An experiment with
 a single repeat cannot be judged (there is no spread between processes to
 look at) and is counted as unjudged. The host state the manifest records at
 the start and the end (load, runnable processes, frequencies) is the context a
