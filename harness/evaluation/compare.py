@@ -160,7 +160,7 @@ def _deterministic(common: dict, declared: Metric, cur: pd.DataFrame, base: pd.D
     return Change(**common, kind=kind, note=f"deterministic: {then:.6g} → {now:.6g}, no significance test")
 
 
-DISTURBED_Z = 3.5  # Iglewicz & Hoaglin's modified z-score: an outlier beyond it
+DISTURBED_Z = 3.5  # robust standard deviations slower than the fast repeats: a disturbed repeat
 DISTURBED_FLOOR = 0.01  # relative spread: repeats within 3.5 % of the fast ones are never disturbed
 TRIM_FROM = 5  # repeats: fewer cannot tell a disturbed one from the rest
 
