@@ -6,8 +6,7 @@ caught here rather than at a user's first run. The sample is one case per suite 
 drawn with a fixed seed from the scenario's file name, so the same cases run every time and a
 different vendor or parameter of each scenario is exercised than its first. Each case runs the
 way `qsbench run` runs it (`harness.runner.Runner`: its own worker process, the scenario's
-timeout), so the time bound is the scenario's own: the sum of the sampled cases' `timeout_s`
-(qkd_procurement is skipped here, see TOO_LONG_FOR_CI).
+timeout), so the time bound is the scenario's own: the sum of the sampled cases' `timeout_s`.
 """
 
 from __future__ import annotations
@@ -24,15 +23,7 @@ from harness.runner import Runner
 from harness.scenario import load_scenario
 from harness.store import CASE_STATUS_METRIC, RunStore, row_columns
 
-# qkd_procurement, measured after its windows became one block each (load average 4-8 on 2 cores):
-# key_rate/gys 23 s, distance_limit/gys 65 s, eavesdropping/free-space 2 s, and key_delivery on
-# high-rate-2023 (5-7 blocks of 10^8 bits) timed out at its 1800 s with 15 CPU minutes spent.
-TOO_LONG_FOR_CI = {"qkd_procurement.yaml": "high-rate key_delivery outlasts 1800 s on 2 loaded cores"}
-SCENARIOS = [
-    pytest.param(path, marks=pytest.mark.skip(reason=TOO_LONG_FOR_CI[path.name]))
-    if path.name in TOO_LONG_FOR_CI else path
-    for path in sorted((Path(__file__).resolve().parent.parent / "suites" / "scenarios").glob("*.yaml"))
-]
+SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "suites" / "scenarios").glob("*.yaml"))
 
 
 def _sample(cases: list, entries: int, name: str) -> list:
