@@ -19,7 +19,8 @@ E Q = Y0/2 + e_d (1 - e^(-eta mu)). Afterpulses follow the profile's ``afterpuls
   errors of intensity k; the afterpulse counts for the intensity whose click caused it.
 
 Dead time is not in these per-pulse figures (the Monte Carlo has it, per detector in time
-order); :func:`dead_time_live_fraction` gives the share of detections a block keeps through it.
+order); :func:`dead_time_live_fraction` gives the share of detections a block keeps through it,
+which the finite-key rates (``finite_key``) apply.
 """
 
 from __future__ import annotations
@@ -80,20 +81,24 @@ def detection_probabilities(profile: Profile, distance_km: float, intensities: n
     return gain + extra, errors + 0.5 * extra
 
 
-def dead_time_live_fraction(profile: Profile, gain: float) -> float:
+def dead_time_live_fraction(profile: Profile, gain: float | np.ndarray) -> float | np.ndarray:
     """Share of the candidate detections that the detectors register through their dead time.
 
     Each of the ``count`` detectors is dead for D = ceil(dead time x repetition rate) gates after
     a click (as the Monte Carlo's detector pass counts them) and, when live, clicks with
     probability c = ``gain`` / count per gate (bits are random, so the clicks split evenly). By a
     renewal argument a detector is live in 1 / (1 + c D) of the gates: exact for one detector,
-    to first order in double clicks for two. At 10 km on high-rate-2023 this is 0.78.
+    to first order in double clicks for two. At 10 km on high-rate-2023 this is 0.78. ``gain`` is
+    the mean candidate detection probability per pulse over the intensities sent; an array of
+    them (one per protocol setting) gives an array.
     """
-    if not (math.isfinite(gain) and 0.0 <= gain <= 1.0 + profile.detector.afterpulse_probability):
+    g = np.asarray(gain, float)
+    if not np.all(np.isfinite(g) & (g >= 0.0) & (g <= 1.0 + profile.detector.afterpulse_probability)):
         raise ValueError(f"gain must be a detection probability per pulse, got {gain!r}")
     det = profile.detector
     dead_gates = math.ceil(det.dead_time_s * profile.source.repetition_rate_hz - 1e-9)
-    return 1.0 / (1.0 + gain / det.count * dead_gates)
+    live = 1.0 / (1.0 + g / det.count * dead_gates)
+    return float(live) if live.ndim == 0 else live
 
 
 def expected_observations(profile: Profile, distance_km: float, intensity: float,
