@@ -268,7 +268,10 @@ class Fallback(Suite):
                                  deterministic=True),
         "usable_key": Metric("bool", "higher", "the encryptor held a session key in this interval",
                              timeline=True),
-        "fault_active": Metric("bool", "none", "the fault was active at this rekey", timeline=True),
+        # drawn as the windows behind the usable-key timelines: on its own it is the schedule, the same
+        # in every case of a fault
+        "fault_active": Metric("bool", "none", "the fault was active at this rekey", timeline=True,
+                               shades=("usable_key",)),
         "rekey_interval_s": Metric("s", "none", "length of one timeline interval"),
     }
 

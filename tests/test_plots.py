@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -293,3 +294,81 @@ def test_shading_is_declared_on_a_0_1_timeline_for_another_timeline():
         type("Broken", (Suite,), {"metrics": {
             "rate": Metric("bit/s", "higher"),
             "down": Metric("bool", "none", timeline=True, shades=("rate",))}})
+
+
+def test_the_same_samples_under_several_conditions_are_drawn_once_and_twin_columns_name_once():
+    rows = []
+    schedule = [0.0, 1.0, 1.0, 0.0]
+    for i, (policy, pair) in enumerate([(p, c) for p in ("qkd_only", "hybrid", "preferred")
+                                        for c in ("a→b", "b→a")]):
+        for j, fault in enumerate(("fibre_cut", "qber_rise")):
+            p = {"policy": policy, "client": pair, "server": pair[::-1], "fault_index": float(j),
+                 "fault": fault}
+            rows += case_rows("r", "fallback", "link", p, "fault_active", "bool", schedule, repeat=2 * i + j)
+    params = {"policy": "string", "client": "string", "server": "string", "fault_index": "float64",
+              "fault": "string"}
+    plots = evidence_plots(frame(rows, params), list(params)).plots
+    # 12 cases, two schedules (one per fault): two plots, each naming the conditions it stands for
+    assert len(plots) == 2 and all("identical in each of" in p.caption for p in plots)
+    assert sorted(len(p.case_ids) for p in plots) == [6, 6]
+    caption = plots[0].caption
+    assert "fault_index goes one to one with fault" in caption
+    assert "server goes one to one with client" in caption
+    assert "fault_index=0.0" not in caption + plots[0].title  # an index reads as an integer
+
+
+def test_integer_values_of_float_columns_read_as_integers():
+    from harness.report.plots import value_text
+
+    assert [value_text(v) for v in (0.0, 3.0, 2.5, "x", np.float64(7.0), float("nan"))] == [
+        "0", "3", "2.5", "x", "7", "nan"]
+
+
+def _encaps_rows() -> list[dict]:
+    rows = []
+    for i, vendor in enumerate(("openssl", "pqclean")):
+        for j, alg in enumerate(("ML-KEM-768", "ML-KEM-1024")):
+            rows += case_rows("r", "prims", vendor, {"algorithm": alg}, "encaps_us", "us",
+                              np.linspace(20, 40, 30) * (1 + j), repeat=2 * i + j)
+    return rows
+
+
+def test_a_threshold_is_drawn_against_the_rows_it_judges_only():
+    from harness.report.plots import Mark
+
+    mark = Mark("mlkem768_encaps_p99", None, "encaps_us", "p99", "<=", 500.0, 30.0,
+                (("algorithm", ("ML-KEM-768",)),))
+    plots = evidence_plots(frame(_encaps_rows(), {"algorithm": "string"}), ["algorithm"], marks=[mark]).plots
+    cdf = next(p for p in plots if "CDF" in p.title)
+    rows = next(p for p in plots if "percentiles" in p.title)
+    # 4 lines (2 vendors × 2 algorithms) stay on one plot; the ML-KEM-768 rows carry the threshold
+    assert "each line: one vendor × algorithm" in rows.caption
+    assert "mlkem768_encaps_p99 judges only some of these lines" in cdf.caption
+    assert "threshold mlkem768_encaps_p99" not in cdf.svg and "threshold mlkem768_encaps_p99" in rows.svg
+    # the rows' threshold is two short segments (one per vendor's ML-KEM-768 row), not one line across
+    assert len(re.findall(r'<g id="LineCollection_\d+">', rows.svg)) == 4  # threshold + target, twice
+    every = Mark("encaps_p99", None, "encaps_us", "p99", "<=", 500.0)
+    plots = evidence_plots(frame(_encaps_rows(), {"algorithm": "string"}), ["algorithm"], marks=[every]).plots
+    assert all("threshold encaps_p99" in p.svg for p in plots)  # judges every line: drawn across all
+
+
+def test_a_threshold_at_one_distance_marks_that_distance_and_far_reaches_are_arrows():
+    from harness.report.plots import Mark
+
+    rows = []
+    for i, km in enumerate((40.0, 50.0, 60.0)):
+        p = {"distance_km": km}
+        rows += case_rows("r", "key_rate", "dev", p, "secret_key_rate_bps", "bit/s", [3e4 / km, 2.9e4 / km],
+                          repeat=2 * i)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_asymptotic_reach_km", "km", [179.5],
+                          repeat=2 * i + 1)
+    mark = Mark("rate_50km", None, "secret_key_rate_bps", "median", ">=", 500.0, None,
+                (("distance_km", (50,)),))
+    (plot,) = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"], marks=[mark],
+                             declarations=Declarations.installed(["key_rate"])).plots
+    assert "1 of them beyond the data, named by an arrow at the edge" in plot.caption
+    assert "analytic_asymptotic_reach_km (dev) = 179.5 km →" in plot.svg
+    assert "threshold rate_50km" in plot.svg
+    # the axis stays on the measured 40–60 km: no tick label at 100 km or beyond
+    ticks = [float(t) for t in re.findall(r'<g id="xtick_\d+">.*?<text[^>]*>([\d.]+)</text>', plot.svg, re.S)]
+    assert ticks and max(ticks) <= 65, ticks

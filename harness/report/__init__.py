@@ -24,7 +24,7 @@ from harness.manifest import qsbench_version
 from harness.metrics import Declarations
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
-from harness.report.plots import Mark, evidence_plots
+from harness.report.plots import Mark, evidence_plots, value_text
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load
 from harness.store import CASE_STATUS_METRIC
@@ -56,7 +56,7 @@ def _short(text: str, limit: int = 90) -> str:
 
 
 def _params_text(row: pd.Series, columns: list[str]) -> str:
-    return ", ".join(f"{c}={row[c]}" for c in columns if pd.notna(row[c]))
+    return ", ".join(f"{c}={value_text(row[c])}" for c in columns if pd.notna(row[c]))
 
 
 def _cases(cases: pd.DataFrame, params: list[str]) -> list[dict]:

@@ -38,6 +38,7 @@ what 1 000 do.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 
@@ -87,18 +88,60 @@ class Mark:
             return f"{x:.4g} ratio (= {x * 100:.4g} %)" if unit == "ratio" else f"{x:.4g} {unit}".rstrip()
 
         target = "" if self.target is None else f", target {level(self.target)}"
-        where = "".join(f", {c}={'/'.join(map(str, v))}" for c, v in self.where)
+        where = "".join(f", {c}={'/'.join(map(value_text, v))}" for c, v in self.where)
         return (f"{self.criterion}: {self.statistic}{f' (where {where[2:]})' if where else ''} {self.op} "
                 f"{level(self.threshold)}" + target)
 
 
-def _mark(ax, marks: list[Mark], axis: str) -> None:
-    """Threshold red dashed, target green dotted, across the value axis."""
-    line = ax.axhline if axis == "y" else ax.axvline
+def _mark(ax, marks: list[Mark], axis: str, spans=None) -> None:
+    """Threshold red dashed, target green dotted, across the value axis. `spans(mark)`: the stretches
+    of the other axis it is drawn over (the rows or x positions it judges), None for all of it: a
+    criterion on the rate at 50 km marks 50 km, not the sweep; one on ML-KEM-768 marks its rows only."""
     for m in marks:
-        line(m.threshold, color="#c0392b", ls="--", lw=1.1, label=f"threshold {m.criterion} ({m.statistic})")
+        levels = [(m.threshold, "#c0392b", "--", f"threshold {m.criterion} ({m.statistic})")]
         if m.target is not None:
-            line(m.target, color="#27ae60", ls=":", lw=1.1, label=f"target {m.criterion}")
+            levels.append((m.target, "#27ae60", ":", f"target {m.criterion}"))
+        over = None if spans is None else spans(m)
+        for level, colour, style, label in levels:
+            if over is None:
+                across = ax.axhline if axis == "y" else ax.axvline
+                across(level, color=colour, ls=style, lw=1.1, label=label)
+                continue
+            for k, (lo, hi) in enumerate(over):
+                label = label if k == 0 else None
+                if lo == hi:  # one x position: a short bar across it
+                    ax.plot([lo], [level], marker="_", ms=22, mew=2, ls="", color=colour, label=label)
+                elif axis == "y":
+                    ax.hlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
+                else:
+                    ax.vlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
+
+
+def _judged_x(g: pd.DataFrame, x: str):
+    """spans for _mark on a plot against x: the judged x positions where a criterion names x."""
+    def spans(m: Mark):
+        at = dict(m.where).get(x)
+        if at is None:
+            return None
+        judged = np.sort(g.loc[g[x].isin(at), x].unique().astype(float))
+        return [(judged[0], judged[-1])] if judged.size else None
+    return spans
+
+
+def _judged_rows(lines: list[tuple[str, str, pd.DataFrame]]):
+    """spans for _mark on one row per line: the runs of rows a criterion judges, or None for every row."""
+    def spans(m: Mark):
+        rows = [i for i, (_, _, part) in enumerate(lines) if m.judges(part)]
+        if len(rows) == len(lines):
+            return None
+        runs: list[list[int]] = []
+        for i in rows:
+            if runs and i == runs[-1][1] + 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        return [(a - 0.4, b + 0.4) for a, b in runs]
+    return spans
 
 
 @dataclass(frozen=True)
@@ -111,8 +154,16 @@ class Plot:
     case_ids: tuple[str, ...]
 
 
+def value_text(v: object) -> str:
+    """A label's value as a reader writes it: an index or a count stored in a float column reads
+    `fault_index=0`, not `0.0`; other values as they are."""
+    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def _label(values: tuple, names: list[str]) -> str:
-    return ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True)) if names else ""
+    return ", ".join(f"{n}={value_text(v)}" for n, v in zip(names, values, strict=True)) if names else ""
 
 
 def _is_numeric(col: pd.Series) -> bool:
@@ -178,12 +229,19 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     unit = str(g["unit"].iloc[0])
     positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
     refs = refs[refs["unit"] == unit]
-    at_x = []
+    at_x, beyond = [], []
+    xs = g[x].to_numpy(float)
+    low, high = float(np.nanmin(xs)), float(np.nanmax(xs))
+    reach = (high - low) * 0.15 or 1.0  # a reach this far past the data still fits on the axis
     for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
         at = float(part["value"].median())
-        ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
-                   label=f"{ref} ({vendor})")
-        at_x.append(f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}")
+        text = f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}"
+        at_x.append(text)
+        if low - reach <= at <= high + reach:
+            ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
+                       label=f"{ref} ({vendor})")
+        else:  # far off the data: the axis stays on the data and an arrow points the way
+            beyond.append((at > high, text, colours.get(vendor, "k")))
     drawn: set[tuple] = set()
     styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
@@ -194,7 +252,13 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         drawn.add(signature)
         ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
                 label=f"{ref} ({vendor})")
-    _mark(ax, marks, "y")
+    _mark(ax, marks, "y", _judged_x(g, x))
+    for j, (right, text, colour) in enumerate(beyond):
+        ax.annotate(f"{text} →" if right else f"← {text}", xy=(1.0 if right else 0.0, 0.97 - 0.07 * j),
+                    xycoords="axes fraction", ha="right" if right else "left", va="top", fontsize=7,
+                    color=colour)
+    if beyond:
+        ax.set_xlim(low - reach / 3, high + reach / 3)
     log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
                                               [m.threshold for m in marks]]))
     ax.set_xlabel(x)
@@ -204,7 +268,9 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     caption = (f"median per {x}, band p25–p75"
                + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
                   if len(refs) else "")
-               + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "") + shaded + log_note)
+               + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "")
+               + (f" ({len(beyond)} of them beyond the data, named by an arrow at the edge: the axis "
+                  f"stays on the measured {x})" if beyond else "") + shaded + log_note)
     return to_svg(fig), caption
 
 
@@ -246,12 +312,15 @@ def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: lis
         q = np.quantile(part["value"].to_numpy(float), probs)
         style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
         ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
-    _mark(ax, marks, "x")
+    whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
+    _mark(ax, whole, "x")  # a criterion on some of the lines is drawn on the percentile rows instead
     log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x")
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
     ax.legend(fontsize=7, frameon=False)
-    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note
+    apart = "".join(f"; {m.criterion} judges only some of these lines: its threshold is on the "
+                    "percentile plot's rows" for m in marks if m.judges(g) and m not in whole)
+    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note + apart
 
 
 def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
@@ -267,7 +336,7 @@ def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, ma
             ax.plot(value, i, marker=marker, color=colours[vendor], ms=5, ls="")
         ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
-    _mark(ax, marks, "x")
+    _mark(ax, marks, "x", _judged_rows(lines))
     if marks:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
@@ -308,7 +377,7 @@ def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks:
                     (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
-    _mark(ax, marks, "x")
+    _mark(ax, marks, "x", _judged_rows(lines))
     if marks:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
@@ -351,7 +420,8 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     sns.heatmap(shade, annot=annot, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5,
                 ax=ax, annot_kws={"fontsize": 6})
     ax.set_yticks(np.arange(med.shape[0]) + 0.5,
-                  [" ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in med.index], fontsize=6)
+                  [" ".join(map(value_text, k)) if isinstance(k, tuple) else value_text(k)
+                   for k in med.index], fontsize=6)
     ax.set_ylabel(", ".join(rows_of))
     ax.set_xlabel("vendor")
     shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
@@ -459,6 +529,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         # a label a criterion selects rows by (a handshake mode) splits the rows: judged apart, drawn apart
         varying += [c for m in mine_marks for c, _ in m.where
                     if c in label_columns and c not in varying and g[c].nunique() > 1]
+        varying, tied = _untied(g, varying, {c for m in mine_marks for c, _ in m.where})
         if not varying:
             labels = [c for c in label_columns
                       if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
@@ -475,7 +546,9 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
                           shade)
-            note = _label_note(part, [c for c in label_columns if c not in varying])
+            note = _label_note(part, [c for c in label_columns if c not in varying]) + "".join(
+                f"; {c} goes one to one with {k}, so {k} names both"
+                for c, k in tied.items())
             if sampled and (suite, metric) in sampled:
                 note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
                          f"{sampled[(suite, metric)]} samples")
@@ -487,6 +560,29 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     return Evidence(plots, omitted, constants)
 
 
+def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[str], dict[str, str]]:
+    """The varying columns less those that go one to one with another (a fault's index and its kind,
+    a TLS client and its server): one of them labels a line or splits the plots, the other adds
+    nothing but length. Kept: a column a criterion names, else a possible x axis (numeric, three
+    or more values), else the one a reader reads (text over an index). Returns (kept, dropped → kept)."""
+    def rank(c: str) -> tuple:
+        return (c in keep, _is_numeric(g[c]) and g[c].nunique() >= 3, not _is_numeric(g[c]))
+
+    kept: list[str] = []
+    tied: dict[str, str] = {}
+    for c in varying:
+        twin = next((k for k in kept if g[k].nunique() == g[c].nunique()
+                     == g.groupby([k, c], dropna=False).ngroups), None)
+        if twin is None or (c in keep and twin in keep):
+            kept.append(c)
+        elif rank(c) > rank(twin):
+            kept[kept.index(twin)] = c
+            tied = {d: (c if k == twin else k) for d, k in tied.items()} | {twin: c}
+        else:
+            tied[c] = twin
+    return kept, tied
+
+
 def _label_note(g: pd.DataFrame, labels: list[str]) -> str:
     """What the rows of one plot say about themselves and differ in, though no axis shows it (an
     adapter's secret-key encoding: a seed beside a full key), so like is not read as like."""
@@ -495,7 +591,7 @@ def _label_note(g: pd.DataFrame, labels: list[str]) -> str:
         if col not in g.columns or _free_text(g[col]) or g[col].dropna().nunique() < 2:
             continue
         per_vendor = g.dropna(subset=[col]).groupby("vendor", sort=True)[col].agg(
-            lambda v: "/".join(sorted(set(map(str, v)))))
+            lambda v: "/".join(sorted(set(map(value_text, v)))))
         notes.append(f"; the rows differ in {col} ({'; '.join(f'{v}: {t}' for v, t in per_vendor.items())}): "
                      f"values of a different {col} are not like for like")
     return "".join(notes)
@@ -513,10 +609,18 @@ def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
         yield "", g, varying
         return
     for value, part in g.groupby(split, sort=True):
-        yield f"{split}={value}", part, [c for c in varying if c != split]
+        yield f"{split}={value_text(value)}", part, [c for c in varying if c != split]
 
 
 MAX_SPLITS = 12  # one plot per condition up to this many; beyond, a grid shows every condition
+
+
+def _signature(part: pd.DataFrame, rest: list[str], marks: list[Mark]) -> tuple:
+    """What one condition's plot would show: its samples by vendor, line and tick, and the criteria on it."""
+    columns = ["vendor", *rest, "sample"]
+    rows = part.sort_values(columns, kind="stable")[[*columns, "value"]]
+    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
+    return tuple(m.criterion for m in marks if m.judges(part)), len(rows), digest
 
 
 def _choice(g: pd.DataFrame, metric: str, varying: list[str], numeric_x: list[str]) -> tuple[str, str | None,
@@ -545,16 +649,39 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
     pooled = [c for c in varying if c not in (x, *hue)] if kind not in ("grid", "matrix") else []
     if kind == "matrix":
         pooled = [c for c in varying if c != "peer"]
+    if x is not None:
+        # A threshold is drawn only against the rows it judges: on a plot against x, lines its `where`
+        # leaves out (ML-KEM-1024 beside a criterion on ML-KEM-768) go to plots of their own, and
+        # the x positions it names are marked (_judged_x). Row plots mark the judged rows (_judged_rows).
+        apart = [c for m in marks if m.judges(g) for c, accepted in m.where
+                 if c in varying and c != x and not g[c].isin(accepted).all()]
+        hue = [c for c in hue if c not in apart]
+        pooled += [c for c in dict.fromkeys(apart) if c not in pooled]
     if pooled and g.groupby(pooled, dropna=False).ngroups > MAX_SPLITS and kind != "matrix":
         kind, x, hue, pooled = "grid", None, list(varying), []
     if pooled:
-        out: list[Plot] = []
+        rest = [c for c in varying if c not in pooled]
+        alike: dict[tuple, list[tuple[tuple, pd.DataFrame]]] = {}
         for values, part in g.groupby(pooled, sort=True, dropna=False):
             values = values if isinstance(values, tuple) else (values,)
-            where = ", ".join(filter(None, [panel, _label(values, pooled)]))
-            rest = [c for c in varying if c not in pooled]
-            out += _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest], unit, refs,
-                         colours, marks, shade)
+            alike.setdefault(_signature(part, rest, marks), []).append((values, part))
+        out: list[Plot] = []
+        for same in alike.values():
+            values, part = same[0]
+            if len(same) == 1:
+                where = ", ".join(filter(None, [panel, _label(values, pooled)]))
+                out += _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest], unit,
+                             refs, colours, marks, shade)
+                continue
+            # The same samples under several conditions (a fault's schedule, whatever the policy):
+            # drawn once, the conditions named, instead of one identical plot for each.
+            where = ", ".join(filter(None, [panel, f"the same in {len(same)} conditions"]))
+            conditions = "; ".join(_label(v, pooled) for v, _ in same)
+            cases = tuple(sorted({c for _, p in same for c in p["case_id"]}))
+            out += [replace(p, case_ids=cases, caption=f"{p.caption}; these rows are identical in each of "
+                                                       f"{len(same)} conditions, drawn once: {conditions}")
+                    for p in _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest],
+                                   unit, refs, colours, marks, shade)]
         return out
     marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
     cases = tuple(sorted(set(g["case_id"])))
