@@ -372,3 +372,37 @@ def test_a_threshold_at_one_distance_marks_that_distance_and_far_reaches_are_arr
     # the axis stays on the measured 40–60 km: no tick label at 100 km or beyond
     ticks = [float(t) for t in re.findall(r'<g id="xtick_\d+">.*?<text[^>]*>([\d.]+)</text>', plot.svg, re.S)]
     assert ticks and max(ticks) <= 65, ticks
+
+
+def test_lines_a_criterion_leaves_out_of_a_sweep_go_apart_and_a_yes_no_keeps_its_0_1_axis():
+    from harness.report.plots import Mark
+
+    rows = []
+    for i, (attack, fractions) in enumerate((("intercept_resend", (0.0, 0.25, 0.5, 1.0)), ("pns", (1.0,)),
+                                             ("blinding", (1.0,)))):
+        for j, frac in enumerate(fractions):
+            rows += case_rows("r", "eve", "dev", {"attack": attack, "fraction": frac}, "attack_detected",
+                              "bool", [float(frac > 0)], repeat=10 * i + j)
+    mark = Mark("detects_ir", None, "attack_detected", "rate", ">=", 1.0, None,
+                (("attack", ("intercept_resend",)), ("fraction", (0.25, 0.5, 1.0))))
+    plots = evidence_plots(frame(rows, {"attack": "string", "fraction": "float64"}), ["attack", "fraction"],
+                           marks=[mark]).plots
+    titles = {p.title: p for p in plots}
+    judged = titles["eve: attack_detected (against fraction, attack=intercept_resend)"]
+    assert "threshold detects_ir" in judged.svg
+    other = titles["eve: attack_detected (medians, attack≠intercept_resend)"]  # one fraction: no sweep
+    assert "threshold detects_ir" not in other.svg and "each line: one vendor × attack" in other.caption
+    ticks = re.findall(r'<g id="ytick_\d+">.*?<text[^>]*>([\d.−-]+)</text>', judged.svg, re.S)
+    assert ticks[0] == "0.0" and ticks[-1] == "1.0", ticks  # not ±0.04 around a constant
+
+
+def test_a_label_that_follows_the_condition_needs_no_like_for_like_note():
+    rows, negotiated = [], []
+    for vendor in ("a", "b"):
+        for j, group in enumerate(("X25519", "X25519MLKEM768")):
+            rows += case_rows("r", "tls", vendor, {"group": group}, "handshake_ms", "ms", [3.0, 4.0, 5.0],
+                              repeat=j)
+            negotiated += [group] * 3
+    df = frame(rows, {"group": "string"}).assign(negotiated_group=negotiated)
+    plots = evidence_plots(df, ["group"], ["negotiated_group"]).plots
+    assert plots and not any("negotiated_group" in p.caption for p in plots)

@@ -172,3 +172,20 @@ def test_ranking_sensitivity_is_not_claimed_where_the_gates_set_the_order(tmp_pa
     card = html[html.index('id="scorecard"'):].split("</section>")[0]
     assert "is set by the mandatory gates" in card and "holds when" not in card
     assert 'id="ranking-unsupported"' not in card
+
+
+def test_a_reason_many_cells_give_is_stated_once_and_the_cells_refer_to_it(tmp_path):
+    reason = "liboqs unavailable: " + "the shared library was not found in any of the usual places; " * 12
+    rows = case_rows("x", "tls_handshake", "a", {"group": "g"}, "handshake_ms", "ms", [10.0, 11.0, 12.0])
+    rows += case_rows("x", "tls_handshake", "b", {"group": "g"}, "handshake_ms", "ms", [], status="na",
+                      reason=reason)
+    criteria = [{"id": f"lat_{s}", "metric": "handshake_ms", "statistic": s, "op": "<=",
+                 "threshold": "100 ms"} for s in ("median", "p95", "max")]
+    scenario = {"name": "notes", "vendors": ["a", "b"], "suites": [{"suite": "tls_handshake"}],
+                "criteria": criteria}
+    html = render(write_run(tmp_path / "notes", scenario, rows, {"group": "string"})).html.read_text()
+    grid = html[html.index('id="verdict-table"'):].split("</table>")[0]
+    visible = re.sub(r'title="[^"]*"', "", grid)  # the full reason stays in each cell's tooltip
+    assert visible.count("see note 1") == 3 and "liboqs unavailable" not in visible
+    notes = html[html.index('id="reason-notes"'):].split("</ol>")[0]
+    assert notes.count("liboqs unavailable") == 1 and 'id="reason-note-1"' in notes

@@ -114,16 +114,26 @@ def _shown(v: dict) -> tuple[str, str]:
     return value, ci
 
 
-def _verdict_rows(res: dict) -> list[dict]:
+def _verdict_rows(res: dict) -> tuple[list[dict], list[str]]:
+    """The verdict grid's rows, and the reasons more than one cell gives (a vendor's library missing:
+    about 900 characters, once per criterion), stated once under the grid; a cell names its note."""
+    said = [v["reason"] for v in res["verdicts"] if v["reason"] and _reason_shown(v)]
+    notes = [r for r in dict.fromkeys(said) if said.count(r) > 1]
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
-        v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True))}
+        v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True)),
+             "note": notes.index(v["reason"]) + 1 if v["reason"] in notes else None}
         where = "".join(f", {k}={w}" for k, w in v["where"].items())
         row = rows.setdefault(v["criterion"], {
             "id": v["criterion"], "gate": v["gate"], "description": v["description"], "cells": {},
             "requirement": f"{v['statistic']}({v['metric']}{where}) {v['op']} {v['threshold_stated']}"})
         row["cells"][v["vendor"]] = v
-    return list(rows.values())
+    return list(rows.values()), notes
+
+
+def _reason_shown(v: dict) -> bool:
+    """A cell states its reason where it has no value to show (the template's rule)."""
+    return v["outcome"] == "n/a" or (v["outcome"] == "fail" and v["value"] is None)
 
 
 def _marks(ev: Evaluation) -> list[Mark]:
@@ -184,11 +194,12 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
     out.mkdir(exist_ok=True)
 
     title = run.scenario.name if run.scenario else run.run_id
+    verdict_rows, reason_notes = _verdict_rows(res)
     html = _env().get_template("scorecard.html.j2").render(
         scenario_name=title, description=run.scenario.description if run.scenario else "",
         run_id=run.run_id, started=run.manifest.get("started"), finished=run.manifest.get("finished"),
         host=(run.manifest.get("host") or {}).get("cpu_model", ""), n_rows=run.n_rows,
-        vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=_verdict_rows(res),
+        vendors=run.vendors, verdicts=res["verdicts"], verdict_rows=verdict_rows, reason_notes=reason_notes,
         gate_failures=res["gate_failures"], scorecard=res["scorecard"],
         score_categories=sorted({c for s in (res["scorecard"] or {}).get("ranking", [])
                                  for c in s["by_category"]}),

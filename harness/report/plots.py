@@ -74,12 +74,18 @@ class Mark:
 
     def judges(self, g: pd.DataFrame) -> bool:
         """Whether any of these rows is among those the criterion judges."""
+        return bool(self.rows(g).any())
+
+    def rows(self, g: pd.DataFrame, but: str | None = None) -> pd.Series:
+        """Which of these rows the criterion judges, its condition on column `but` aside."""
         keep = pd.Series(True, index=g.index)
         for column, values in self.where:
+            if column == but:
+                continue
             if column not in g.columns:
-                return False
+                return pd.Series(False, index=g.index)
             keep &= g[column].isin(values)
-        return bool(keep.any())
+        return keep
 
     def text(self, unit: str) -> str:
         unit = "ratio" if self.statistic == "rate" else unit  # a rate: a share of samples
@@ -174,16 +180,17 @@ def _ylabel(metric: str, unit: str) -> str:
     return f"{metric} [{unit}]" if unit else metric
 
 
-def _maybe_log(ax, values: np.ndarray, axis: str = "y") -> str:
-    """Log scale when the positive values span more than two decades (key rates over distance);
-    returns a caption note when zeros or negatives exist, since a log axis cannot show them."""
+def _maybe_log(ax, values: np.ndarray, axis: str = "y", span: float = 100) -> str:
+    """Log scale when the positive values span more than `span` (two decades: key rates over
+    distance; a CDF's tail, one decade, squeezes its body into one pixel column on a linear axis);
+    returns the caption's note, which counts zeros and negatives: a log axis cannot show them."""
     finite = values[np.isfinite(values)]
     positive = finite[finite > 0]
-    if not positive.size or positive.max() / positive.min() <= 100 or positive.size < finite.size / 2:
+    if not positive.size or positive.max() / positive.min() <= span or positive.size < finite.size / 2:
         return ""
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log", nonpositive="mask")
     hidden = finite.size - positive.size
-    return f"; log scale: {hidden} value(s) ≤ 0 not drawn" if hidden else ""
+    return f"; log {axis} axis" + (f": {hidden} value(s) ≤ 0 not drawn" if hidden else "")
 
 
 def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
@@ -243,7 +250,10 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         else:  # far off the data: the axis stays on the data and an arrow points the way
             beyond.append((at > high, text, colours.get(vendor, "k")))
     drawn: set[tuple] = set()
-    styles = {ref: ("--", ":", "-.")[i % 3] for i, ref in enumerate(sorted(set(refs["metric"])))}
+    # one style each: of one vendor, every reference has its colour (the PLOB bound and the asymptotic
+    # rate were both dashed)
+    dashes = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (10, 3)), (0, (1, 4)))
+    styles = {ref: dashes[i % len(dashes)] for i, ref in enumerate(sorted(set(refs["metric"])))}
     for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
         curve = part.groupby(x)["value"].median().sort_index()
         signature = (ref, tuple(np.round(curve.to_numpy(), 12)))
@@ -254,13 +264,15 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
                 label=f"{ref} ({vendor})")
     _mark(ax, marks, "y", _judged_x(g, x))
     for j, (right, text, colour) in enumerate(beyond):
-        ax.annotate(f"{text} →" if right else f"← {text}", xy=(1.0 if right else 0.0, 0.97 - 0.07 * j),
-                    xycoords="axes fraction", ha="right" if right else "left", va="top", fontsize=7,
-                    color=colour)
+        # right of the axes, under the legend: inside, they ran into the curves or the threshold
+        ax.annotate(f"{text} →" if right else f"← {text}", xy=(1.02, 0.02 + 0.07 * j),
+                    xycoords="axes fraction", ha="left", va="bottom", fontsize=7, color=colour)
     if beyond:
         ax.set_xlim(low - reach / 3, high + reach / 3)
     log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
                                               [m.threshold for m in marks]]))
+    if unit == "bool":  # a yes/no on its 0–1 scale, not an axis of ±0.04 around a constant
+        ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel(x)
     ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
     _legend(ax)
@@ -314,7 +326,7 @@ def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: lis
         ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
     whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
     _mark(ax, whole, "x")  # a criterion on some of the lines is drawn on the percentile rows instead
-    log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x")
+    log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x", span=10)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
     ax.legend(fontsize=7, frameon=False)
@@ -405,8 +417,12 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     # A reader compares vendors within a row, so the colour is each row's own best-to-worst scale.
     low, high = med.min(axis=1), med.max(axis=1)
     unit = str(g["unit"].iloc[0])
+    alone = med.shape[1] == 1  # one vendor: nobody to be best against in a row, so rows against rows
     if unit in SHARE_UNITS:  # a check passed (1) is good whatever the others did: the absolute 0–1 scale
         shade = med.astype(float)
+    elif alone:  # a WARN (0.5) among PASSes (1) stands out; all alike: neutral
+        span = float(high.max() - low.min())
+        shade = (med - float(low.min())) / span if span > 0 else med * 0 + 0.5
     else:  # a row where every vendor measures the same is neither best nor worst: neutral
         shade = med.sub(low, axis=0).div((high - low).replace(0, np.nan), axis=0)
         differ = np.broadcast_to((high > low).to_numpy()[:, None], shade.shape)
@@ -426,7 +442,10 @@ def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
     ax.set_xlabel("vendor")
     shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
     scale = (("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
+             else "green = best of all rows, red = worst (one vendor)" if alone
              else "green = best in its row, yellow where every vendor measures the same")
+    if med.isna().to_numpy().any():
+        scale += "; blank: no row of that vendor"
     return to_svg(fig), f"median {metric} [{unit}] per row and vendor; {scale}{shown}"
 
 
@@ -546,7 +565,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
                           shade)
-            note = _label_note(part, [c for c in label_columns if c not in varying]) + "".join(
+            note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
                 f"; {c} goes one to one with {k}, so {k} names both"
                 for c, k in tied.items())
             if sampled and (suite, metric) in sampled:
@@ -583,12 +602,17 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
     return kept, tied
 
 
-def _label_note(g: pd.DataFrame, labels: list[str]) -> str:
+def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) -> str:
     """What the rows of one plot say about themselves and differ in, though no axis shows it (an
-    adapter's secret-key encoding: a seed beside a full key), so like is not read as like."""
+    adapter's secret-key encoding: a seed beside a full key), so like is not read as like. A label
+    that follows the plot's conditions (the negotiated group of the group asked for, a check's
+    clause) is shown by them: no note."""
     notes = []
     for col in labels:
         if col not in g.columns or _free_text(g[col]) or g[col].dropna().nunique() < 2:
+            continue
+        kept = [c for c in conditions if c in g.columns]
+        if kept and g.groupby(kept, dropna=False)[col].nunique().max() <= 1:
             continue
         per_vendor = g.dropna(subset=[col]).groupby("vendor", sort=True)[col].agg(
             lambda v: "/".join(sorted(set(map(value_text, v)))))
@@ -650,13 +674,20 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
     if kind == "matrix":
         pooled = [c for c in varying if c != "peer"]
     if x is not None:
-        # A threshold is drawn only against the rows it judges: on a plot against x, lines its `where`
-        # leaves out (ML-KEM-1024 beside a criterion on ML-KEM-768) go to plots of their own, and
-        # the x positions it names are marked (_judged_x). Row plots mark the judged rows (_judged_rows).
-        apart = [c for m in marks if m.judges(g) for c, accepted in m.where
-                 if c in varying and c != x and not g[c].isin(accepted).all()]
-        hue = [c for c in hue if c not in apart]
-        pooled += [c for c in dict.fromkeys(apart) if c not in pooled]
+        # A threshold is drawn only against the rows it judges: on a plot against x, the lines its
+        # `where` leaves out (ML-KEM-1024 beside a criterion on ML-KEM-768, PNS beside intercept-resend)
+        # go to a plot of their own, and the x positions it names are marked (_judged_x). Plots of one
+        # row per line mark the judged rows (_judged_rows).
+        for m in marks:
+            judged = m.rows(g, but=x)
+            if judged.any() and not judged.all():
+                named = [f"{c}={'/'.join(map(value_text, v))}" for c, v in m.where if c != x]
+                other = named[0].replace("=", "≠", 1) if len(named) == 1 else f"not ({', '.join(named)})"
+                return [p for where, part in ((", ".join(named), g[judged]), (other, g[~judged]))
+                        for p in _draw(suite, metric, ", ".join(filter(None, [panel, where])), part,
+                                       [c for c in varying if part[c].nunique() > 1],
+                                       [c for c in numeric_x if part[c].nunique() >= 3], unit, refs,
+                                       colours, marks, shade)]
     if pooled and g.groupby(pooled, dropna=False).ngroups > MAX_SPLITS and kind != "matrix":
         kind, x, hue, pooled = "grid", None, list(varying), []
     if pooled:
@@ -670,8 +701,9 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             values, part = same[0]
             if len(same) == 1:
                 where = ", ".join(filter(None, [panel, _label(values, pooled)]))
-                out += _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest], unit,
-                             refs, colours, marks, shade)
+                out += _draw(suite, metric, where, part, rest,
+                             [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
+                             colours, marks, shade)
                 continue
             # The same samples under several conditions (a fault's schedule, whatever the policy):
             # drawn once, the conditions named, instead of one identical plot for each.
@@ -680,8 +712,9 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             cases = tuple(sorted({c for _, p in same for c in p["case_id"]}))
             out += [replace(p, case_ids=cases, caption=f"{p.caption}; these rows are identical in each of "
                                                        f"{len(same)} conditions, drawn once: {conditions}")
-                    for p in _draw(suite, metric, where, part, rest, [c for c in numeric_x if c in rest],
-                                   unit, refs, colours, marks, shade)]
+                    for p in _draw(suite, metric, where, part, rest,
+                                   [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
+                                   colours, marks, shade)]
         return out
     marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
     cases = tuple(sorted(set(g["case_id"])))
