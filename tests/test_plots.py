@@ -406,3 +406,24 @@ def test_a_label_that_follows_the_condition_needs_no_like_for_like_note():
     df = frame(rows, {"group": "string"}).assign(negotiated_group=negotiated)
     plots = evidence_plots(df, ["group"], ["negotiated_group"]).plots
     assert plots and not any("negotiated_group" in p.caption for p in plots)
+
+
+def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_point_does_not_hide_the_sweep():
+    layouts = {"single-240km": (240.0, 1.0), "chain-2x120km": (240.0, 2.0), "chain-72+168km": (240.0, 2.0),
+               "chain-3x80km": (240.0, 3.0), "ring-80km": (220.0, 3.0), "chain-4x60km": (240.0, 4.0)}
+    rows = []
+    for i, (name, (km, hops)) in enumerate(layouts.items()):
+        rows += case_rows("r", "relay", "dev", {"layout": name, "end_to_end_km": km, "hops": hops},
+                          "end_to_end_key_rate_bps", "bit/s", [1e5 / (1 + i)], repeat=i)
+    params = {"layout": "string", "end_to_end_km": "float64", "hops": "float64"}
+    (plot,) = evidence_plots(frame(rows, params), list(params)).plots  # was one plot per layout
+    assert "each line: one vendor × layout" in plot.caption and "hops is fixed by layout" in plot.caption
+    sweep = []
+    for i, (km, hops) in enumerate((a, b) for a in (20.0, 60.0, 100.0, 140.0) for b in (1.0, 2.0)):
+        sweep += case_rows("r", "relay", "dev", {"layout": f"chain-{hops:g}x{km / hops:g}km",
+                                                 "end_to_end_km": km, "hops": hops},
+                           "end_to_end_key_rate_bps", "bit/s", [1e6 / km / hops], repeat=i)
+    (plot,) = evidence_plots(frame(sweep, params), list(params)).plots
+    assert plot.title == "relay: end_to_end_key_rate_bps (against end_to_end_km)"
+    assert "each line: one vendor × hops" in plot.caption
+    assert "layout is fixed by end_to_end_km and hops" in plot.caption

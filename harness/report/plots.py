@@ -566,8 +566,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
                           shade)
             note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
-                f"; {c} goes one to one with {k}, so {k} names both"
-                for c, k in tied.items())
+                f"; {said}" for said in tied.values())
             if sampled and (suite, metric) in sampled:
                 note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
                          f"{sampled[(suite, metric)]} samples")
@@ -580,15 +579,21 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
 
 
 def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[str], dict[str, str]]:
-    """The varying columns less those that go one to one with another (a fault's index and its kind,
-    a TLS client and its server): one of them labels a line or splits the plots, the other adds
-    nothing but length. Kept: a column a criterion names, else a possible x axis (numeric, three
-    or more values), else the one a reader reads (text over an index). Returns (kept, dropped → kept)."""
+    """The varying columns less those the others already say, so one of them labels a line or
+    splits the plots and the rest add nothing but length (or worse, one plot per value):
+    - twins, one to one (a fault's index and its kind, a TLS client and its server): kept is a
+      possible x axis (numeric, three or more values), else the one a reader reads (text);
+    - a name for a combination of the others (a chain's label for its length and hops);
+    - a column that one other fixes (the hops of a named layout).
+    A column a criterion names is always kept. Returns (kept, dropped → what says it)."""
     def rank(c: str) -> tuple:
         return (c in keep, _is_numeric(g[c]) and g[c].nunique() >= 3, not _is_numeric(g[c]))
 
+    def fixed_by(c: str, by: list[str]) -> bool:
+        return bool(by) and int(g.groupby(by, dropna=False)[c].nunique(dropna=False).max()) <= 1
+
     kept: list[str] = []
-    tied: dict[str, str] = {}
+    said: dict[str, str] = {}
     for c in varying:
         twin = next((k for k in kept if g[k].nunique() == g[c].nunique()
                      == g.groupby([k, c], dropna=False).ngroups), None)
@@ -596,10 +601,23 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
             kept.append(c)
         elif rank(c) > rank(twin):
             kept[kept.index(twin)] = c
-            tied = {d: (c if k == twin else k) for d, k in tied.items()} | {twin: c}
+            said = {d: (c if k == twin else k) for d, k in said.items()} | {twin: c}
         else:
-            tied[c] = twin
-    return kept, tied
+            said[c] = twin
+    twins = dict(said)
+    for c in list(kept):
+        others = [k for k in kept if k != c]
+        if c not in keep and not _is_numeric(g[c]) and len(others) >= 2 and fixed_by(c, others):
+            kept.remove(c)
+            said[c] = " and ".join(others)
+    for c in list(kept):
+        by = next((k for k in kept if k != c and fixed_by(c, [k]) and not fixed_by(k, [c])), None)
+        if by is not None and c not in keep:
+            kept.remove(c)
+            said[c] = by
+    notes = {c: (f"{c} goes one to one with {k}, so {k} names both" if c in twins
+                 else f"{c} is fixed by {k}, which names it") for c, k in said.items()}
+    return kept, notes
 
 
 def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) -> str:
