@@ -419,7 +419,8 @@ def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_poin
     (plot,) = evidence_plots(frame(rows, params), list(params)).plots  # was one plot per layout
     assert "each line: one vendor × layout" in plot.caption and "hops is fixed by layout" in plot.caption
     sweep = []
-    for i, (km, hops) in enumerate((a, b) for a in (20.0, 60.0, 100.0, 140.0) for b in (1.0, 2.0)):
+    for i, (km, hops) in enumerate((a, b) for a in (20.0, 60.0, 100.0, 140.0, 180.0, 220.0, 260.0)
+                                   for b in (1.0, 2.0)):  # more layouts than plots or lines take
         sweep += case_rows("r", "relay", "dev", {"layout": f"chain-{hops:g}x{km / hops:g}km",
                                                  "end_to_end_km": km, "hops": hops},
                            "end_to_end_key_rate_bps", "bit/s", [1e6 / km / hops], repeat=i)
@@ -427,3 +428,12 @@ def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_poin
     assert plot.title == "relay: end_to_end_key_rate_bps (against end_to_end_km)"
     assert "each line: one vendor × hops" in plot.caption
     assert "layout is fixed by end_to_end_km and hops" in plot.caption
+
+    # An off-centre chain shares its length and hops with an equal one: the layout is a condition of
+    # its own, one point each; a line through both would pool them.
+    centre = {"layout": "chain-15+45km", "end_to_end_km": 60.0, "hops": 2.0}
+    off = sweep + case_rows("r", "relay", "dev", centre, "end_to_end_key_rate_bps", "bit/s", [3e3], repeat=99)
+    (plot,) = evidence_plots(frame(off, params), list(params)).plots
+    assert plot.title == "relay: end_to_end_key_rate_bps (against end_to_end_km)"
+    assert "one point per layout (the median of its samples), not joined" in plot.caption
+    assert "each marker: one vendor × hops" in plot.caption and plot.n == len(off)

@@ -221,15 +221,23 @@ def _shade(ax, shade: pd.DataFrame) -> str:
 
 
 def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
-             colours: dict, marks: list[Mark] = (), shade: pd.DataFrame | None = None) -> tuple[str, str]:
+             colours: dict, marks: list[Mark] = (), shade: pd.DataFrame | None = None,
+             each: list[str] = ()) -> tuple[str, str]:
+    """The metric against x, a line per vendor × hue; with `each` (conditions that are one point
+    of x each, a trusted-node chain's layout), one unconnected point per condition instead."""
     fig, ax = figure()
     shaded = _shade(ax, shade) if shade is not None and len(shade) else ""
     lines = _lines(g, hue)
     # colour says the vendor, line style and marker the condition (attacks of one device differ)
     conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
     for vendor, label, part in lines:
-        agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
         i = conditions.index(label.removeprefix(vendor))
+        if each:  # a line through them would pool conditions that share an x (two chains of 60 km)
+            points = part.groupby(list(each), dropna=False).agg(at=(x, "first"), value=("value", "median"))
+            ax.plot(points["at"], points["value"], marker="osD^v"[i % 5], ms=4, ls="", alpha=0.8,
+                    color=colours[vendor], mfc="none" if i % 2 else colours[vendor], label=label)
+            continue
+        agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
         ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
                 color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
@@ -277,7 +285,8 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
     _legend(ax)
     named = ", ".join(sorted(set(refs["metric"])))
-    caption = (f"median per {x}, band p25–p75"
+    caption = (((f"one point per {', '.join(each)} (the median of its samples), not joined: points at one "
+                 f"{x} are different {', '.join(each)}") if each else f"median per {x}, band p25–p75")
                + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
                   if len(refs) else "")
                + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "")
@@ -553,7 +562,9 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             labels = [c for c in label_columns
                       if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
             varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
-        numeric_x = [c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3]
+        # the x axis first: the column with the most values (a chain's length, not its hops)
+        numeric_x = sorted((c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3),
+                           key=lambda c: -g[c].nunique())
         unit = str(g["unit"].iloc[0])
         mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
         refs = pd.concat(mine) if mine else g.iloc[0:0]
@@ -611,7 +622,10 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
             kept.remove(c)
             said[c] = " and ".join(others)
     for c in list(kept):
-        by = next((k for k in kept if k != c and fixed_by(c, [k]) and not fixed_by(k, [c])), None)
+        # one that a column of too many values for lines fixes stays: it is the sweep's axis (a chain
+        # of 195 layouts is read against its length, not as 195 rows)
+        by = next((k for k in kept if k != c and fixed_by(c, [k]) and not fixed_by(k, [c])
+                   and g[k].nunique() <= MAX_SPLITS), None)
         if by is not None and c not in keep:
             kept.remove(c)
             said[c] = by
@@ -641,7 +655,10 @@ def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) 
 
 def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
     """One panel, or one per value of the first categorical column when the lines would not fit."""
-    hue = [c for c in varying if c not in numeric_x[:1]]
+    x = numeric_x[:1]
+    # a condition that is one point of the x axis each (a chain's layout) is drawn as points, no line
+    hue = [c for c in varying if c not in x
+           and not (x and g.groupby(c, dropna=False)[x[0]].nunique().max() == 1)]
     lines = g.groupby(["vendor", *hue], dropna=False).ngroups
     if lines <= MAX_LINES or not hue:
         yield "", g, varying
@@ -677,7 +694,7 @@ def _choice(g: pd.DataFrame, metric: str, varying: list[str], numeric_x: list[st
         return f"against {x}", x, [c for c in varying if c != x and g[c].nunique() <= 4][:1]
     if varying and g.groupby(["vendor", *varying], dropna=False).ngroups > MAX_LINES:
         return "grid", None, list(varying)
-    hue = [c for c in varying if g[c].nunique() <= 8][:2]
+    hue = list(varying)  # every line fits (else a grid, above): a column left out would split the plot
     return ("CDF" if g.groupby("case_id").size().median() >= MANY_SAMPLES else "medians"), None, hue
 
 
@@ -706,6 +723,12 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
                                        [c for c in varying if part[c].nunique() > 1],
                                        [c for c in numeric_x if part[c].nunique() >= 3], unit, refs,
                                        colours, marks, shade)]
+    each: list[str] = []
+    if (pooled and x is not None and kind != "timeline"
+            and g.groupby(pooled, dropna=False)[x].nunique().max() == 1):
+        # every condition left is one point on the x axis (a chain's layout): one plot of points,
+        # not a plot per point nor a grid that hides the sweep
+        each, pooled = pooled, []
     if pooled and g.groupby(pooled, dropna=False).ngroups > MAX_SPLITS and kind != "matrix":
         kind, x, hue, pooled = "grid", None, list(varying), []
     if pooled:
@@ -745,7 +768,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
         elif kind == "matrix":
             drawn.append(("matrix", *_matrix(g, metric)))
         elif x is not None:
-            drawn.append((kind, *_against(g, refs, metric, x, hue, colours, marks)))
+            drawn.append((kind, *_against(g, refs, metric, x, hue, colours, marks, each=each)))
         elif kind == "grid":
             drawn.append(("grid", *_grid(g, metric, varying)))
         elif kind == "CDF":
@@ -754,7 +777,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
         else:
             drawn.append(("medians", *_medians(g, metric, hue, colours, marks)))
     where = f", {panel}" if panel else ""
-    lines = "" if kind in ("grid", "matrix") else "; each line: one vendor" + (
+    lines = "" if kind in ("grid", "matrix") else f"; each {'marker' if each else 'line'}: one vendor" + (
         f" × {', '.join(hue)}" if hue else "")
     fixed = f"; every row has {panel}" if panel else ""
     judged = "".join(f"; {m.text(unit)}" + ("" if kind not in ("grid", "matrix") else " (not drawn)")
