@@ -7,7 +7,10 @@ Vacuum + weak decoy bounds of Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005), in the fu
     R    = q {-Q_mu f H2(E_mu) + Q1 [1 - H2(e1^U)]},   Q1 = Y1^L mu e^-mu
 
 and the infinite-decoy limit (Y1, e1 known exactly). The expected observations Q_k, E_k come
-from harness.qkd.observations, the closed form of the click model the Monte Carlo samples.
+from harness.qkd.observations, the closed form of the click model the Monte Carlo samples, as
+the detectors register them through their dead time: every yield times the live fraction of
+the device sending its intensities in its proportions (``dead_time_live_fraction``, which the
+finite-key rate applies too), QBERs as without dead time.
 
 This module is also the front door to the analytic models:
 
@@ -26,10 +29,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from harness.qkd.bounds import plob_bound, tgw_bound
 from harness.qkd.finite_key import FiniteKeyRate, finite_key_rate
 from harness.qkd.finite_key_optimum import optimal_finite_key_rate
-from harness.qkd.observations import Observations, binary_entropy, expected_observations
+from harness.qkd.observations import (
+    Observations,
+    binary_entropy,
+    dead_time_live_fraction,
+    detection_probabilities,
+    expected_observations,
+)
 from harness.qkd.optimise import max_distance_km, optimal_rate
 from harness.qkd.profiles import Profile
 
@@ -50,12 +61,26 @@ def _vacuum_yield(profile: Profile, distance_km: float, background: str | None) 
     return expected_observations(profile, distance_km, 0.0, background).gain
 
 
+def _live_fraction(profile: Profile, distance_km: float, leading: tuple[float, ...],
+                   background: str | None) -> float:
+    """The detectors' live fraction with the profile's intensities, ``leading`` in place of its first."""
+    mus = np.array(profile.intensities, float)
+    mus[:len(leading)] = leading
+    p = np.asarray(profile.intensity_probabilities, float)
+    gain, _ = detection_probabilities(profile, distance_km, mus, p, background)
+    return float(dead_time_live_fraction(profile, float(p @ gain)))
+
+
+def _registered(obs: Observations, live: float) -> Observations:
+    return Observations(gain=obs.gain * live, qber=obs.qber)
+
+
 @dataclass(frozen=True)
 class AsymptoticRate:
     rate_per_pulse: float  # secret bits per pulse sent (0 when no key)
     mu: float
     nu: float | None  # weak decoy; None for the infinite-decoy limit
-    gain: float  # Q_mu
+    gain: float  # Q_mu, as registered through the detectors' dead time
     qber: float  # E_mu
     y1: float  # single-photon yield (lower bound, or exact in the infinite-decoy limit)
     e1: float  # single-photon error rate (upper bound, or exact)
@@ -85,9 +110,10 @@ def decoy_bb84_asymptotic(profile: Profile, distance_km: float, mu: float | None
     """GLLP rate with the vacuum + weak decoy bounds (Ma et al. 2005, full Y1^L form)."""
     mu = profile.intensities[0] if mu is None else mu
     nu = profile.intensities[1] if nu is None else nu
-    y0 = _vacuum_yield(profile, distance_km, background)
-    sig = expected_observations(profile, distance_km, mu, background)
-    dec = expected_observations(profile, distance_km, nu, background)
+    live = _live_fraction(profile, distance_km, (mu, nu), background)
+    y0 = _vacuum_yield(profile, distance_km, background) * live
+    sig = _registered(expected_observations(profile, distance_km, mu, background), live)
+    dec = _registered(expected_observations(profile, distance_km, nu, background), live)
     y1, e1 = vacuum_weak_bounds(mu, nu, sig, dec, y0)
     if y1 <= 0.0:
         return AsymptoticRate(0.0, mu, nu, sig.gain, sig.qber, 0.0, 0.5)
@@ -115,7 +141,9 @@ def infinite_decoy_rate(profile: Profile, distance_km: float, mu: float | None =
         e1 = (0.5 * y0_clicks + profile.misalignment_error * eta * (1.0 - y0_clicks) + 0.5 * p_ap * y1) / (
             y1 * (1.0 + p_ap))
         y1 *= 1.0 + p_ap
-    sig = expected_observations(profile, distance_km, mu, background)
+    live = _live_fraction(profile, distance_km, (mu,), background)
+    y1 *= live
+    sig = _registered(expected_observations(profile, distance_km, mu, background), live)
     rate = _gllp(profile, sig, y1 * mu * math.exp(-mu), e1)
     return AsymptoticRate(rate, mu, None, sig.gain, sig.qber, y1, e1)
 
