@@ -180,7 +180,11 @@ class DaskExecutor:
                                              silence_logs=logging.ERROR)
                 self.client = Client(self._cluster)
         else:
+            host, _, port = self.spec.address.removeprefix("tcp://").rpartition(":")
             try:
+                # A plain connect first: where nothing listens it fails at once with the OS's
+                # reason, where dask's Client would retry for its whole timeout and say only that.
+                socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
                 self.client = Client(self.spec.address, timeout=10)
             except (OSError, TimeoutError) as exc:
                 raise ExecutorError(f"--executor {self.spec}: no dask scheduler reachable ({exc})") from None
