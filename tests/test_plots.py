@@ -417,7 +417,8 @@ def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_poin
                           "end_to_end_key_rate_bps", "bit/s", [1e5 / (1 + i)], repeat=i)
     params = {"layout": "string", "end_to_end_km": "float64", "hops": "float64"}
     (plot,) = evidence_plots(frame(rows, params), list(params)).plots  # was one plot per layout
-    assert "each line: one vendor × layout" in plot.caption and "hops is fixed by layout" in plot.caption
+    assert "each line: one vendor × layout" in plot.caption
+    assert "end_to_end_km, hops are fixed by layout" in plot.caption
     sweep = []
     for i, (km, hops) in enumerate((a, b) for a in (20.0, 60.0, 100.0, 140.0, 180.0, 220.0, 260.0)
                                    for b in (1.0, 2.0)):  # more layouts than plots or lines take

@@ -189,3 +189,11 @@ def test_a_reason_many_cells_give_is_stated_once_and_the_cells_refer_to_it(tmp_p
     assert visible.count("see note 1") == 3 and "liboqs unavailable" not in visible
     notes = html[html.index('id="reason-notes"'):].split("</ol>")[0]
     assert notes.count("liboqs unavailable") == 1 and 'id="reason-note-1"' in notes
+
+
+def test_equal_scores_are_called_a_tie_not_a_ranking(tmp_path):
+    same = np.full(10, 10.0)  # both at their target: 100 each
+    card = _two_vendor_run(tmp_path / "tie", same, same)
+    card = card[card.index('id="scorecard"'):].split("</section>")[0]
+    assert "a and b score the same (a tie" in card and "not ahead: the same score" in card
+    assert "score intervals of a and b overlap" not in card

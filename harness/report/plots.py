@@ -562,9 +562,10 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             labels = [c for c in label_columns
                       if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
             varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
-        # the x axis first: the column with the most values (a chain's length, not its hops)
-        numeric_x = sorted((c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3),
-                           key=lambda c: -g[c].nunique())
+        # the x axis first: the column with the most values (a chain's length, not its hops); an
+        # index of conditions is none
+        numeric_x = sorted((c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3
+                            and not _is_index(g[c])), key=lambda c: -g[c].nunique())
         unit = str(g["unit"].iloc[0])
         mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
         refs = pd.concat(mine) if mine else g.iloc[0:0]
@@ -598,7 +599,8 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
     - a column that one other fixes (the hops of a named layout).
     A column a criterion names is always kept. Returns (kept, dropped → what says it)."""
     def rank(c: str) -> tuple:
-        return (c in keep, _is_numeric(g[c]) and g[c].nunique() >= 3, not _is_numeric(g[c]))
+        return (c in keep, _is_numeric(g[c]) and g[c].nunique() >= 3 and not _is_index(g[c]),
+                not _is_numeric(g[c]))
 
     def fixed_by(c: str, by: list[str]) -> bool:
         return bool(by) and int(g.groupby(by, dropna=False)[c].nunique(dropna=False).max()) <= 1
@@ -618,7 +620,9 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
     twins = dict(said)
     for c in list(kept):
         others = [k for k in kept if k != c]
-        if c not in keep and not _is_numeric(g[c]) and len(others) >= 2 and fixed_by(c, others):
+        # too many names for lines or plots (they would hide the sweep); a few (a fault's kind) are read
+        if (c not in keep and not _is_numeric(g[c]) and g[c].nunique() > MAX_SPLITS and len(others) >= 2
+                and fixed_by(c, others)):
             kept.remove(c)
             said[c] = " and ".join(others)
     for c in list(kept):
@@ -629,9 +633,22 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
         if by is not None and c not in keep:
             kept.remove(c)
             said[c] = by
-    notes = {c: (f"{c} goes one to one with {k}, so {k} names both" if c in twins
-                 else f"{c} is fixed by {k}, which names it") for c, k in said.items()}
+    notes = {c: f"{c} goes one to one with {k}, so {k} names both" for c, k in said.items() if c in twins}
+    fixed: dict[str, list[str]] = {}
+    for c, k in said.items():
+        if c not in twins:
+            fixed.setdefault(k, []).append(c)
+    for k, cs in fixed.items():  # one note per column that names others: captions stay readable
+        notes[cs[0]] = (f"{cs[0]} is fixed by {k}, which names it" if len(cs) == 1
+                        else f"{', '.join(cs)} are fixed by {k}, which names them")
     return kept, notes
+
+
+def _is_index(col: pd.Series) -> bool:
+    """A column named as an index (`fault_index`: a fault's place in the list) counts conditions and
+    measures nothing: no axis. Read from the name, as an axis's unit is (`distance_km`): 0, 1, 2 of
+    loss_pct are a measure."""
+    return str(col.name).endswith("_index")
 
 
 def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) -> str:
