@@ -140,13 +140,7 @@ def _judged_rows(lines: list[tuple[str, str, pd.DataFrame]]):
         rows = [i for i, (_, _, part) in enumerate(lines) if m.judges(part)]
         if len(rows) == len(lines):
             return None
-        runs: list[list[int]] = []
-        for i in rows:
-            if runs and i == runs[-1][1] + 1:
-                runs[-1][1] = i
-            else:
-                runs.append([i, i])
-        return [(a - 0.4, b + 0.4) for a, b in runs]
+        return [(a - 0.4, b + 0.4) for a, b in _consecutive_runs(rows)]
     return spans
 
 
@@ -202,16 +196,21 @@ def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame
     return out[:MAX_LINES]
 
 
+def _consecutive_runs(ascending: list[int]) -> list[tuple[int, int]]:
+    """[1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]: the first and last of each run of consecutive integers."""
+    runs: list[list[int]] = []
+    for i in ascending:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return [(a, b) for a, b in runs]
+
+
 def _shade(ax, shade: pd.DataFrame) -> str:
     """Grey spans over the ticks where the shading metric is 1 in most of the plotted cases."""
     on = shade.groupby("sample")["value"].median().sort_index() >= 0.5
-    ticks = [int(t) for t in on.index[on.to_numpy()]]
-    spans: list[list[int]] = []
-    for t in ticks:
-        if spans and t == spans[-1][1] + 1:
-            spans[-1][1] = t
-        else:
-            spans.append([t, t])
+    spans = _consecutive_runs([int(t) for t in on.index[on.to_numpy()]])
     for first, last in spans:
         ax.axvspan(first - 0.5, last + 0.5, color="0.5", alpha=0.18, lw=0, zorder=0)
     if not spans:
