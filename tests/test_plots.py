@@ -438,3 +438,31 @@ def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_poin
     assert plot.title == "relay: end_to_end_key_rate_bps (against end_to_end_km)"
     assert "one point per layout (the median of its samples), not joined" in plot.caption
     assert "each marker: one vendor × hops" in plot.caption and plot.n == len(off)
+
+
+def test_a_reach_just_past_the_data_stays_on_the_axis_when_another_is_an_arrow(monkeypatch):
+    """nightly_lab: the asymptotic reach (140.8 km) went to an arrow and the axis was then cut to the
+    data, clipping the finite-key reach line at 109.5 km drawn just past the last distance (100 km)."""
+    from harness.report import plots
+
+    limits = []
+
+    def keep_limits(fig):
+        limits.extend(ax.get_xlim() for ax in fig.axes)
+        return "<svg/>"
+
+    monkeypatch.setattr(plots, "to_svg", keep_limits)
+    rows = []
+    for i, km in enumerate((25.0, 50.0, 75.0, 100.0)):
+        p = {"distance_km": km}
+        rows += case_rows("r", "key_rate", "dev", p, "secret_key_rate_bps", "bit/s", [3e4 / km, 2.9e4 / km],
+                          repeat=3 * i)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_asymptotic_reach_km", "km", [140.8],
+                          repeat=3 * i + 1)
+        rows += case_rows("r", "key_rate", "dev", p, "analytic_finite_key_reach_km", "km", [109.5],
+                          repeat=3 * i + 2)
+    (plot,) = plots.evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"],
+                                   declarations=Declarations.installed(["key_rate"])).plots
+    assert "1 of them beyond the data" in plot.caption
+    ((low, high),) = limits
+    assert low <= 25.0 and 109.5 < high < 140.8

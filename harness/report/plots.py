@@ -243,7 +243,7 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
     unit = str(g["unit"].iloc[0])
     positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
     refs = refs[refs["unit"] == unit]
-    at_x, beyond = [], []
+    at_x, beyond, near = [], [], []
     xs = g[x].to_numpy(float)
     low, high = float(np.nanmin(xs)), float(np.nanmax(xs))
     reach = (high - low) * 0.15 or 1.0  # a reach this far past the data still fits on the axis
@@ -254,6 +254,7 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         if low - reach <= at <= high + reach:
             ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
                        label=f"{ref} ({vendor})")
+            near.append(at)
         else:  # far off the data: the axis stays on the data and an arrow points the way
             beyond.append((at > high, text, colours.get(vendor, "k")))
     drawn: set[tuple] = set()
@@ -274,8 +275,8 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         # right of the axes, under the legend: inside, they ran into the curves or the threshold
         ax.annotate(f"{text} →" if right else f"← {text}", xy=(1.02, 0.02 + 0.07 * j),
                     xycoords="axes fraction", ha="left", va="bottom", fontsize=7, color=colour)
-    if beyond:
-        ax.set_xlim(low - reach / 3, high + reach / 3)
+    if beyond:  # the axis on the data and on the lines drawn near it (a reach just past the last distance)
+        ax.set_xlim(min([low, *near]) - reach / 3, max([high, *near]) + reach / 3)
     log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
                                               [m.threshold for m in marks]]))
     if unit == "bool":  # a yes/no on its 0–1 scale, not an axis of ±0.04 around a constant
