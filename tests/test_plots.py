@@ -366,7 +366,7 @@ def test_a_threshold_at_one_distance_marks_that_distance_and_far_reaches_are_arr
                 (("distance_km", (50,)),))
     (plot,) = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"], marks=[mark],
                              declarations=Declarations.installed(["key_rate"])).plots
-    assert "1 of them beyond the data, named by an arrow at the edge" in plot.caption
+    assert "1 of them beyond the data, named in the legend by an arrow" in plot.caption
     assert "analytic_asymptotic_reach_km (dev) = 179.5 km →" in plot.svg
     assert "threshold rate_50km" in plot.svg
     # the axis stays on the measured 40–60 km: no tick label at 100 km or beyond

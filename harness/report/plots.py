@@ -271,10 +271,11 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
         ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
                 label=f"{ref} ({vendor})")
     _mark(ax, marks, "y", _judged_x(g, x))
-    for j, (right, text, colour) in enumerate(beyond):
-        # right of the axes, under the legend: inside, they ran into the curves or the threshold
-        ax.annotate(f"{text} →" if right else f"← {text}", xy=(1.02, 0.02 + 0.07 * j),
-                    xycoords="axes fraction", ha="left", va="bottom", fontsize=7, color=colour)
+    for right, text, colour in beyond:
+        # a legend entry with an arrow for its marker: as text inside the axes they ran into the
+        # curves, beside or under them into a long legend (qkd_procurement: 8 reaches, 20 lines)
+        ax.plot([], [], ls="", marker=r"$\rightarrow$" if right else r"$\leftarrow$", ms=9, color=colour,
+                label=f"{text} →" if right else f"← {text}")
     if beyond:  # the axis on the data and on the lines drawn near it (a reach just past the last distance)
         ax.set_xlim(min([low, *near]) - reach / 3, max([high, *near]) + reach / 3)
     log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
@@ -290,15 +291,18 @@ def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list
                + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
                   if len(refs) else "")
                + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "")
-               + (f" ({len(beyond)} of them beyond the data, named by an arrow at the edge: the axis "
+               + (f" ({len(beyond)} of them beyond the data, named in the legend by an arrow: the axis "
                   f"stays on the measured {x})" if beyond else "") + shaded + log_note)
     return to_svg(fig), caption
 
 
 def _legend(ax) -> None:
     """Beside the axes once it would cover the curves (many references), inside otherwise."""
-    if len(ax.get_legend_handles_labels()[0]) > 4:
+    entries = len(ax.get_legend_handles_labels()[0])
+    if entries > 4:
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        if len(ax.figure.axes) == 1:  # as tall as its legend: 32 entries left a thumbnail of the data
+            ax.figure.set_figheight(max(ax.figure.get_figheight(), 0.6 + 0.14 * entries))
     else:
         ax.legend(fontsize=7, frameon=False)
 
