@@ -466,3 +466,28 @@ def test_a_reach_just_past_the_data_stays_on_the_axis_when_another_is_an_arrow(m
     assert "1 of them beyond the data" in plot.caption
     ((low, high),) = limits
     assert low <= 25.0 and 109.5 < high < 140.8
+
+
+def test_rows_several_criteria_leave_out_are_titled_by_those_criteria_not_by_their_conditions():
+    """pqc-tls-migration: each of five criteria on (cert, group) left the rest to a plot of its own,
+    titled "not (cert=…, group=…), not (cert=…, group=…), …", six lines of title."""
+    from harness.report.plots import Mark
+
+    rows, i = [], 0
+    for cert in ("ECDSA-P256", "ML-DSA-44"):
+        for group in ("X25519", "X25519MLKEM768", "MLKEM768"):
+            for rtt in (0.5, 31.1, 78.7):
+                p = {"cert": cert, "group": group, "loss_pct": 0, "rtt_ms": rtt}
+                rows += case_rows("r", "tls", "dev", p, "handshake_ms", "ms", [rtt * 2 + 1, rtt * 2 + 2],
+                                  repeat=i)
+                i += 1
+    marks = [Mark(name, None, "handshake_ms", "p95", "<=", 70.0, 64.0,
+                  (("cert", ("ECDSA-P256",)), ("group", (group,)), ("loss_pct", (0,)), ("rtt_ms", (31.1,))))
+             for name, group in (("classical", "X25519"), ("hybrid", "X25519MLKEM768"))]
+    plots = evidence_plots(frame(rows, {"cert": "string", "group": "string", "loss_pct": "int64",
+                                        "rtt_ms": "float64"}), ["cert", "group", "loss_pct", "rtt_ms"],
+                           marks=marks).plots
+    titles = [p.title for p in plots]
+    assert not any("not (" in t for t in titles), titles
+    assert any("not judged by classical, hybrid" in t for t in titles), titles
+    assert all(t.count("cert=") <= 1 for t in titles), titles  # a condition is not said twice

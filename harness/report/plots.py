@@ -719,6 +719,22 @@ def _choice(g: pd.DataFrame, metric: str, varying: list[str], numeric_x: list[st
     return ("CDF" if g.groupby("case_id").size().median() >= MANY_SAMPLES else "medians"), None, hue
 
 
+_UNJUDGED = "not judged by "
+
+
+def _unjudged_panel(panel: str, criterion: str, named: list[str]) -> str:
+    """The title clause of the rows a criterion's `where` leaves out: "attack≠intercept_resend" for
+    one condition; for several, "not judged by NAME", and the names of criteria leaving out the same
+    rows one after another join that clause (six TLS criteria each spelled out their conditions as
+    "not (cert=…, group=…, …)", a title of six lines)."""
+    if len(named) == 1:
+        return ", ".join(filter(None, [panel, named[0].replace("=", "≠", 1)]))
+    _, found, names = panel.rpartition(_UNJUDGED)
+    if found and "=" not in names:  # the panel ends in such a clause already
+        return f"{panel}, {criterion}"
+    return ", ".join(filter(None, [panel, _UNJUDGED + criterion]))
+
+
 def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
           unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark] = (),
           shade: pd.DataFrame | None = None) -> list[Plot]:
@@ -738,9 +754,13 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             judged = m.rows(g, but=x)
             if judged.any() and not judged.all():
                 named = [f"{c}={'/'.join(map(value_text, v))}" for c, v in m.where if c != x]
-                other = named[0].replace("=", "≠", 1) if len(named) == 1 else f"not ({', '.join(named)})"
-                return [p for where, part in ((", ".join(named), g[judged]), (other, g[~judged]))
-                        for p in _draw(suite, metric, ", ".join(filter(None, [panel, where])), part,
+                rest_panel = _unjudged_panel(panel, m.criterion, named)
+                said = panel.split(", ")  # a condition the panel names already is not said twice
+                return [p for where, part in ((", ".join(filter(None, [panel, *(n for n in named
+                                                                                if n not in said)])),
+                                               g[judged]),
+                                              (rest_panel, g[~judged]))
+                        for p in _draw(suite, metric, where, part,
                                        [c for c in varying if part[c].nunique() > 1],
                                        [c for c in numeric_x if part[c].nunique() >= 3], unit, refs,
                                        colours, marks, shade)]
