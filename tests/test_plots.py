@@ -443,7 +443,7 @@ def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_poin
 def test_a_reach_just_past_the_data_stays_on_the_axis_when_another_is_an_arrow(monkeypatch):
     """nightly_lab: the asymptotic reach (140.8 km) went to an arrow and the axis was then cut to the
     data, clipping the finite-key reach line at 109.5 km drawn just past the last distance (100 km)."""
-    from harness.report import plots
+    from harness.report import plot_kinds, plots
 
     limits = []
 
@@ -451,7 +451,7 @@ def test_a_reach_just_past_the_data_stays_on_the_axis_when_another_is_an_arrow(m
         limits.extend(ax.get_xlim() for ax in fig.axes)
         return "<svg/>"
 
-    monkeypatch.setattr(plots, "to_svg", keep_limits)
+    monkeypatch.setattr(plot_kinds, "to_svg", keep_limits)
     rows = []
     for i, km in enumerate((25.0, 50.0, 75.0, 100.0)):
         p = {"distance_km": km}

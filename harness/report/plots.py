@@ -1,4 +1,5 @@
-"""Evidence plots chosen from the shape of the rows, never from suite names.
+"""Evidence plots chosen from the shape of the rows, never from suite names (each kind is drawn by
+`harness.report.plot_kinds`).
 
 For every suite × metric with ok rows:
 
@@ -42,424 +43,34 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
-from harness.metrics import Declarations, higher_is_better, is_timeline
-from harness.report.svg import figure, palette, styled, to_svg
+from harness.metrics import Declarations, is_timeline
+from harness.report.plot_kinds import (
+    MANY_SAMPLES,
+    MAX_GRID_ROWS,
+    MAX_LINES,
+    Mark,
+    Plot,
+    against,
+    cdf,
+    condition_label,
+    grid,
+    is_numeric,
+    matrix,
+    medians,
+    percentiles,
+    value_text,
+)
+from harness.report.svg import palette, styled
 from harness.store import CASE_STATUS_METRIC
 
-MANY_SAMPLES = 20
-MAX_LINES = 10
+__all__ = ["MAX_GRID_ROWS", "Evidence", "Mark", "Plot", "evidence_plots", "value_text"]
+
 MAX_PLOTS = 40
 MIN_PER_SUITE = 6
-MAX_GRID_ROWS = 60
 MAX_PANELS = 6
 FREE_TEXT_CHARS = 40
-SHARE_UNITS = ("bool", "ratio", "fraction")  # values on a fixed 0–1 scale
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A success criterion drawn on its metric's plot: the threshold (and target) in the rows' unit."""
-
-    criterion: str
-    suite: str | None
-    metric: str
-    statistic: str
-    op: str
-    threshold: float
-    target: float | None = None
-    where: tuple[tuple[str, tuple], ...] = ()  # (column, accepted values): the rows the criterion judges
-
-    def judges(self, g: pd.DataFrame) -> bool:
-        """Whether any of these rows is among those the criterion judges."""
-        return bool(self.rows(g).any())
-
-    def rows(self, g: pd.DataFrame, but: str | None = None) -> pd.Series:
-        """Which of these rows the criterion judges, its condition on column `but` aside."""
-        keep = pd.Series(True, index=g.index)
-        for column, values in self.where:
-            if column == but:
-                continue
-            if column not in g.columns:
-                return pd.Series(False, index=g.index)
-            keep &= g[column].isin(values)
-        return keep
-
-    def text(self, unit: str) -> str:
-        unit = "ratio" if self.statistic == "rate" else unit  # a rate: a share of samples
-
-        def level(x: float) -> str:  # a share as a requirement states it: 1 ratio reads as 100 %
-            return f"{x:.4g} ratio (= {x * 100:.4g} %)" if unit == "ratio" else f"{x:.4g} {unit}".rstrip()
-
-        target = "" if self.target is None else f", target {level(self.target)}"
-        where = "".join(f", {c}={'/'.join(map(value_text, v))}" for c, v in self.where)
-        return (f"{self.criterion}: {self.statistic}{f' (where {where[2:]})' if where else ''} {self.op} "
-                f"{level(self.threshold)}" + target)
-
-
-def _mark(ax, marks: list[Mark], axis: str, spans=None) -> None:
-    """Threshold red dashed, target green dotted, across the value axis. `spans(mark)`: the stretches
-    of the other axis it is drawn over (the rows or x positions it judges), None for all of it: a
-    criterion on the rate at 50 km marks 50 km, not the sweep; one on ML-KEM-768 marks its rows only."""
-    for m in marks:
-        levels = [(m.threshold, "#c0392b", "--", f"threshold {m.criterion} ({m.statistic})")]
-        if m.target is not None:
-            levels.append((m.target, "#27ae60", ":", f"target {m.criterion}"))
-        over = None if spans is None else spans(m)
-        for level, colour, style, label in levels:
-            if over is None:
-                across = ax.axhline if axis == "y" else ax.axvline
-                across(level, color=colour, ls=style, lw=1.1, label=label)
-                continue
-            for k, (lo, hi) in enumerate(over):
-                label = label if k == 0 else None
-                if lo == hi:  # one x position: a short bar across it
-                    ax.plot([lo], [level], marker="_", ms=22, mew=2, ls="", color=colour, label=label)
-                elif axis == "y":
-                    ax.hlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
-                else:
-                    ax.vlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
-
-
-def _judged_x(g: pd.DataFrame, x: str):
-    """spans for _mark on a plot against x: the judged x positions where a criterion names x."""
-    def spans(m: Mark):
-        at = dict(m.where).get(x)
-        if at is None:
-            return None
-        judged = np.sort(g.loc[g[x].isin(at), x].unique().astype(float))
-        return [(judged[0], judged[-1])] if judged.size else None
-    return spans
-
-
-def _judged_rows(lines: list[tuple[str, str, pd.DataFrame]]):
-    """spans for _mark on one row per line: the runs of rows a criterion judges, or None for every row."""
-    def spans(m: Mark):
-        rows = [i for i, (_, _, part) in enumerate(lines) if m.judges(part)]
-        if len(rows) == len(lines):
-            return None
-        return [(a - 0.4, b + 0.4) for a, b in _consecutive_runs(rows)]
-    return spans
-
-
-@dataclass(frozen=True)
-class Plot:
-    id: str
-    title: str
-    caption: str
-    svg: str
-    n: int  # samples drawn from
-    case_ids: tuple[str, ...]
-
-
-def value_text(v: object) -> str:
-    """A label's value as a reader writes it: an index or a count stored in a float column reads
-    `fault_index=0`, not `0.0`; other values as they are."""
-    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _label(values: tuple, names: list[str]) -> str:
-    return ", ".join(f"{n}={value_text(v)}" for n, v in zip(names, values, strict=True)) if names else ""
-
-
-def _is_numeric(col: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
-
-
-def _ylabel(metric: str, unit: str) -> str:
-    return f"{metric} [{unit}]" if unit else metric
-
-
-def _maybe_log(ax, values: np.ndarray, axis: str = "y", span: float = 100) -> str:
-    """Log scale when the positive values span more than `span` (two decades: key rates over
-    distance; a CDF's tail, one decade, squeezes its body into one pixel column on a linear axis);
-    returns the caption's note, which counts zeros and negatives: a log axis cannot show them."""
-    finite = values[np.isfinite(values)]
-    positive = finite[finite > 0]
-    if not positive.size or positive.max() / positive.min() <= span or positive.size < finite.size / 2:
-        return ""
-    (ax.set_yscale if axis == "y" else ax.set_xscale)("log", nonpositive="mask")
-    hidden = finite.size - positive.size
-    return f"; log {axis} axis" + (f": {hidden} value(s) ≤ 0 not drawn" if hidden else "")
-
-
-def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
-    """(vendor, label, rows) per vendor × hue combination, at most MAX_LINES."""
-    out = []
-    for key, part in g.groupby(["vendor", *hue], sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        out.append((str(key[0]), " ".join([str(key[0]), _label(key[1:], hue)]).strip(), part))
-    return out[:MAX_LINES]
-
-
-def _consecutive_runs(ascending: list[int]) -> list[tuple[int, int]]:
-    """[1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]: the first and last of each run of consecutive integers."""
-    runs: list[list[int]] = []
-    for i in ascending:
-        if runs and i == runs[-1][1] + 1:
-            runs[-1][1] = i
-        else:
-            runs.append([i, i])
-    return [(a, b) for a, b in runs]
-
-
-def _shade(ax, shade: pd.DataFrame) -> str:
-    """Grey spans over the ticks where the shading metric is 1 in most of the plotted cases."""
-    on = shade.groupby("sample")["value"].median().sort_index() >= 0.5
-    spans = _consecutive_runs([int(t) for t in on.index[on.to_numpy()]])
-    for first, last in spans:
-        ax.axvspan(first - 0.5, last + 0.5, color="0.5", alpha=0.18, lw=0, zorder=0)
-    if not spans:
-        return ""
-    where = ", ".join(f"{a}–{b}" if a != b else f"{a}" for a, b in spans)
-    return f"; shaded: ticks {where}, where {shade['metric'].iloc[0]} is 1"
-
-
-def _against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[str],
-             colours: dict, marks: list[Mark] = (), shade: pd.DataFrame | None = None,
-             each: list[str] = ()) -> tuple[str, str]:
-    """The metric against x, a line per vendor × hue; with `each` (conditions that are one point
-    of x each, a trusted-node chain's layout), one unconnected point per condition instead."""
-    fig, ax = figure()
-    shaded = _shade(ax, shade) if shade is not None and len(shade) else ""
-    lines = _lines(g, hue)
-    # colour says the vendor, line style and marker the condition (attacks of one device differ)
-    conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
-    for vendor, label, part in lines:
-        i = conditions.index(label.removeprefix(vendor))
-        if each:  # a line through them would pool conditions that share an x (two chains of 60 km)
-            points = part.groupby(list(each), dropna=False).agg(at=(x, "first"), value=("value", "median"))
-            ax.plot(points["at"], points["value"], marker="osD^v"[i % 5], ms=4, ls="", alpha=0.8,
-                    color=colours[vendor], mfc="none" if i % 2 else colours[vendor], label=label)
-            continue
-        agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
-        ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
-                color=colours[vendor], label=label)
-        ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
-    unit = str(g["unit"].iloc[0])
-    positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
-    refs = refs[refs["unit"] == unit]
-    at_x, beyond, near = [], [], []
-    xs = g[x].to_numpy(float)
-    low, high = float(np.nanmin(xs)), float(np.nanmax(xs))
-    reach = (high - low) * 0.15 or 1.0  # a reach this far past the data still fits on the axis
-    for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
-        at = float(part["value"].median())
-        text = f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}"
-        at_x.append(text)
-        if low - reach <= at <= high + reach:
-            ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
-                       label=f"{ref} ({vendor})")
-            near.append(at)
-        else:  # far off the data: the axis stays on the data and an arrow points the way
-            beyond.append((at > high, text, colours.get(vendor, "k")))
-    drawn: set[tuple] = set()
-    # one style each: of one vendor, every reference has its colour (the PLOB bound and the asymptotic
-    # rate were both dashed)
-    dashes = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)), (0, (10, 3)), (0, (1, 4)))
-    styles = {ref: dashes[i % len(dashes)] for i, ref in enumerate(sorted(set(refs["metric"])))}
-    for (ref, vendor), part in refs.groupby(["metric", "vendor"], sort=True):
-        curve = part.groupby(x)["value"].median().sort_index()
-        signature = (ref, tuple(np.round(curve.to_numpy(), 12)))
-        if signature in drawn:
-            continue  # the same bound for several vendors: draw it once
-        drawn.add(signature)
-        ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
-                label=f"{ref} ({vendor})")
-    _mark(ax, marks, "y", _judged_x(g, x))
-    for right, text, colour in beyond:
-        # a legend entry with an arrow for its marker: as text inside the axes they ran into the
-        # curves, beside or under them into a long legend (qkd_procurement: 8 reaches, 20 lines)
-        ax.plot([], [], ls="", marker=r"$\rightarrow$" if right else r"$\leftarrow$", ms=9, color=colour,
-                label=f"{text} →" if right else f"← {text}")
-    if beyond:  # the axis on the data and on the lines drawn near it (a reach just past the last distance)
-        ax.set_xlim(min([low, *near]) - reach / 3, max([high, *near]) + reach / 3)
-    log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
-                                              [m.threshold for m in marks]]))
-    if unit == "bool":  # a yes/no on its 0–1 scale, not an axis of ±0.04 around a constant
-        ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel(x)
-    ax.set_ylabel(_ylabel(metric, str(g["unit"].iloc[0])))
-    _legend(ax)
-    named = ", ".join(sorted(set(refs["metric"])))
-    caption = (((f"one point per {', '.join(each)} (the median of its samples), not joined: points at one "
-                 f"{x} are different {', '.join(each)}") if each else f"median per {x}, band p25–p75")
-               + (f"; dashed/dotted: {named}, which the suite declares as references for {metric}"
-                  if len(refs) else "")
-               + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "")
-               + (f" ({len(beyond)} of them beyond the data, named in the legend by an arrow: the axis "
-                  f"stays on the measured {x})" if beyond else "") + shaded + log_note)
-    return to_svg(fig), caption
-
-
-def _legend(ax) -> None:
-    """Beside the axes once it would cover the curves (many references), inside otherwise."""
-    entries = len(ax.get_legend_handles_labels()[0])
-    if entries > 4:
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        if len(ax.figure.axes) == 1:  # as tall as its legend: 32 entries left a thumbnail of the data
-            ax.figure.set_figheight(max(ax.figure.get_figheight(), 0.6 + 0.14 * entries))
-    else:
-        ax.legend(fontsize=7, frameon=False)
-
-
-def _matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
-    import seaborn as sns
-
-    table = g.groupby(["vendor", "peer"])["value"].mean().unstack("peer").sort_index()
-    counts = g.groupby(["vendor", "peer"])["value"].size().unstack("peer").reindex_like(table)
-    better_high = higher_is_better(metric)
-    cmap = "RdYlGn" if better_high else "RdYlGn_r" if better_high is False else "viridis"
-    fig, ax = figure(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0])
-    annot = table.map(lambda v: f"{v:.3g}") + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
-    # Shares (booleans, ratios) on their full 0–1 scale: 0.9 is not the worst possible outcome.
-    share = str(g["unit"].iloc[0]) in SHARE_UNITS
-    sns.heatmap(table, annot=annot, fmt="", cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
-                vmin=0 if share else None, vmax=1 if share else None, annot_kws={"fontsize": 7})
-    ax.set_xlabel("peer")
-    ax.set_ylabel("vendor")
-    return to_svg(fig), f"mean of {metric} per vendor × peer; n samples in each cell"
-
-
-def _cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
-         ) -> tuple[str, str]:
-    fig, ax = figure()
-    probs = np.linspace(0, 1, 201)
-    styles = ["-", "--", ":", "-."]
-    lines = _lines(g, hue)
-    # colour says the vendor, line style the condition: the same style means the same condition
-    conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
-    for vendor, label, part in lines:
-        q = np.quantile(part["value"].to_numpy(float), probs)
-        style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
-        ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
-    whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
-    _mark(ax, whole, "x")  # a criterion on some of the lines is drawn on the percentile rows instead
-    log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x", span=10)
-    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
-    ax.set_ylabel("fraction ≤ x")
-    ax.legend(fontsize=7, frameon=False)
-    apart = "".join(f"; {m.criterion} judges only some of these lines: its threshold is on the "
-                    "percentile plot's rows" for m in marks if m.judges(g) and m not in whole)
-    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note + apart
-
-
-def _percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
-                 ) -> tuple[str, str]:
-    """p50, p95, p99 as dots on one line per vendor × condition: on a log axis where p99 is more than
-    ten times p50, so a long tail cannot hide the body (bars from zero did)."""
-    lines = _lines(g, hue)
-    fig, ax = figure(6.4, 0.8 + 0.35 * len(lines))
-    quantiles = [np.quantile(part["value"].to_numpy(float), [0.5, 0.95, 0.99]) for _, _, part in lines]
-    for i, ((vendor, _label, part), (p50, p95, p99)) in enumerate(zip(lines, quantiles, strict=True)):
-        ax.plot([p50, p99], [i, i], color=colours[vendor], lw=1, alpha=0.6)
-        for value, marker in ((p50, "o"), (p95, "s"), (p99, "^")):
-            ax.plot(value, i, marker=marker, color=colours[vendor], ms=5, ls="")
-        ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
-                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
-    _mark(ax, marks, "x", _judged_rows(lines))
-    if marks:  # above the axes: beside them, it ran into the labels right of the dots
-        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
-    ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
-    low = min(q[0] for q in quantiles)
-    high = max([q[2] for q in quantiles] + [m.threshold for m in marks])
-    log = low > 0 and high / low > 10
-    if log:
-        ax.set_xscale("log")
-        ax.set_xlim(low / 1.5, high * 8)  # room for the labels right of the dots
-    elif high > 0:
-        ax.set_xlim(0, 2.0 * high)
-    return to_svg(fig), "dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
-
-
-def _medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
-             ) -> tuple[str, str]:
-    from harness.evaluation.stats import statistic
-
-    lines = _lines(g, hue)
-    # a criterion on another statistic than the median (p95, min, max) is judged on that statistic:
-    # it is drawn per line beside the median, so the threshold is read against what it bounds
-    judged = sorted({m.statistic for m in marks} - {"median", "rate"})
-    fig, ax = figure(6.4, 0.8 + 0.3 * len(lines))
-    for i, (vendor, _label, part) in enumerate(lines):
-        values = part["value"].to_numpy(float)
-        q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
-        ax.errorbar(q50, i, xerr=[[q50 - q25], [q75 - q50]], fmt="o", color=colours[vendor], capsize=3)
-        shown = [(name, statistic(values, name)) for name in judged]
-        for j, (name, value) in enumerate(shown):
-            ax.plot(value, i, marker="D^v"[j % 3], mfc="none", color=colours[vendor], ms=6, ls="",
-                    label=f"{name} (criterion statistic)" if i == 0 else None)
-        right = max([q75, *(v for _, v in shown)])
-        stats = "".join(f" · {name} {value:.4g}" for name, value in shown)
-        # An offset in points, not leading spaces: SVG collapses whitespace, which put labels on the dots.
-        ax.annotate(f"median {q50:.4g}{stats} (n={len(part)})" if shown else f"{q50:.4g} (n={len(part)})",
-                    (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
-    ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
-    ax.invert_yaxis()
-    _mark(ax, marks, "x", _judged_rows(lines))
-    if marks:  # above the axes: beside them, it ran into the labels right of the dots
-        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
-    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
-    ax.margins(x=0.3, y=0.2)
-    if float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
-        # room right of the dots for their labels, which would run into the legend beside the axes
-        levels = [ax.get_xlim()[1] / 1.3, *(m.threshold for m in marks),
-                  *(m.target for m in marks if m.target is not None)]
-        share = str(g["unit"].iloc[0]) in SHARE_UNITS and max(levels) <= 1
-        ax.set_xlim(0, 1.4 if share else 1.8 * max(levels) or 1.0)  # all zero: still an axis
-    shapes = ("diamond", "triangle", "down triangle")
-    hollow = "".join(f"; hollow {shapes[j % 3]}: {name}, the statistic the criterion judges"
-                     for j, name in enumerate(judged))
-    return to_svg(fig), "median with p25–p75 whiskers" + hollow
-
-
-def _grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
-    """Too many categories for lines: a category × vendor grid of medians, coloured within each row."""
-    import seaborn as sns
-
-    med = g.groupby([*rows_of, "vendor"], dropna=False)["value"].median().unstack("vendor").sort_index()
-    n = g.groupby([*rows_of, "vendor"], dropna=False)["value"].size().unstack("vendor").reindex_like(med)
-    total_rows = len(med)
-    med, n = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS]
-    # A reader compares vendors within a row, so the colour is each row's own best-to-worst scale.
-    low, high = med.min(axis=1), med.max(axis=1)
-    unit = str(g["unit"].iloc[0])
-    alone = med.shape[1] == 1  # one vendor: nobody to be best against in a row, so rows against rows
-    if unit in SHARE_UNITS:  # a check passed (1) is good whatever the others did: the absolute 0–1 scale
-        shade = med.astype(float)
-    elif alone:  # a WARN (0.5) among PASSes (1) stands out; all alike: neutral
-        span = float(high.max() - low.min())
-        shade = (med - float(low.min())) / span if span > 0 else med * 0 + 0.5
-    else:  # a row where every vendor measures the same is neither best nor worst: neutral
-        shade = med.sub(low, axis=0).div((high - low).replace(0, np.nan), axis=0)
-        differ = np.broadcast_to((high > low).to_numpy()[:, None], shade.shape)
-        shade = shade.where(differ, 0.5).mask(med.isna())
-    high_good = higher_is_better(metric) is True
-    if not high_good:
-        shade = 1 - shade
-    annot = med.map(lambda v: f"{v:.3g}" if pd.notna(v) else "") + n.map(
-        lambda c: f" (n={c:.0f})" if pd.notna(c) else "")
-    fig, ax = figure(1.8 + 1.3 * med.shape[1], 0.8 + 0.24 * med.shape[0])
-    sns.heatmap(shade, annot=annot, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5,
-                ax=ax, annot_kws={"fontsize": 6})
-    ax.set_yticks(np.arange(med.shape[0]) + 0.5,
-                  [" ".join(map(value_text, k)) if isinstance(k, tuple) else value_text(k)
-                   for k in med.index], fontsize=6)
-    ax.set_ylabel(", ".join(rows_of))
-    ax.set_xlabel("vendor")
-    shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
-    scale = (("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
-             else "green = best of all rows, red = worst (one vendor)" if alone
-             else "green = best in its row, yellow where every vendor measures the same")
-    if med.isna().to_numpy().any():
-        scale += "; blank: no row of that vendor"
-    return to_svg(fig), f"median {metric} [{unit}] per row and vendor; {scale}{shown}"
 
 
 def _references(declarations: Declarations | None) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -488,7 +99,7 @@ def _summaries(declarations: Declarations | None) -> dict[tuple[str, str], str]:
 
 def _free_text(col: pd.Series) -> bool:
     """Evidence and failure messages (long, varied strings) label rows; they are no axis to plot on."""
-    if _is_numeric(col) or pd.api.types.is_bool_dtype(col):
+    if is_numeric(col) or pd.api.types.is_bool_dtype(col):
         return False
     return col.dropna().astype(str).str.len().mean() > FREE_TEXT_CHARS
 
@@ -568,7 +179,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             varying = [max(labels, key=lambda c: g[c].nunique())] if labels else []
         # the x axis first: the column with the most values (a chain's length, not its hops); an
         # index of conditions is none
-        numeric_x = sorted((c for c in varying if _is_numeric(g[c]) and g[c].nunique() >= 3
+        numeric_x = sorted((c for c in varying if is_numeric(g[c]) and g[c].nunique() >= 3
                             and not _is_index(g[c])), key=lambda c: -g[c].nunique())
         unit = str(g["unit"].iloc[0])
         mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
@@ -603,8 +214,8 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
     - a column that one other fixes (the hops of a named layout).
     A column a criterion names is always kept. Returns (kept, dropped → what says it)."""
     def rank(c: str) -> tuple:
-        return (c in keep, _is_numeric(g[c]) and g[c].nunique() >= 3 and not _is_index(g[c]),
-                not _is_numeric(g[c]))
+        return (c in keep, is_numeric(g[c]) and g[c].nunique() >= 3 and not _is_index(g[c]),
+                not is_numeric(g[c]))
 
     def fixed_by(c: str, by: list[str]) -> bool:
         return bool(by) and int(g.groupby(by, dropna=False)[c].nunique(dropna=False).max()) <= 1
@@ -625,7 +236,7 @@ def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[s
     for c in list(kept):
         others = [k for k in kept if k != c]
         # too many names for lines or plots (they would hide the sweep); a few (a fault's kind) are read
-        if (c not in keep and not _is_numeric(g[c]) and g[c].nunique() > MAX_SPLITS and len(others) >= 2
+        if (c not in keep and not is_numeric(g[c]) and g[c].nunique() > MAX_SPLITS and len(others) >= 2
                 and fixed_by(c, others)):
             kept.remove(c)
             said[c] = " and ".join(others)
@@ -782,7 +393,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
         for same in alike.values():
             values, part = same[0]
             if len(same) == 1:
-                where = ", ".join(filter(None, [panel, _label(values, pooled)]))
+                where = ", ".join(filter(None, [panel, condition_label(values, pooled)]))
                 out += _draw(suite, metric, where, part, rest,
                              [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
                              colours, marks, shade)
@@ -790,7 +401,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             # The same samples under several conditions (a fault's schedule, whatever the policy):
             # drawn once, the conditions named, instead of one identical plot for each.
             where = ", ".join(filter(None, [panel, f"the same in {len(same)} conditions"]))
-            conditions = "; ".join(_label(v, pooled) for v, _ in same)
+            conditions = "; ".join(condition_label(v, pooled) for v, _ in same)
             cases = tuple(sorted({c for _, p in same for c in p["case_id"]}))
             out += [replace(p, case_ids=cases, caption=f"{p.caption}; these rows are identical in each of "
                                                        f"{len(same)} conditions, drawn once: {conditions}")
@@ -804,19 +415,19 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
     with styled():
         if kind == "timeline":
             windows = None if shade is None else shade[shade["case_id"].isin(cases)]
-            drawn.append(("timeline", *_against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
+            drawn.append(("timeline", *against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
                                                  "tick", hue, colours, marks, windows)))
         elif kind == "matrix":
-            drawn.append(("matrix", *_matrix(g, metric)))
+            drawn.append(("matrix", *matrix(g, metric)))
         elif x is not None:
-            drawn.append((kind, *_against(g, refs, metric, x, hue, colours, marks, each=each)))
+            drawn.append((kind, *against(g, refs, metric, x, hue, colours, marks, each=each)))
         elif kind == "grid":
-            drawn.append(("grid", *_grid(g, metric, varying)))
+            drawn.append(("grid", *grid(g, metric, varying)))
         elif kind == "CDF":
-            drawn.append(("CDF", *_cdf(g, metric, hue, colours, marks)))
-            drawn.append(("percentiles", *_percentiles(g, metric, hue, colours, marks)))
+            drawn.append(("CDF", *cdf(g, metric, hue, colours, marks)))
+            drawn.append(("percentiles", *percentiles(g, metric, hue, colours, marks)))
         else:
-            drawn.append(("medians", *_medians(g, metric, hue, colours, marks)))
+            drawn.append(("medians", *medians(g, metric, hue, colours, marks)))
     where = f", {panel}" if panel else ""
     lines = "" if kind in ("grid", "matrix") else f"; each {'marker' if each else 'line'}: one vendor" + (
         f" × {', '.join(hue)}" if hue else "")
