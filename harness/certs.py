@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from harness.adapters import TLS_CERT_TYPES, CertChain
+from harness.adapters_tls import TLS_CERT_TYPES, CertChain
 
 # cert type → (key generator, hash for X.509 signing; None where the algorithm fixes its own)
 _KEYS: dict[str, tuple[Callable[[], Any], hashes.HashAlgorithm | None]] = {

@@ -45,15 +45,10 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.adapters import (
-    Adapter,
-    Capability,
+from harness.adapters import Adapter, Capability, Key, KeyDelivery, KeyDeliveryError, NotApplicable
+from harness.adapters_tls import (
     ExternalPsk,
     ExternalPskTls,
-    Key,
-    KeyDelivery,
-    KeyDeliveryError,
-    NotApplicable,
     PskTlsClient,
     PskTlsServer,
     TlsHandshakeFailed,

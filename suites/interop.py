@@ -33,7 +33,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from harness.adapters import TLS_GROUPS, Adapter, Capability, NotApplicable
+from harness.adapters import Adapter, Capability, NotApplicable
+from harness.adapters_tls import TLS_GROUPS
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
 from suites._detection_power import detectable_rate, statement
 from suites.tls_handshake import TlsHandshakeParams, run_handshakes

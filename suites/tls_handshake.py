@@ -28,14 +28,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from harness.adapters import (
-    TLS_CERT_TYPES,
-    TLS_GROUPS,
-    Adapter,
-    Capability,
-    NotApplicable,
-    TlsHandshakeFailed,
-)
+from harness.adapters import Adapter, Capability, NotApplicable
+from harness.adapters_tls import TLS_CERT_TYPES, TLS_GROUPS, TlsHandshakeFailed
 from harness.certs import make_chain
 from harness.netem import network_path
 from harness.netem.wire import FlightRecorder

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.adapters import Capability, ExternalPsk
+from harness.adapters import Capability
+from harness.adapters_tls import ExternalPsk
 from harness.certs import make_chain
 from harness.registry import adapter_class, adapter_names
 from harness.scenario import load_scenario
@@ -131,7 +132,7 @@ def test_psk_dhe_ke_with_the_hybrid_share_in_every_direction(client_name, server
     master, slave, _ = _one(client_name, server_name, chain, psk, {})
     assert master.psk_identity is None and slave.psk_identity is None and master.exporter == slave.exporter
     # A different secret under the right identity: the binder fails, the handshake does not complete.
-    from harness.adapters import TlsHandshakeFailed
+    from harness.adapters_tls import TlsHandshakeFailed
     with pytest.raises(TlsHandshakeFailed):
         _one(client_name, server_name, chain, psk, {identity: bytes(32)})
     # No PSK offered: a certificate handshake on the hybrid share.

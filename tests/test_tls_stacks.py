@@ -8,7 +8,8 @@ import socket
 import pytest
 from cryptography import x509
 
-from harness.adapters import TLS_CERT_TYPES, TLS_GROUPS, Capability, NotApplicable, TlsHandshakeFailed
+from harness.adapters import Capability, NotApplicable
+from harness.adapters_tls import TLS_CERT_TYPES, TLS_GROUPS, TlsHandshakeFailed
 from harness.certs import make_chain
 from harness.netem.wire import FlightRecorder
 from harness.registry import adapter_class, adapter_names

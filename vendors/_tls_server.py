@@ -9,7 +9,7 @@ import socket
 import struct
 
 from harness.acceptor import Acceptor
-from harness.adapters import TlsHandshakeFailed, TlsSession
+from harness.adapters_tls import TlsHandshakeFailed, TlsSession
 
 SERVER_IO_TIMEOUT_S = 30
 

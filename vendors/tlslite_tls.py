@@ -25,15 +25,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.adapters import (
+from harness.adapters import Adapter, Availability, Capability, Kind, NotApplicable
+from harness.adapters_tls import (
     TLS_SIGNATURE_SCHEMES,
-    Adapter,
-    Availability,
-    Capability,
     CertChain,
     ExternalPsk,
-    Kind,
-    NotApplicable,
     PskLookup,
     TlsHandshake,
     TlsHandshakeFailed,
