@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ssl
-import tempfile
 import uuid
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from suites.etsi014_probe import Etsi014Probe, Exchange
+from suites._etsi014_state import State, Verdict, verdict_of
+from suites._etsi014_tls_checks import (
+    c_no_client_certificate,
+    c_other_ca,
+    c_tls_below_1_2,
+    c_tls_negotiated,
+    c_tls_quantum_safe,
+)
+from suites.etsi014_probe import Exchange
 
 MSG_SIZE = "size shall be a multiple of 8"
 MSG_EXT = "not all extension_mandatory parameters are supported"
@@ -25,22 +29,6 @@ MSG_NOT_FOUND = "one or more keys specified are not found on KME"
 STATUS_TYPES = {"source_KME_ID": str, "target_KME_ID": str, "master_SAE_ID": str, "slave_SAE_ID": str,
                 "key_size": int, "stored_key_count": int, "max_key_count": int, "max_key_per_request": int,
                 "max_key_size": int, "min_key_size": int, "max_SAE_ID_count": int}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    verdict: str
-    evidence: str
-
-
-@dataclass
-class State:
-    probe: Etsi014Probe
-    status: dict[str, Any] = field(default_factory=dict)
-    issued: list[dict[str, Any]] = field(default_factory=list)  # key containers' entries, kept in memory only
-    errors: list[Exchange] = field(default_factory=list)
-    exhaust_keys: bool = False
-    tls: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _is_int(v: Any) -> bool:
@@ -72,22 +60,17 @@ def _keys_problems(ex: Exchange, number: int, size: int) -> list[str]:
 def _key_verdict(ex: Exchange, problems: list[str]) -> Verdict:
     if ex.status == 503:  # the spec's answer when the KME has no key to give: this clause is untestable
         return Verdict("WARN", f"not tested: the KME has no key to deliver; {ex.describe()}")
-    return _verdict(not problems, ex, "; ".join(problems))
-
-
-def _verdict(ok: bool, ex: Exchange | None, note: str = "") -> Verdict:
-    text = (note + "; " if note else "") + (ex.describe() if ex else "")
-    return Verdict("PASS" if ok else "FAIL", text)
+    return verdict_of(not problems, ex, "; ".join(problems))
 
 
 def _error_check(ex: Exchange, message: str | None, state: State, expect: int = 400) -> Verdict:
     state.errors.append(ex)
     if ex.status != expect:
-        return _verdict(False, ex, f"expected {expect}")
+        return verdict_of(False, ex, f"expected {expect}")
     got = ex.body.get("message") if isinstance(ex.body, dict) else None
     if message is not None and got != message:
         return Verdict("WARN", f"{expect} as required, message not the spec's {message!r}; {ex.describe()}")
-    return _verdict(True, ex)
+    return verdict_of(True, ex)
 
 
 def _need_keys(state: State, n: int) -> Verdict | None:
@@ -100,11 +83,12 @@ def _need_keys(state: State, n: int) -> Verdict | None:
 def c_status_format(s: State) -> Verdict:
     ex = s.probe.status()
     if ex.status != 200 or not isinstance(ex.body, dict):
-        return _verdict(False, ex, "Get status must answer 200 with a Status object")
+        return verdict_of(False, ex, "Get status must answer 200 with a Status object")
     s.status = ex.body
     bad = [f for f, t in STATUS_TYPES.items()
            if f not in ex.body or not (_is_int(ex.body[f]) if t is int else isinstance(ex.body[f], t))]
-    return _verdict(not bad, ex, f"missing or mistyped: {bad}" if bad else "all 11 fields present and typed")
+    return verdict_of(not bad, ex,
+                      f"missing or mistyped: {bad}" if bad else "all 11 fields present and typed")
 
 
 def c_status_arithmetic(s: State) -> Verdict:
@@ -150,7 +134,7 @@ def c_enc_keys_defaults(s: State) -> Verdict:
     problems = _keys_problems(ex, 1, s.status.get("key_size", 256))
     if not problems:
         s.issued += ex.body["keys"]
-        return _verdict(True, ex, "number defaults to 1, size to key_size")
+        return verdict_of(True, ex, "number defaults to 1, size to key_size")
     return _key_verdict(ex, problems)
 
 
@@ -164,7 +148,7 @@ def c_status_count_falls(s: State) -> Verdict:
         if ex.status == 503:
             return _key_verdict(ex, [])
         if ex.status != 200 or before.status != 200 or after.status != 200:
-            return _verdict(False, ex, "status/enc_keys failed")
+            return verdict_of(False, ex, "status/enc_keys failed")
         s.issued += ex.body.get("keys", [])
         b, a = before.body["stored_key_count"], after.body["stored_key_count"]
         if a == b - 1:
@@ -181,10 +165,11 @@ def c_dec_keys_post(s: State) -> Verdict:
     want = s.issued[:2]
     ex = s.probe.dec_keys([k["key_ID"] for k in want])
     if ex.status != 200 or not isinstance(ex.body, dict):
-        return _verdict(False, ex)
+        return verdict_of(False, ex)
     got = {k.get("key_ID"): k.get("key") for k in ex.body.get("keys", [])}
     same = all(got.get(k["key_ID"]) == k["key"] for k in want)  # compared in memory, never recorded
-    return _verdict(same, ex, "slave's keys bit-identical to master's" if same else "keys differ across ends")
+    return verdict_of(same, ex,
+                      "slave's keys bit-identical to master's" if same else "keys differ across ends")
 
 
 def c_dec_keys_get(s: State) -> Verdict:
@@ -194,7 +179,7 @@ def c_dec_keys_get(s: State) -> Verdict:
     ex = s.probe.dec_keys([want["key_ID"]], method="GET")
     ok = ex.status == 200 and isinstance(ex.body, dict) and [
         (k.get("key_ID"), k.get("key")) for k in ex.body.get("keys", [])] == [(want["key_ID"], want["key"])]
-    return _verdict(ok, ex, "GET ?key_ID= returns the same key" if ok else "")
+    return verdict_of(ok, ex, "GET ?key_ID= returns the same key" if ok else "")
 
 
 def c_single_delivery(s: State) -> Verdict:
@@ -216,7 +201,7 @@ def c_get_post_parity(s: State) -> Verdict:
     shape = [(ex.status, sorted(ex.body) if isinstance(ex.body, dict) else None,
               sorted(ex.body["keys"][0]) if ex.status == 200 and ex.body.get("keys") else None)
              for ex in (post, get)]
-    return _verdict(shape[0] == shape[1] and post.status == 200, post, f"GET: {get.describe()}")
+    return verdict_of(shape[0] == shape[1] and post.status == 200, post, f"GET: {get.describe()}")
 
 
 def c_size_not_multiple_of_8(s: State) -> Verdict:
@@ -272,25 +257,7 @@ def c_error_format(s: State) -> Verdict:
 def c_content_type(s: State) -> Verdict:
     ex = s.probe.status()
     ok = ex.content_type.split(";")[0].strip() == "application/json"
-    return _verdict(ok, None, f"Content-Type: {ex.content_type!r}")
-
-
-def c_no_client_certificate(s: State) -> Verdict:
-    url = s.probe.url("master", s.probe.e.slave_sae_id, "status")
-    ex = s.probe.with_context(s.probe.context(cert=False), "GET", url)
-    refused = ex.status in (0, 401, 403)
-    return _verdict(refused, ex, "refused" if refused else "served a client without a certificate")
-
-
-def c_tls_below_1_2(s: State) -> Verdict:
-    url = s.probe.url("master", s.probe.e.slave_sae_id, "status")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ctx = s.probe.context(cert=True, min_version=ssl.TLSVersion.TLSv1, max_version=ssl.TLSVersion.TLSv1_1)
-    ex = s.probe.with_context(ctx, "GET", url)
-    if ex.status == 0 and "NO_PROTOCOLS_AVAILABLE" in ex.error:
-        return Verdict("WARN", f"not tested: this machine's OpenSSL will not offer TLS 1.1 ({ex.error})")
-    return _verdict(ex.status == 0, ex, "TLS 1.0/1.1 handshake refused" if ex.status == 0 else "")
+    return verdict_of(ok, None, f"Content-Type: {ex.content_type!r}")
 
 
 def _issue(s: State, n: int) -> list[dict[str, Any]]:
@@ -343,9 +310,9 @@ def c_keys_exhausted(s: State) -> Verdict:
         if ex.status == 503:
             return _error_check(ex, None, s, expect=503)
         if ex.status == 200 and isinstance(ex.body, dict) and len(ex.body.get("keys") or []) < per:
-            return _verdict(False, ex, f"fewer than the {per} keys asked for, instead of 503")
+            return verdict_of(False, ex, f"fewer than the {per} keys asked for, instead of 503")
         if ex.status != 200:
-            return _verdict(False, ex, "expected 200 until the keys run out, then 503")
+            return verdict_of(False, ex, "expected 200 until the keys run out, then 503")
     return Verdict("FAIL", "10000 requests never ran out of keys")
 
 
@@ -372,12 +339,12 @@ def c_duplicate_key_ids(s: State) -> Verdict:
     ex = s.probe.dec_keys([keys[0]["key_ID"]] * 2)
     if ex.status == 200:
         got = [k.get("key_ID") for k in ex.body.get("keys", [])] if isinstance(ex.body, dict) else []
-        return _verdict(got == [keys[0]["key_ID"]], ex,
+        return verdict_of(got == [keys[0]["key_ID"]], ex,
                         "a key ID asked twice may be delivered once, never twice")
     verdict = _error_check(ex, None, s)
     after = s.probe.dec_keys([keys[0]["key_ID"]])
     if verdict.verdict == "PASS" and after.status != 200:
-        return _verdict(False, after, "the refused request still consumed the key")
+        return verdict_of(False, after, "the refused request still consumed the key")
     return verdict
 
 
@@ -389,7 +356,7 @@ def c_mixed_known_unknown(s: State) -> Verdict:
     verdict = _error_check(s.probe.dec_keys([keys[0]["key_ID"], unknown]), MSG_NOT_FOUND, s)
     after = s.probe.dec_keys([keys[0]["key_ID"]])
     if verdict.verdict != "FAIL" and after.status != 200:
-        return _verdict(False, after, "all or nothing: the known key was consumed by a refused request")
+        return verdict_of(False, after, "all or nothing: the known key was consumed by a refused request")
     return verdict
 
 
@@ -412,11 +379,11 @@ def c_master_own_key(s: State) -> Verdict:
     url = s.probe.url("master", s.probe.e.slave_sae_id, "dec_keys")
     ex = s.probe.request("master", "POST", url, json_body={"key_IDs": [{"key_ID": keys[0]["key_ID"]}]})
     if ex.status == 200:
-        return _verdict(False, ex, "the master SAE obtained its key a second time via dec_keys")
+        return verdict_of(False, ex, "the master SAE obtained its key a second time via dec_keys")
     verdict = _error_check(ex, None, s, expect=ex.status if ex.status in (400, 401) else 400)
     after = s.probe.dec_keys([keys[0]["key_ID"]])
     if verdict.verdict == "PASS" and after.status != 200:
-        return _verdict(False, after, "the slave lost its key to the master's refused request")
+        return verdict_of(False, after, "the slave lost its key to the master's refused request")
     return verdict
 
 
@@ -427,29 +394,14 @@ def c_reverse_direction(s: State) -> Verdict:
     if enc.status == 503:
         return _key_verdict(enc, [])
     if enc.status != 200 or not isinstance(enc.body, dict) or not enc.body.get("keys"):
-        return _verdict(False, enc, "the slave SAE could not act as master towards the master SAE")
+        return verdict_of(False, enc, "the slave SAE could not act as master towards the master SAE")
     key = enc.body["keys"][0]
     dec = s.probe.request("master", "POST", s.probe.url("master", e.slave_sae_id, "dec_keys"),
                           json_body={"key_IDs": [{"key_ID": key.get("key_ID")}]})
     want = [(key.get("key_ID"), key.get("key"))]
     ok = dec.status == 200 and isinstance(dec.body, dict) and [
         (k.get("key_ID"), k.get("key")) for k in dec.body.get("keys", [])] == want
-    return _verdict(ok, dec, "reverse direction: same key at both ends" if ok else f"enc: {enc.describe()}")
-
-
-def c_other_ca(s: State) -> Verdict:
-    url = s.probe.url("master", s.probe.e.slave_sae_id, "status")
-    with tempfile.TemporaryDirectory() as tmp:
-        from harness.etsi014_pki import make_test_pki
-
-        rogue = make_test_pki(tmp, sae_ids=(s.probe.e.master_sae_id,))
-        paths = rogue.saes[s.probe.e.master_sae_id]
-        ctx = ssl.create_default_context(cafile=s.probe.e.ca_cert)
-        ctx.load_cert_chain(str(paths.cert), str(paths.key))
-        ex = s.probe.with_context(ctx, "GET", url)
-    refused = ex.status in (0, 401, 403)
-    return _verdict(refused, ex, "a same-named SAE certificate from another CA: refused" if refused
-                    else "served an SAE whose certificate another CA issued")
+    return verdict_of(ok, dec, "reverse direction: same key at both ends" if ok else f"enc: {enc.describe()}")
 
 
 def c_other_methods(s: State) -> Verdict:
@@ -458,7 +410,7 @@ def c_other_methods(s: State) -> Verdict:
     bad = [ex for ex in answers if ex.status == 0 or not 400 <= ex.status < 500]
     not_405 = [ex for ex in answers if ex.status != 405]
     if bad:
-        return _verdict(False, bad[0], "only GET and POST are defined; other methods must be refused (4xx)")
+        return verdict_of(False, bad[0], "only GET and POST are defined; other methods must be refused (4xx)")
     if not_405:
         return Verdict("WARN", f"refused, but not with 405; {not_405[0].describe()}")
     return Verdict("PASS", "; ".join(ex.describe(80) for ex in answers))
@@ -467,34 +419,9 @@ def c_other_methods(s: State) -> Verdict:
 def c_content_type_every_response(s: State) -> Verdict:
     answered = [ex for ex in s.probe.log if ex.status and ex.sent.split(": ")[1].split()[0] != "HEAD"]
     bad = [ex for ex in answered if ex.content_type.split(";")[0].strip() != "application/json"]
-    return _verdict(not bad, bad[0] if bad else None,
+    return verdict_of(not bad, bad[0] if bad else None,
                     f"{len(bad)} of {len(answered)} responses not application/json" if bad
                     else f"all {len(answered)} responses application/json")
-
-
-def c_tls_negotiated(s: State) -> Verdict:
-    seen, old = [], []
-    for kme, who in (("master", "master"), ("slave", "slave")):
-        try:
-            t = s.probe.tls_session(kme, who)
-        except Exception as exc:  # the handshake itself is the finding
-            return Verdict("FAIL", f"{kme} KME: TLS handshake failed: {type(exc).__name__}: {exc}")
-        s.tls[kme] = t
-        seen.append(f"{kme} KME with {who} SAE: {t['tls_version']} {t['cipher']} group {t['group'] or '?'}")
-        if t["tls_version"] not in ("TLSv1.2", "TLSv1.3"):
-            old.append(kme)
-    return Verdict("FAIL" if old else "PASS", "; ".join(seen))
-
-
-def c_tls_quantum_safe(s: State) -> Verdict:
-    if not s.tls:
-        return Verdict("WARN", "not tested: no TLS session recorded")
-    groups = {kme: t["group"] for kme, t in s.tls.items()}
-    classical = [k for k, g in groups.items() if "MLKEM" not in g.upper()]
-    if classical:
-        return Verdict("WARN", f"SAE-KME key exchange is classical ({groups}): the spec asks for TLS 1.2+ "
-                               "only; a quantum-safe link needs a hybrid group such as X25519MLKEM768")
-    return Verdict("PASS", f"ML-KEM key exchange: {groups}")
 
 
 CHECKS: tuple[tuple[str, str, Callable[[State], Verdict]], ...] = (

@@ -24,7 +24,8 @@ from pydantic import Field
 
 from harness.adapters import Adapter, Capability, Etsi014Access
 from harness.suite import MeasureContext, Measurement, Metric, Suite, SuiteParams
-from suites._etsi014_checks import CHECKS, KEYS_NEEDED, State, Verdict
+from suites._etsi014_checks import CHECKS, KEYS_NEEDED
+from suites._etsi014_state import State, Verdict
 from suites.etsi014_probe import Etsi014Probe
 
 VALUE = {"PASS": 1.0, "FAIL": 0.0, "WARN": 0.5}
