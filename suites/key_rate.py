@@ -55,9 +55,9 @@ class KeyRateParams(SuiteParams):
 
 #: The protocol's optimum settings (harness.qkd.finite_key_optimum), reported beside its rate.
 OPTIMUM_METRICS = (
-    ("mu1", "count", "optimal signal intensity (mean photon number)"),
-    ("mu2", "count", "optimal decoy intensity (mean photon number)"),
-    ("mu3", "count", "weakest decoy intensity, the device's (mean photon number)"),
+    ("mu1", "photons/pulse", "optimal signal intensity (mean photon number)"),
+    ("mu2", "photons/pulse", "optimal decoy intensity (mean photon number)"),
+    ("mu3", "photons/pulse", "weakest decoy intensity, the device's (mean photon number)"),
     ("p_mu1", "ratio", "optimal probability of the signal intensity"),
     ("p_mu2", "ratio", "optimal probability of the decoy intensity"),
     ("p_mu3", "ratio", "optimal probability of the weakest decoy"),

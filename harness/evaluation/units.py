@@ -41,6 +41,8 @@ _TABLE: dict[str, tuple[str, float]] = {
     "count": ("count", 1.0), "cycles": ("cycles", 1.0),
     "km": ("length", 1e3), "m": ("length", 1.0),
     "dB": ("attenuation", 1.0), "dB/km": ("attenuation per length", 1.0),
+    # a weak coherent pulse's intensity: a mean, so neither a count nor a fraction
+    "photons/pulse": ("mean photon number", 1.0),
 }
 
 
