@@ -140,3 +140,34 @@ def test_an_order_set_by_the_gates_is_not_credited_to_the_weights():
     three = _card({"fast": (20.0, 10000.0, 0.5), "slow": (90.0, 1500.0, 1.0), "mid": (50.0, 5000.0, 1.0)})
     assert three.ranking == ("mid", "slow", "fast")
     assert [s.by for s in three.steps] == ["scores", "gates"] and three.weights_decide
+
+
+def test_tied_vendors_share_a_rank_and_the_next_one_counts_them():
+    # a wins latency (75 vs 25), b the rate (25 vs 75) by as much: the same total, 75 each
+    card = _card({"b": (80.0, 7750.0, 1.0), "a": (40.0, 3250.0, 1.0), "c": (90.0, 1500.0, 1.0)})
+    assert card.vendors[0].total == card.vendors[1].total
+    assert card.ranking == ("a", "b", "c")  # a tie listed alphabetically
+    assert [v.rank for v in card.vendors] == [1, 1, 3]
+    assert [s.by for s in card.steps] == ["tie", "scores"]
+    assert [d[:2] for d in card.drivers] == [("b", "c")]  # nobody is ahead inside a tie
+
+
+def test_swapping_tied_vendors_is_no_reordering():
+    card = _card({"a": (40.0, 3250.0, 1.0), "b": (80.0, 7750.0, 1.0)})
+    swapped = [p for p in card.sensitivity if p.ranking == ("b", "a")]
+    assert swapped  # +20 % on rate (or -20 % on latency) puts b first...
+    assert not any(p.changed for p in card.sensitivity) and card.decisive == ()  # ...which is no reorder
+    assert {p.steps for p in swapped} == {("scores",)}
+    # the same swap of vendors ranked apart is one
+    apart = _card({"a": (28.0, 4000.0, 1.0), "b": (60.0, 7000.0, 1.0)})
+    assert [v.rank for v in apart.vendors] == [1, 2] and apart.decisive
+
+
+def test_neighbours_the_intervals_do_not_separate_share_a_rank():
+    rng = np.random.default_rng(7)
+    wide = {v: list(m * np.exp(rng.normal(0, 0.4, 15))) for v, m in (("a", 55.0), ("b", 60.0), ("c", 95.0))}
+    wide["d"] = [30.0] * 15  # far ahead, no spread
+    card, _ = _spread_card(wide)
+    assert card.ranking == ("d", "b", "a", "c")  # b's median is the lower on this draw
+    assert [s.by for s in card.steps] == ["scores", "overlap", "scores"]
+    assert [v.rank for v in card.vendors] == [1, 2, 2, 4]

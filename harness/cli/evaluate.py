@@ -84,10 +84,13 @@ def verdicts(run_dir: Annotated[Path, typer.Argument(help="a run directory under
         card = ev.scorecard
         text = [_ranked(card.vendors[0])]
         for step, s in zip(card.steps, card.vendors[1:], strict=True):
-            text += [" [yellow]≈[/] " if step.by == "overlap" else " > ", _ranked(s)]
+            sign = {"overlap": " [yellow]≈[/] ", "tie": " [yellow]=[/] "}.get(step.by, " > ")
+            text += [sign, _ranked(s)]
         out.print("ranking: " + "".join(text))
         if any(step.by == "overlap" for step in card.steps):
             out.print("[yellow]≈: score intervals overlap, so the data do not support that order[/]")
+        if any(step.by == "tie" for step in card.steps):
+            out.print("[yellow]=: the same total, a tie (listed alphabetically)[/]")
     for v in ev.gate_failures:
         out.print(f"[red]mandatory criterion {v.criterion.id} not met by {v.vendor}[/]: ", end="")
         out.print(notes.ref(v.reason), markup=False, highlight=False)

@@ -11,7 +11,8 @@ Effective weight of a criterion = its category's share of the category weights
 vendors (`vendors:`) are left out of the scorecard, since they cannot compare.
 
 Ranking: vendors that pass every mandatory gate first, by total score; vendors
-that fail a gate after them, marked, never hidden.
+that fail a gate after them, marked, never hidden. Equal totals (to 1e-9) are a tie,
+listed alphabetically.
 
 Uncertainty: a score carries the uncertainty of its statistic. The scoring
 function is monotone in the statistic, so a criterion's score interval is the
@@ -22,9 +23,18 @@ every statistic anywhere in its interval. Two neighbours in the ranking whose
 total intervals overlap, on the same side of the gates, are not separated by
 the data: the scorecard says so (`Step.by == "overlap"`).
 
+Ranks: neighbours not separated (a tie, or overlapping intervals) share a rank,
+standard competition ranking (1, 1, 3): a vendor's rank is one more than the
+number of vendors listed above it, unless the step from the one just above does
+not separate them, when it takes that one's rank. Overlap is not transitive, so
+a chain of overlapping neighbours shares one rank even where its ends are apart.
+
 Sensitivity: every criterion weight and every category weight is moved by
-±20 % with the others rescaled to keep the sum; a perturbation that reorders
-the ranking is listed, and criteria whose perturbation reorders it "decide" it.
+±20 % with the others rescaled to keep the sum; a perturbation reorders the
+ranking when it puts a vendor above one of a better rank (vendors sharing a
+rank may come out in either order: that is no reordering). Reordering
+perturbations are listed, and criteria whose perturbation reorders it
+"decide" it.
 """
 
 from __future__ import annotations
@@ -91,7 +101,13 @@ class Step:
     upper: str
     lower: str
     by: str  # "gates": the lower fails a gate the upper meets; "scores": disjoint total intervals;
-    # "overlap": the total intervals overlap, so the data do not support this order
+    # "overlap": the total intervals overlap, so the data do not support this order;
+    # "tie": the same total, listed alphabetically
+
+    @property
+    def separates(self) -> bool:
+        """Whether the upper ranks above the lower (else they share a rank)."""
+        return self.by in ("gates", "scores")
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,7 @@ class Perturbation:
     what: str  # "criterion tls_p95" or "category performance"
     factor: float  # 0.8 or 1.2
     ranking: tuple[str, ...]
+    steps: tuple[str, ...]  # `Step.by` of each neighbouring pair of `ranking`
     changed: bool
 
 
@@ -135,11 +152,49 @@ def effective_weights(criteria: list[Criterion], categories: dict[str, float] | 
     return weights
 
 
-def _rank(scores: dict[str, dict[str, float]], weights: dict[str, float],
-          gated: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:
+@dataclass(frozen=True)
+class _Ranked:
+    order: tuple[str, ...]
+    totals: dict[str, float]
+    intervals: dict[str, tuple[float, float]]  # vendor → total interval
+    steps: tuple[Step, ...]
+
+
+def _key(total: float, gated: tuple[str, ...]) -> tuple[bool, float]:
+    """What orders vendors: the gates first, then the total, equal to 1e-9 a tie."""
+    return bool(gated), -round(total, 9)
+
+
+def _rank(scores: dict[str, dict[str, float]], intervals: dict[str, dict[str, tuple[float, float]]],
+          weights: dict[str, float], gated: dict[str, tuple[str, ...]]) -> _Ranked:
     totals = {v: sum(weights[c] * s for c, s in per.items()) for v, per in scores.items()}
-    order = sorted(totals, key=lambda v: (bool(gated[v]), -round(totals[v], 9), v))
-    return [(v, totals[v]) for v in order]
+    spans = {v: (sum(weights[c] * lo for c, (lo, _) in mine.items()),
+                 sum(weights[c] * hi for c, (_, hi) in mine.items())) for v, mine in intervals.items()}
+    order = tuple(sorted(totals, key=lambda v: (*_key(totals[v], gated[v]), v)))
+    steps = []
+    for upper, lower in pairwise(order):
+        if bool(gated[upper]) != bool(gated[lower]):
+            by = "gates"
+        elif _key(totals[upper], gated[upper]) == _key(totals[lower], gated[lower]):
+            by = "tie"
+        else:
+            by = "scores" if spans[upper][0] > spans[lower][1] else "overlap"
+        steps.append(Step(upper, lower, by))
+    return _Ranked(order, totals, spans, tuple(steps))
+
+
+def _ranks(ranked: _Ranked) -> dict[str, int]:
+    """Standard competition ranks: a step that does not separate its pair keeps the upper's rank."""
+    ranks = {ranked.order[0]: 1} if ranked.order else {}
+    for i, step in enumerate(ranked.steps, start=2):
+        ranks[step.lower] = i if step.separates else ranks[step.upper]
+    return ranks
+
+
+def _reorders(ranks: dict[str, int], new: _Ranked, gated: dict[str, tuple[str, ...]]) -> bool:
+    """Whether `new` puts a vendor strictly above one that ranks better in `ranks`."""
+    keys = {v: _key(new.totals[v], gated[v]) for v in new.order}
+    return any(ranks[x] < ranks[y] and keys[y] < keys[x] for x in ranks for y in ranks)
 
 
 def _perturbed(weights: dict[str, float], group: set[str], factor: float) -> dict[str, float] | None:
@@ -165,27 +220,17 @@ def build(verdicts: list[Verdict], categories: dict[str, float] | None) -> Score
         gated.setdefault(v.vendor, ())
         if v.gate_failed:
             gated[v.vendor] += (v.criterion.id,)
-    ranking = _rank(scores, weights, gated)
-    order = tuple(v for v, _ in ranking)
+    ranked = _rank(scores, intervals, weights, gated)
+    ranks = _ranks(ranked)
     category_of = {c.id: c.category for c in criteria}
 
     vendors = []
-    for i, (vendor, total) in enumerate(ranking, start=1):
+    for vendor in ranked.order:
         by_cat: dict[str, float] = {}
         for cid, s in scores[vendor].items():
             by_cat[category_of[cid]] = by_cat.get(category_of[cid], 0.0) + weights[cid] * s
-        mine = intervals[vendor]
-        total_interval = (sum(weights[c] * lo for c, (lo, _) in mine.items()),
-                          sum(weights[c] * hi for c, (_, hi) in mine.items()))
-        vendors.append(VendorScore(vendor, i, total, by_cat, scores[vendor], gated[vendor], total_interval,
-                                   mine))
-    steps = []
-    for upper, lower in pairwise(vendors):
-        if bool(upper.failed_gates) != bool(lower.failed_gates):
-            by = "gates"
-        else:
-            by = "scores" if upper.total_interval[0] > lower.total_interval[1] else "overlap"
-        steps.append(Step(upper.vendor, lower.vendor, by))
+        vendors.append(VendorScore(vendor, ranks[vendor], ranked.totals[vendor], by_cat, scores[vendor],
+                                   gated[vendor], ranked.intervals[vendor], intervals[vendor]))
 
     groups = [(f"criterion {c.id}", {c.id}) for c in criteria]
     groups += [(f"category {cat}", {c.id for c in criteria if c.category == cat})
@@ -196,15 +241,20 @@ def build(verdicts: list[Verdict], categories: dict[str, float] | None) -> Score
             new = _perturbed(weights, group, factor)
             if new is None:
                 continue
-            new_order = tuple(v for v, _ in _rank(scores, new, gated))
-            perturbations.append(Perturbation(what, factor, new_order, new_order != order))
-            if new_order != order and what.startswith("criterion ") and what[10:] not in decisive:
+            moved = _rank(scores, intervals, new, gated)
+            changed = _reorders(ranks, moved, gated)
+            perturbations.append(Perturbation(what, factor, moved.order, tuple(s.by for s in moved.steps),
+                                              changed))
+            if changed and what.startswith("criterion ") and what[10:] not in decisive:
                 decisive.append(what[10:])
 
     drivers = []
-    for upper, lower in pairwise(order):
+    for step in ranked.steps:
+        if step.by == "tie":
+            continue  # neither is ahead
+        upper, lower = step.upper, step.lower
         gaps = sorted(((cid, weights[cid] * (scores[upper][cid] - scores[lower].get(cid, 0.0)))
                        for cid in scores[upper]), key=lambda item: -item[1])
         drivers.append((upper, lower, tuple((cid, gap) for cid, gap in gaps[:3] if gap > 0)))
     return Scorecard(tuple(vendors), weights, category_of, tuple(perturbations), tuple(decisive),
-                     tuple(drivers), unscored, tuple(steps))
+                     tuple(drivers), unscored, ranked.steps)

@@ -71,7 +71,7 @@ def results(ev: Evaluation, comparison: Comparison | None) -> dict[str, Any]:
             "weights_decide": card.weights_decide,
             "weights": card.weights, "categories": card.categories,
             "sensitivity": [{"perturbed": p.what, "factor": p.factor, "ranking": list(p.ranking),
-                             "changed": p.changed} for p in card.sensitivity],
+                             "steps": list(p.steps), "changed": p.changed} for p in card.sensitivity],
             "decisive": list(card.decisive),
             "drivers": [{"upper": u, "lower": lo, "criteria": [{"criterion": c, "weighted_gap": g}
                                                                for c, g in gaps]}

@@ -7,7 +7,7 @@ from typing import Any
 from harness.evaluation.summary import fmt
 
 _STEP = {"gates": "mandatory gates", "scores": "score (intervals apart)",
-         "overlap": "not supported: intervals overlap"}
+         "overlap": "not supported: intervals overlap", "tie": "not ahead: the same score"}
 
 
 def _cell(text: Any) -> str:
@@ -52,6 +52,13 @@ def evaluation_markdown(res: dict[str, Any]) -> str:
         if overlaps:
             lines += ["", "**The data do not support this ranking** where the score intervals overlap: "
                       + ", ".join(f"{st['upper']} ≈ {st['lower']}" for st in overlaps) + "."]
+        ties = [st for st in steps if st["by"] == "tie"]
+        if ties:
+            lines += ["", "**Tied** (the same total, listed alphabetically): "
+                      + ", ".join(f"{st['upper']} = {st['lower']}" for st in ties) + "."]
+        if overlaps or ties:
+            lines += ["", "Vendors the data do not separate share a rank; the sensitivity below does not "
+                      "count their order."]
         changed = [p for p in card["sensitivity"] if p["changed"]]
         lines.append("")
         if len(card["ranking"]) > 1:
