@@ -197,3 +197,22 @@ def test_equal_scores_are_called_a_tie_not_a_ranking(tmp_path):
     card = card[card.index('id="scorecard"'):].split("</section>")[0]
     assert "a and b score the same (a tie" in card and "not ahead: the same score" in card
     assert "score intervals of a and b overlap" not in card
+
+
+def test_a_reason_many_cases_give_is_stated_once_under_the_cases_table(tmp_path):
+    reason = "liboqs unavailable: " + "the shared library was not found in any of the usual places; " * 12
+    rows = case_rows("x", "tls_handshake", "a", {"group": "g0"}, "handshake_ms", "ms", [10.0, 11.0, 12.0])
+    for group in ("g1", "g2", "g3"):
+        rows += case_rows("x", "tls_handshake", "b", {"group": group}, "handshake_ms", "ms", [], status="na",
+                          reason=reason)
+    rows += case_rows("x", "tls_handshake", "b", {"group": "g4"}, "handshake_ms", "ms", [], status="failed",
+                      reason="handshake timed out after 30 s")
+    scenario = {"name": "case-notes", "vendors": ["a", "b"], "suites": [{"suite": "tls_handshake"}]}
+    html = render(write_run(tmp_path / "cases", scenario, rows, {"group": "string"})).html.read_text()
+    cases = html[html.index('id="cases"'):].split("</section>")[0]
+    table = cases.split("</table>")[0]
+    visible = re.sub(r'title="[^"]*"', "", table)  # the full reason stays in each row's tooltip
+    assert visible.count("see note 1") == 3 and "liboqs unavailable" not in visible
+    assert "handshake timed out after 30 s" in visible and "see note 2" not in visible  # said once: inline
+    notes = cases[cases.index('id="case-notes"'):].split("</ol>")[0]
+    assert notes.count("liboqs unavailable") == 1 and 'id="case-note-1"' in notes

@@ -9,6 +9,7 @@ the same file.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +60,23 @@ def _params_text(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(f"{c}={value_text(row[c])}" for c in columns if pd.notna(row[c]))
 
 
-def _cases(cases: pd.DataFrame, params: list[str]) -> list[dict]:
-    return [{"case_id": r["case_id"], "suite": r["suite"], "vendor": r["vendor"],
+def _repeated(reasons: list[str]) -> list[str]:
+    """The reasons given more than once, in first-given order: each is stated once, as a numbered
+    note (a vendor's library missing is about 900 characters), and its places name the note."""
+    said = Counter(reasons)
+    return [r for r in said if r and said[r] > 1]
+
+
+def _cases(cases: pd.DataFrame, params: list[str]) -> tuple[list[dict], list[str]]:
+    """The Cases table's rows, and the reasons several cases give, stated once under the table."""
+    rows = [{"case_id": r["case_id"], "suite": r["suite"], "vendor": r["vendor"],
              "params": _params_text(r, params), "status": r["status"],
              "reason": r["reason"] if pd.notna(r["reason"]) else "", "rows": int(r["rows"])}
             for _, r in cases.iterrows()]
+    notes = _repeated([row["reason"] for row in rows])
+    for row in rows:
+        row["note"] = notes.index(row["reason"]) + 1 if row["reason"] in notes else None
+    return rows, notes
 
 
 LINE_LABEL_VALUES = 3  # a label with more values on one line (a check's name) names rows, not the line
@@ -117,8 +130,7 @@ def _shown(v: dict) -> tuple[str, str]:
 def _verdict_rows(res: dict) -> tuple[list[dict], list[str]]:
     """The verdict grid's rows, and the reasons more than one cell gives (a vendor's library missing:
     about 900 characters, once per criterion), stated once under the grid; a cell names its note."""
-    said = [v["reason"] for v in res["verdicts"] if v["reason"] and _reason_shown(v)]
-    notes = [r for r in dict.fromkeys(said) if said.count(r) > 1]
+    notes = _repeated([v["reason"] for v in res["verdicts"] if _reason_shown(v)])
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
         v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True)),
@@ -195,6 +207,7 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
 
     title = run.scenario.name if run.scenario else run.run_id
     verdict_rows, reason_notes = _verdict_rows(res)
+    case_rows, case_notes = _cases(run.cases, params)
     html = _env().get_template("scorecard.html.j2").render(
         scenario_name=title, description=run.scenario.description if run.scenario else "",
         run_id=run.run_id, started=run.manifest.get("started"), finished=run.manifest.get("finished"),
@@ -208,7 +221,7 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
                                 Declarations.of_run(run.manifest, sorted(set(run.cases["suite"])))),
         incomplete=_incomplete(run), run_path=str(run_dir),
         summary_rows=_summary_rows(summary, params, run, labels),
-        cases=_cases(run.cases, params), version=qsbench_version(),
+        cases=case_rows, case_notes=case_notes, version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
     html_path = out / "scorecard.html"
     html_path.write_text(html)
