@@ -48,6 +48,20 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
     }
 
 
+def shared_runs(steps: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Neighbours the data do not separate, as runs of one kind: a three-way tie is one run of
+    three vendors ("tie": the same total; "overlap": overlapping score intervals)."""
+    runs: list[dict[str, Any]] = []
+    for st in steps:
+        if st["by"] not in ("tie", "overlap"):
+            continue
+        if runs and runs[-1]["by"] == st["by"] and runs[-1]["vendors"][-1] == st["upper"]:
+            runs[-1]["vendors"].append(st["lower"])
+        else:
+            runs.append({"by": st["by"], "vendors": [st["upper"], st["lower"]]})
+    return runs
+
+
 def results(ev: Evaluation, comparison: Comparison | None) -> dict[str, Any]:
     manifest = ev.run.manifest
     out: dict[str, Any] = {
@@ -62,12 +76,13 @@ def results(ev: Evaluation, comparison: Comparison | None) -> dict[str, Any]:
     }
     if ev.scorecard is not None:
         card = ev.scorecard
+        steps = [{"upper": s.upper, "lower": s.lower, "by": s.by} for s in card.steps]
         out["scorecard"] = {
             "ranking": [{"vendor": s.vendor, "rank": s.rank, "total": s.total, "by_category": s.by_category,
                          "scores": s.scores, "failed_gates": list(s.failed_gates),
                          "total_interval": list(s.total_interval),
                          "intervals": {c: list(i) for c, i in s.intervals.items()}} for s in card.vendors],
-            "steps": [{"upper": s.upper, "lower": s.lower, "by": s.by} for s in card.steps],
+            "steps": steps, "shared": shared_runs(steps),
             "weights_decide": card.weights_decide,
             "weights": card.weights, "categories": card.categories,
             "sensitivity": [{"perturbed": p.what, "factor": p.factor, "ranking": list(p.ranking),

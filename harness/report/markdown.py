@@ -48,15 +48,14 @@ def evaluation_markdown(res: dict[str, Any]) -> str:
                          f"| {gates} | {ahead} |")
         lines += ["", "Score interval: the total with every criterion's statistic anywhere in its 95 % "
                   "interval."]
-        overlaps = [st for st in steps if st["by"] == "overlap"]
+        overlaps = [" ≈ ".join(run["vendors"]) for run in card["shared"] if run["by"] == "overlap"]
         if overlaps:
             lines += ["", "**The data do not support this ranking** where the score intervals overlap: "
-                      + ", ".join(f"{st['upper']} ≈ {st['lower']}" for st in overlaps) + "."]
-        ties = [st for st in steps if st["by"] == "tie"]
+                      + ", ".join(overlaps) + "."]
+        ties = [" = ".join(run["vendors"]) for run in card["shared"] if run["by"] == "tie"]
         if ties:
-            lines += ["", "**Tied** (the same total, listed alphabetically): "
-                      + ", ".join(f"{st['upper']} = {st['lower']}" for st in ties) + "."]
-        if overlaps or ties:
+            lines += ["", "**Tied** (the same total, listed alphabetically): " + ", ".join(ties) + "."]
+        if card["shared"]:
             lines += ["", "Vendors the data do not separate share a rank; the sensitivity below does not "
                       "count their order."]
         changed = [p for p in card["sensitivity"] if p["changed"]]
