@@ -61,16 +61,55 @@ class Mark:
                 f"{level(self.threshold)}" + target)
 
 
-def _mark(ax, marks: list[Mark], axis: str, spans=None) -> None:
+def _levels(m: Mark) -> list[tuple[float, str, str, str]]:
+    """(level, colour, style, legend label) of a criterion: threshold red dashed, target green dotted."""
+    levels = [(m.threshold, "#c0392b", "--", f"threshold {m.criterion} ({m.statistic})")]
+    if m.target is not None:
+        levels.append((m.target, "#27ae60", ":", f"target {m.criterion}"))
+    return levels
+
+
+def _far(level: float, g: pd.DataFrame) -> bool:
+    """Whether an axis reaching the level would be more than twice as long as the rows' own values
+    (in decades, where those span more than one): a 500 ms threshold over handshakes of 13–68 ms put
+    them in the first tenth of a 0–900 ms axis. A share's level is on its fixed 0–1 scale anyway."""
+    values = g["value"].to_numpy(float)
+    values = values[np.isfinite(values)]
+    if not values.size or (str(g["unit"].iloc[0]) in SHARE_UNITS and 0 <= level <= 1):
+        return False
+    low, high = float(values.min()), float(values.max())
+    if low > 0 and high / low > 10:
+        return not (level > 0 and low * low / high <= level <= high * high / low)
+    span = (high - low) or abs(high) or 1.0
+    return not low - span <= level <= high + span
+
+
+def near_levels(marks: list[Mark], g: pd.DataFrame) -> list[float]:
+    """The thresholds and targets drawn across the axes (the rest are arrows): the axis may reach them."""
+    return [level for m in marks for level, *_ in _levels(m) if not _far(level, g)]
+
+
+def _mark(ax, marks: list[Mark], axis: str, spans=None, g: pd.DataFrame | None = None) -> str:
     """Threshold red dashed, target green dotted, across the value axis. `spans(mark)`: the stretches
     of the other axis it is drawn over (the rows or x positions it judges), None for all of it: a
-    criterion on the rate at 50 km marks 50 km, not the sweep; one on ML-KEM-768 marks its rows only."""
+    criterion on the rate at 50 km marks 50 km, not the sweep; one on ML-KEM-768 marks its rows only.
+    A level far off the rows `g` plot (_far) is not drawn across: as a far reach, the axis stays on
+    the data and a legend entry with an arrow names the level. Returns the caption's note on those."""
+    unit = "" if g is None else str(g["unit"].iloc[0])
+    beyond: list[str] = []
     for m in marks:
-        levels = [(m.threshold, "#c0392b", "--", f"threshold {m.criterion} ({m.statistic})")]
-        if m.target is not None:
-            levels.append((m.target, "#27ae60", ":", f"target {m.criterion}"))
         over = None if spans is None else spans(m)
-        for level, colour, style, label in levels:
+        for level, colour, style, label in _levels(m):
+            if g is not None and _far(level, g):
+                high = level > float(np.nanmax(g["value"].to_numpy(float)))
+                arrow = ((r"$\uparrow$", r"$\downarrow$") if axis == "y" else
+                         (r"$\rightarrow$", r"$\leftarrow$"))[0 if high else 1]
+                said = f"{label} = {level:.4g} {unit}".rstrip()
+                ax.plot([], [], ls="", marker=arrow, ms=9, color=colour,
+                        label=f"{said} {'↑' if axis == 'y' else '→'}" if high
+                        else f"{'↓' if axis == 'y' else '←'} {said}")
+                beyond.append(said)
+                continue
             if over is None:
                 across = ax.axhline if axis == "y" else ax.axvline
                 across(level, color=colour, ls=style, lw=1.1, label=label)
@@ -83,6 +122,10 @@ def _mark(ax, marks: list[Mark], axis: str, spans=None) -> None:
                     ax.hlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
                 else:
                     ax.vlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
+    if not beyond:
+        return ""
+    return (f"; {'; '.join(beyond)}: far beyond the data, named in the legend by an arrow (the axis stays "
+            "on the measured values)")
 
 
 def _judged_x(g: pd.DataFrame, x: str):
@@ -232,7 +275,7 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
         drawn.add(signature)
         ax.plot(curve.index, curve.to_numpy(), ls=styles[ref], lw=1.2, color=colours.get(vendor, "k"),
                 label=f"{ref} ({vendor})")
-    _mark(ax, marks, "y", _judged_x(g, x))
+    off_axis = _mark(ax, marks, "y", _judged_x(g, x), g)
     for right, text, colour in beyond:
         # a legend entry with an arrow for its marker: as text inside the axes they ran into the
         # curves, beside or under them into a long legend (qkd_procurement: 8 reaches, 20 lines)
@@ -241,7 +284,7 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
     if beyond:  # the axis on the data and on the lines drawn near it (a reach just past the last distance)
         ax.set_xlim(min([low, *near]) - reach / 3, max([high, *near]) + reach / 3)
     log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
-                                              [m.threshold for m in marks]]))
+                                              near_levels(marks, g)]))
     if unit == "bool":  # a yes/no on its 0–1 scale, not an axis of ±0.04 around a constant
         ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel(x)
@@ -254,7 +297,7 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
                   if len(refs) else "")
                + (f"; vertical lines: {'; '.join(at_x)}" if at_x else "")
                + (f" ({len(beyond)} of them beyond the data, named in the legend by an arrow: the axis "
-                  f"stays on the measured {x})" if beyond else "") + shaded + log_note)
+                  f"stays on the measured {x})" if beyond else "") + shaded + log_note + off_axis)
     return to_svg(fig), caption
 
 
@@ -300,14 +343,14 @@ def cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list
         style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
         ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
     whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
-    _mark(ax, whole, "x")  # a criterion on some of the lines is drawn on the percentile rows instead
+    off_axis = _mark(ax, whole, "x", g=g)  # a criterion on some lines is drawn on the percentile rows
     log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x", span=10)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
     ax.legend(fontsize=7, frameon=False)
     apart = "".join(f"; {m.criterion} judges only some of these lines: its threshold is on the "
                     "percentile plot's rows" for m in marks if m.judges(g) and m not in whole)
-    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note + apart
+    return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note + apart + off_axis
 
 
 def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
@@ -323,21 +366,22 @@ def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, mar
             ax.plot(value, i, marker=marker, color=colours[vendor], ms=5, ls="")
         ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
-    _mark(ax, marks, "x", _judged_rows(lines))
+    off_axis = _mark(ax, marks, "x", _judged_rows(lines), g)
     if marks:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     low = min(q[0] for q in quantiles)
-    high = max([q[2] for q in quantiles] + [m.threshold for m in marks])
+    high = max([q[2] for q in quantiles] + near_levels(marks, g))
     log = low > 0 and high / low > 10
     if log:
         ax.set_xscale("log")
         ax.set_xlim(low / 1.5, high * 8)  # room for the labels right of the dots
     elif high > 0:
         ax.set_xlim(0, 2.0 * high)
-    return to_svg(fig), "dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
+    return to_svg(fig), ("dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
+                         + off_axis)
 
 
 def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
@@ -364,21 +408,20 @@ def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: 
                     (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
-    _mark(ax, marks, "x", _judged_rows(lines))
+    off_axis = _mark(ax, marks, "x", _judged_rows(lines), g)
     if marks:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.margins(x=0.3, y=0.2)
     if float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
         # room right of the dots for their labels, which would run into the legend beside the axes
-        levels = [ax.get_xlim()[1] / 1.3, *(m.threshold for m in marks),
-                  *(m.target for m in marks if m.target is not None)]
+        levels = [ax.get_xlim()[1] / 1.3, *near_levels(marks, g)]
         share = str(g["unit"].iloc[0]) in SHARE_UNITS and max(levels) <= 1
         ax.set_xlim(0, 1.4 if share else 1.8 * max(levels) or 1.0)  # all zero: still an axis
     shapes = ("diamond", "triangle", "down triangle")
     hollow = "".join(f"; hollow {shapes[j % 3]}: {name}, the statistic the criterion judges"
                      for j, name in enumerate(judged))
-    return to_svg(fig), "median with p25–p75 whiskers" + hollow
+    return to_svg(fig), "median with p25–p75 whiskers" + hollow + off_axis
 
 
 def grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:

@@ -1,0 +1,59 @@
+"""What an evidence plot's axes hold: the data, not a far threshold; shown once, not twice; a reference
+only beside the rows it refers to; rates over decades on a log axis with their zeros in sight."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from harness.report.plots import Mark, evidence_plots
+from tests.evalkit import case_rows, frame
+
+
+def _ticks(svg: str, axis: str) -> list[float]:
+    found = re.findall(rf'<g id="{axis}tick_\d+">.*?<text[^>]*>([^<]+)</text>', svg, re.S)
+    return [float(t.replace("−", "-")) for t in found]
+
+
+def _handshakes(unit_rows: int = 1) -> list[dict]:
+    rows = []
+    for i, (mode, median) in enumerate((("psk_dhe_ke", 13.0), ("cert_dhe", 40.0))):
+        values = np.linspace(0.9, 1.7, 11) * median  # 13–68 ms, as fallback's rekeys
+        rows += case_rows("r", "fallback", "link", {"policy": "qkd_preferred", "mode": mode}, "handshake_ms",
+                          "ms", values, repeat=i)
+    return rows
+
+
+def test_a_threshold_far_above_the_data_is_an_arrow_in_the_legend_and_the_axis_stays_on_the_data():
+    mark = Mark("hybrid_handshake_p95", None, "handshake_ms", "p95", "<=", 500.0, 100.0)
+    df = frame(_handshakes(), {"policy": "string", "mode": "string"})
+    (plot,) = evidence_plots(df, ["policy", "mode"], marks=[mark]).plots
+    assert plot.title == "fallback: handshake_ms (medians)"
+    # the axis ends near the data (68 ms) and the 100 ms target, not past 500 ms (it ran to 900 ms)
+    assert max(_ticks(plot.svg, "x")) < 250, _ticks(plot.svg, "x")
+    assert "threshold hybrid_handshake_p95 (p95) = 500 ms →" in plot.svg
+    assert "threshold hybrid_handshake_p95 (p95) = 500 ms: far beyond the data" in plot.caption
+    assert "target hybrid_handshake_p95" in plot.svg and "target hybrid_handshake_p95 = " not in plot.svg
+    # a threshold near the data is still drawn across it
+    near = Mark("hybrid_handshake_p95", None, "handshake_ms", "p95", "<=", 90.0)
+    (plot,) = evidence_plots(df, ["policy", "mode"], marks=[near]).plots
+    assert "far beyond" not in plot.caption and max(_ticks(plot.svg, "x")) >= 90
+
+
+def test_a_far_threshold_on_a_sweep_or_a_distribution_is_an_arrow_too():
+    rows = []
+    for i, km in enumerate((10.0, 20.0, 30.0)):
+        rows += case_rows("r", "key_rate", "dev", {"distance_km": km}, "secret_key_rate_bps", "bit/s",
+                          [1e3 - 10 * km, 1e3 - 9 * km], repeat=i)
+    mark = Mark("rate", None, "secret_key_rate_bps", "median", ">=", 1e6)
+    (plot,) = evidence_plots(frame(rows, {"distance_km": "float64"}), ["distance_km"], marks=[mark]).plots
+    assert "threshold rate (median) = 1e+06 bit/s ↑" in plot.svg and "log" not in plot.caption
+    assert max(_ticks(plot.svg, "y")) < 2000
+    many = case_rows("r", "prims", "lib", {"algorithm": "ML-KEM-768"}, "encaps_us", "us",
+                     np.linspace(20, 40, 30))
+    mark = Mark("encaps_p99", None, "encaps_us", "p99", "<=", 5000.0)
+    cdf, rows_plot = evidence_plots(frame(many, {"algorithm": "string"}), ["algorithm"], marks=[mark]).plots
+    for plot in (cdf, rows_plot):
+        assert "threshold encaps_p99 (p99) = 5000 us →" in plot.svg, plot.title
+        assert max(_ticks(plot.svg, "x")) < 500, (plot.title, _ticks(plot.svg, "x"))
