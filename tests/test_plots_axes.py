@@ -57,3 +57,67 @@ def test_a_far_threshold_on_a_sweep_or_a_distribution_is_an_arrow_too():
     for plot in (cdf, rows_plot):
         assert "threshold encaps_p99 (p99) = 5000 us →" in plot.svg, plot.title
         assert max(_ticks(plot.svg, "x")) < 500, (plot.title, _ticks(plot.svg, "x"))
+
+
+def _eavesdropping(vendors=("a", "b", "c")) -> list[dict]:
+    """qkd_procurement's attacks: intercept-resend over fractions with the defence on; PNS and
+    blinding at fraction 1 with it on and off (3 vendors × 5 attack settings: one panel per defence)."""
+    rows, i = [], 0
+    settings = [("intercept_resend", f, "on") for f in (0.0, 0.25, 0.5, 1.0)] + [
+        (attack, 1.0, defence) for attack in ("pns", "blinding") for defence in ("on", "off")]
+    for k, vendor in enumerate(vendors):
+        for attack, frac, defence in settings:
+            p = {"attack": attack, "fraction": frac, "defence": defence}
+            rise = frac / 4 + 0.001 * (k + 1) if attack == "intercept_resend" else 0.0005 * (k + 1)
+            rows += case_rows("r", "eve", vendor, p, "qber_rise", "ratio", [rise], repeat=i)
+            rows += case_rows("r", "eve", vendor, p, "delivering_share_attacked", "ratio",
+                              [1.0 if defence == "off" else float(frac < 0.25)], repeat=i)
+            if attack == "intercept_resend":
+                rows += case_rows("r", "eve", vendor, p, "qber_rise_expected", "ratio", [frac / 4], repeat=i)
+            i += 1
+    return rows
+
+
+def _eve_declared():
+    from harness.metrics import Declarations
+    from harness.suite import Metric
+
+    return Declarations({"eve": {
+        "qber_rise": Metric("ratio", "none"), "delivering_share_attacked": Metric("ratio", "none"),
+        "qber_rise_expected": Metric("ratio", "none", reference_for=("qber_rise",))}})
+
+
+def test_a_condition_one_value_in_a_panel_is_stated_not_an_axis_and_a_constant_panel_is_a_sentence():
+    params = {"attack": "string", "fraction": "float64", "defence": "string"}
+    evidence = evidence_plots(frame(_eavesdropping(), params), list(params), declarations=_eve_declared())
+    titles = {p.title: p for p in evidence.plots}
+    # defence=off holds fraction 1 only: no axis of one value (0.96–1.04), the fraction is named
+    assert not any("against fraction" in t and "defence=off" in t for t in titles), sorted(titles)
+    off = titles["eve: qber_rise (medians, defence=off, fraction=1)"]
+    assert "every row has defence=off, fraction=1" in off.caption
+    assert "eve: qber_rise (against fraction, defence=on)" in titles
+    # every sample with defence=off delivered: said once, not drawn as dots on top of each other
+    assert ("eve: delivering_share_attacked = 1 ratio in all 6 samples with defence=off, fraction=1 (a, b, c)"
+            in evidence.constants), evidence.constants
+    assert not any(t.startswith("eve: delivering_share_attacked") and "defence=off" in t for t in titles)
+
+
+def test_a_reference_is_drawn_only_on_a_plot_holding_the_rows_it_refers_to():
+    """The intercept-resend theory went on the defence=off panel, which holds other attacks only."""
+    rows, i = [], 0
+    settings = [("intercept_resend", f, "on") for f in (0.0, 0.5, 1.0)] + [
+        ("pns", f, defence) for f in (0.0, 0.5, 1.0) for defence in ("on", "off")]
+    for k, vendor in enumerate(("a", "b", "c")):  # 3 vendors × 3 settings > 10 lines: a panel per defence
+        for attack, frac, defence in settings:
+            p = {"attack": attack, "fraction": frac, "defence": defence}
+            rows += case_rows("r", "eve", vendor, p, "qber_rise", "ratio", [frac / 4 + 0.01 * k], repeat=i)
+            if attack == "intercept_resend":
+                rows += case_rows("r", "eve", vendor, p, "qber_rise_expected", "ratio", [frac / 4], repeat=i)
+            i += 1
+    params = {"attack": "string", "fraction": "float64", "defence": "string"}
+    plots = {p.title: p for p in evidence_plots(frame(rows, params), list(params),
+                                                declarations=_eve_declared()).plots}
+    (on,), (off,) = ([p for t, p in plots.items() if t.startswith(f"eve: qber_rise (against fraction, {d}")]
+                     for d in ("defence=on", "defence=off"))
+    assert "qber_rise_expected" in on.svg and "qber_rise_expected" in on.caption
+    assert "qber_rise_expected" not in off.svg and "qber_rise_expected" not in off.caption

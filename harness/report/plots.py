@@ -43,6 +43,7 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from harness.metrics import Declarations, is_timeline
@@ -158,10 +159,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         g = groups[(suite, metric)]
         mine_marks = marks_of(suite, metric)
         if g["value"].nunique() == 1:
-            value, unit = float(g["value"].iloc[0]), str(g["unit"].iloc[0])
-            shown = ("true" if value else "false") if unit == "bool" else f"{value:.6g} {unit}".rstrip()
-            constants.append(f"{suite}: {metric} = {shown} in all {len(g)} samples "
-                             f"({', '.join(sorted(set(g['vendor'])))})")
+            constants.append(_constant(suite, metric, g))
             continue
         if not mine_marks and (per_suite.get(suite, 0) >= share or len(plots) >= MAX_PLOTS):
             omitted.append(f"{suite}: {metric}")
@@ -191,7 +189,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         shade = pd.concat(shading) if shading else None
         for panel, part, rest in _panels(g, varying, numeric_x):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
-                          shade)
+                          shade, present, constants)
             note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
                 f"; {said}" for said in tied.values())
             if sampled and (suite, metric) in sampled:
@@ -203,6 +201,23 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             if not mine_marks:
                 per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
     return Evidence(plots, omitted, constants)
+
+
+def _constant(suite: str, metric: str, g: pd.DataFrame, where: str = "") -> str:
+    """The statement of a metric with one value in every sample of `g` (of the rows `where` names)."""
+    value, unit = float(g["value"].iloc[0]), str(g["unit"].iloc[0])
+    shown = ("true" if value else "false") if unit == "bool" else f"{value:.6g} {unit}".rstrip()
+    return (f"{suite}: {metric} = {shown} in all {len(g)} samples" + (f" with {where}" if where else "")
+            + f" ({', '.join(sorted(set(g['vendor'])))})")
+
+
+def _held(refs: pd.DataFrame, g: pd.DataFrame, params: list[str], x: str) -> pd.DataFrame:
+    """The reference rows of the vendors and conditions (x aside) these rows hold: qber_rise_expected,
+    emitted by intercept-resend cases only, has nothing to say on a panel of other attacks."""
+    keys = ["vendor", *(c for c in params if c != x and c in refs.columns and c in g.columns)]
+    held = set(g[keys].astype(str).itertuples(index=False, name=None))
+    return refs[np.fromiter((k in held for k in refs[keys].astype(str).itertuples(index=False, name=None)),
+                            bool, len(refs))]
 
 
 def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[str], dict[str, str]]:
@@ -347,11 +362,21 @@ def _unjudged_panel(panel: str, criterion: str, named: list[str]) -> str:
 
 
 def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
-          unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark] = (),
-          shade: pd.DataFrame | None = None) -> list[Plot]:
+          unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark], shade: pd.DataFrame | None,
+          params: list[str], stated: list[str]) -> list[Plot]:
     """The plots of one panel. Rows that differ in a parameter are never pooled into one line: a
     varying column that is neither the x axis nor a line's label splits the rows into one plot per
-    value (or, with more than MAX_SPLITS values, a grid shows them all)."""
+    value (or, with more than MAX_SPLITS values, a grid shows them all). A column with one value in
+    these rows is stated in the panel's name, not drawn as an axis or a line (the attacks with
+    defence=off are all at fraction 1: a 0.96–1.04 axis of points on top of each other); rows with
+    one value in every sample are stated (`stated`), not drawn."""
+    fixed = [c for c in varying if g[c].nunique(dropna=False) == 1]
+    if fixed:
+        said = panel.split(", ")
+        panel = ", ".join(filter(None, [panel, *(n for c in fixed
+                                                 if (n := f"{c}={value_text(g[c].iloc[0])}") not in said)]))
+        varying = [c for c in varying if c not in fixed]
+        numeric_x = [c for c in numeric_x if c in varying and g[c].nunique() >= 3]
     kind, x, hue = _choice(g, metric, varying, numeric_x)
     pooled = [c for c in varying if c not in (x, *hue)] if kind not in ("grid", "matrix") else []
     if kind == "matrix":
@@ -371,10 +396,9 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
                                                                                 if n not in said)])),
                                                g[judged]),
                                               (rest_panel, g[~judged]))
-                        for p in _draw(suite, metric, where, part,
-                                       [c for c in varying if part[c].nunique() > 1],
+                        for p in _draw(suite, metric, where, part, varying,
                                        [c for c in numeric_x if part[c].nunique() >= 3], unit, refs,
-                                       colours, marks, shade)]
+                                       colours, marks, shade, params, stated)]
     each: list[str] = []
     if (pooled and x is not None and kind != "timeline"
             and g.groupby(pooled, dropna=False)[x].nunique().max() == 1):
@@ -396,20 +420,27 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
                 where = ", ".join(filter(None, [panel, condition_label(values, pooled)]))
                 out += _draw(suite, metric, where, part, rest,
                              [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
-                             colours, marks, shade)
+                             colours, marks, shade, params, stated)
                 continue
             # The same samples under several conditions (a fault's schedule, whatever the policy):
             # drawn once, the conditions named, instead of one identical plot for each.
             where = ", ".join(filter(None, [panel, f"the same in {len(same)} conditions"]))
             conditions = "; ".join(condition_label(v, pooled) for v, _ in same)
+            if part["value"].nunique() == 1:
+                stated.append(_constant(suite, metric, pd.concat([p for _, p in same]),
+                                        ", ".join(filter(None, [panel, f"each of {conditions}"]))))
+                continue
             cases = tuple(sorted({c for _, p in same for c in p["case_id"]}))
             out += [replace(p, case_ids=cases, caption=f"{p.caption}; these rows are identical in each of "
                                                        f"{len(same)} conditions, drawn once: {conditions}")
                     for p in _draw(suite, metric, where, part, rest,
                                    [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
-                                   colours, marks, shade)]
+                                   colours, marks, shade, params, stated)]
         return out
     marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
+    if g["value"].nunique() == 1:  # a flat line or one dot shows nothing a sentence does not
+        stated.append(_constant(suite, metric, g, panel))
+        return []
     cases = tuple(sorted(set(g["case_id"])))
     drawn: list[tuple[str, str, str]] = []  # (kind, svg, caption)
     with styled():
@@ -420,7 +451,8 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
         elif kind == "matrix":
             drawn.append(("matrix", *matrix(g, metric)))
         elif x is not None:
-            drawn.append((kind, *against(g, refs, metric, x, hue, colours, marks, each=each)))
+            drawn.append((kind, *against(g, _held(refs, g, params, x), metric, x, hue, colours, marks,
+                                         each=each)))
         elif kind == "grid":
             drawn.append(("grid", *grid(g, metric, varying)))
         elif kind == "CDF":
