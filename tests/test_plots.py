@@ -298,19 +298,21 @@ def test_shading_is_declared_on_a_0_1_timeline_for_another_timeline():
 
 def test_the_same_samples_under_several_conditions_are_drawn_once_and_twin_columns_name_once():
     rows = []
-    schedule = [0.0, 1.0, 1.0, 0.0]
+    schedules = {"fibre_cut": [0.0, 1.0, 1.0, 0.0], "qber_rise": [0.0, 0.0, 1.0, 1.0]}
     for i, (policy, pair) in enumerate([(p, c) for p in ("qkd_only", "hybrid", "preferred")
                                         for c in ("a→b", "b→a")]):
-        for j, fault in enumerate(("fibre_cut", "qber_rise")):
+        for j, (fault, schedule) in enumerate(schedules.items()):
             p = {"policy": policy, "client": pair, "server": pair[::-1], "fault_index": float(j),
                  "fault": fault}
             rows += case_rows("r", "fallback", "link", p, "fault_active", "bool", schedule, repeat=2 * i + j)
     params = {"policy": "string", "client": "string", "server": "string", "fault_index": "float64",
               "fault": "string"}
     plots = evidence_plots(frame(rows, params), list(params)).plots
-    # 12 cases, two schedules (one per fault): two plots, each naming the conditions it stands for
+    # 12 cases, two schedules (one per fault): two plots, each naming the conditions it stands for,
+    # also across the panels of each client (they were drawn once per client, four plots)
     assert len(plots) == 2 and all("identical in each of" in p.caption for p in plots)
     assert sorted(len(p.case_ids) for p in plots) == [6, 6]
+    assert all("client=a→b; client=b→a" in p.caption for p in plots)
     caption = plots[0].caption
     assert "fault_index goes one to one with fault" in caption
     assert "server goes one to one with client" in caption

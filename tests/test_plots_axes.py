@@ -121,3 +121,22 @@ def test_a_reference_is_drawn_only_on_a_plot_holding_the_rows_it_refers_to():
                      for d in ("defence=on", "defence=off"))
     assert "qber_rise_expected" in on.svg and "qber_rise_expected" in on.caption
     assert "qber_rise_expected" not in off.svg and "qber_rise_expected" not in off.caption
+
+
+def test_identical_grids_of_two_conditions_are_drawn_once_naming_both():
+    rows, i = [], 0
+    for alg in ("ML-DSA-65", "ML-DSA-87", "ML-KEM-768"):
+        for vendor in ("openssl", "pqclean"):
+            for check in range(6):  # 2 vendors × 6 checks > 10 lines: a grid per algorithm
+                failed = vendor == "pqclean" and check == 2 and alg == "ML-KEM-768"
+                rows += case_rows("r", "conf", vendor, {"algorithm": alg, "check": f"check-{check}"},
+                                  "conformant", "bool", [0.0 if failed else 1.0], repeat=i)
+                i += 1
+    params = {"algorithm": "string", "check": "string"}
+    plots = evidence_plots(frame(rows, params), list(params)).plots
+    assert [p.title for p in plots] == ["conf: conformant (grid, algorithm=ML-DSA-65/ML-DSA-87)",
+                                        "conf: conformant (grid, algorithm=ML-KEM-768)"]
+    once = plots[0]
+    assert ("these rows are identical in each of 2 conditions, drawn once: algorithm=ML-DSA-65; "
+            "algorithm=ML-DSA-87") in once.caption
+    assert len(once.case_ids) == 24 and once.n == 12  # the cases of both, drawn from the rows of one

@@ -187,9 +187,11 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         refs = refs[refs["unit"].isin({unit, *axis_units})]
         shading = [groups[key] for key, targets in shades_of.items() if key[0] == suite and metric in targets]
         shade = pd.concat(shading) if shading else None
-        for panel, part, rest in _panels(g, varying, numeric_x):
+        for panel, part, rest, same in _alike_panels(g, varying, numeric_x, mine_marks):
             drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
                           shade, present, constants)
+            if len(same) > 1:
+                drawn = _drawn_once(drawn, same, rest)
             note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
                 f"; {said}" for said in tied.values())
             if sampled and (suite, metric) in sampled:
@@ -318,12 +320,45 @@ def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
         yield f"{split}={value_text(value)}", part, [c for c in varying if c != split]
 
 
+def _alike_panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str], marks: list[Mark]):
+    """The panels, those with the same samples as another drawn once (the conformance grids of ML-DSA-65
+    and ML-DSA-87 had the same cells and values): (panel, rows, rest, [(condition, rows)] it stands for)."""
+    alike: dict[tuple, list[tuple[str, pd.DataFrame, list[str]]]] = {}
+    for panel, part, rest in _panels(g, varying, numeric_x):
+        alike.setdefault(_signature(part, rest, marks), []).append((panel, part, rest))
+    for same in alike.values():
+        panel, part, rest = same[0]
+        if len(same) > 1:  # a panel is one value of one column: "algorithm=ML-DSA-65/ML-DSA-87"
+            panel = panel.partition("=")[0] + "=" + "/".join(p.partition("=")[2] for p, _, _ in same)
+        yield panel, part, rest, [(p, rows) for p, rows, _ in same]
+
+
+def _drawn_once(plots: list[Plot], same: list[tuple[str, pd.DataFrame]], rest: list[str]) -> list[Plot]:
+    """The plots of the first of several conditions with identical rows, captioned as standing for all;
+    each lists its own cases and their counterparts in the other conditions (row by row, as
+    `_signature` compares them), not every case of those conditions."""
+    columns = _signature_columns(same[0][1], rest)
+    first = same[0][1].sort_values(columns, kind="stable")["case_id"].to_numpy()
+    twins = [dict(zip(first, rows.sort_values(columns, kind="stable")["case_id"].to_numpy(), strict=True))
+             for _, rows in same[1:]]
+    conditions = "; ".join(condition for condition, _ in same)
+    said = f"; these rows are identical in each of {len(same)} conditions, drawn once: {conditions}"
+    return [replace(p, caption=p.caption + said, case_ids=tuple(sorted(
+        {*p.case_ids, *(twin[c] for twin in twins for c in p.case_ids if c in twin)}))) for p in plots]
+
+
 MAX_SPLITS = 12  # one plot per condition up to this many; beyond, a grid shows every condition
+
+
+def _signature_columns(part: pd.DataFrame, rest: list[str]) -> list[str]:
+    """What tells one row of a plot from another: vendor, line or axis columns, the peer, the tick."""
+    peer = ["peer"] if "peer" in part.columns and part["peer"].notna().any() else []
+    return ["vendor", *rest, *peer, "sample"]
 
 
 def _signature(part: pd.DataFrame, rest: list[str], marks: list[Mark]) -> tuple:
     """What one condition's plot would show: its samples by vendor, line and tick, and the criteria on it."""
-    columns = ["vendor", *rest, "sample"]
+    columns = _signature_columns(part, rest)
     rows = part.sort_values(columns, kind="stable")[[*columns, "value"]]
     digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
     return tuple(m.criterion for m in marks if m.judges(part)), len(rows), digest
@@ -425,20 +460,18 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             # The same samples under several conditions (a fault's schedule, whatever the policy):
             # drawn once, the conditions named, instead of one identical plot for each.
             where = ", ".join(filter(None, [panel, f"the same in {len(same)} conditions"]))
-            conditions = "; ".join(condition_label(v, pooled) for v, _ in same)
+            named = [(condition_label(v, pooled), p) for v, p in same]
             if part["value"].nunique() == 1:
-                stated.append(_constant(suite, metric, pd.concat([p for _, p in same]),
-                                        ", ".join(filter(None, [panel, f"each of {conditions}"]))))
+                stated.append(_constant(suite, metric, pd.concat([p for _, p in same]), ", ".join(filter(
+                    None, [panel, f"each of {'; '.join(n for n, _ in named)}"]))))
                 continue
-            cases = tuple(sorted({c for _, p in same for c in p["case_id"]}))
-            out += [replace(p, case_ids=cases, caption=f"{p.caption}; these rows are identical in each of "
-                                                       f"{len(same)} conditions, drawn once: {conditions}")
-                    for p in _draw(suite, metric, where, part, rest,
-                                   [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
-                                   colours, marks, shade, params, stated)]
+            out += _drawn_once(_draw(suite, metric, where, part, rest,
+                                     [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit,
+                                     refs, colours, marks, shade, params, stated), named, rest)
         return out
     marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
-    if g["value"].nunique() == 1:  # a flat line or one dot shows nothing a sentence does not
+    # a flat line or one dot shows nothing a sentence does not; a grid or matrix shows which cells exist
+    if g["value"].nunique() == 1 and kind not in ("grid", "matrix"):
         stated.append(_constant(suite, metric, g, panel))
         return []
     cases = tuple(sorted(set(g["case_id"])))
