@@ -9,7 +9,7 @@ import pandas as pd
 from rich.console import Console
 
 from harness.cli.console import Notes, table
-from harness.evaluation.summary import declared_better, fmt, outcome, summarize, to_markdown
+from harness.evaluation.summary import declared_better, fmt, outcome, problems, summarize, to_markdown
 
 
 def _rows() -> pd.DataFrame:
@@ -57,6 +57,18 @@ def test_a_long_reason_is_printed_once_and_referred_to():
     notes.print(console)
     notes.print(console)
     assert buffer.getvalue().count("note 1: liboqs unavailable") == 1
+
+
+def test_summary_md_states_a_reason_several_lines_give_once():
+    reason = "liboqs unavailable: liboqs shared library not found; looked in: " + "/usr/lib/x " * 80
+    cases = pd.DataFrame([
+        {"case_id": f"c{i}", "suite": suite, "vendor": "liboqs", "status": "n/a", "reason": reason}
+        for i, suite in enumerate(("pqc_primitives", "pqc_primitives", "interop", "pqc_conformance"))])
+    cases.loc[len(cases)] = {"case_id": "c9", "suite": "interop", "vendor": "openssl", "status": "failed",
+                             "reason": "peer refused"}
+    md = to_markdown(summarize(_rows(), ["algorithm"]), problems(cases), ["algorithm"], "t")
+    assert md.count(reason) == 1 and md.count("see note 1") == 3
+    assert "| peer refused |" in md and f"1. {reason}" in md
 
 
 def test_identifiers_do_not_wrap_mid_word_in_a_narrow_console():

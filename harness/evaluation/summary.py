@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -112,10 +113,17 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
     if not bad.empty:
         lines += ["", "## Cases without measurements", "", "| suite | vendor | status | cases | reason |",
                   "|---|---|---|---:|---|"]
-        for _, r in bad.iterrows():
-            reason = str(r["reason"]).replace("|", "\\|").replace("\n", " ")
+        # A reason several lines give (a vendor's library missing: about 900 characters, once per
+        # suite) is stated once, as a numbered note under the table, and the lines name the note.
+        reasons = [str(r).replace("|", "\\|").replace("\n", " ") for r in bad["reason"]]
+        said = Counter(reasons)
+        notes = [r for r in said if said[r] > 1]
+        for (_, r), reason in zip(bad.iterrows(), reasons, strict=True):
+            shown = f"see note {notes.index(reason) + 1}" if reason in notes else reason
             lines.append(f"| {r['suite']} | {r['vendor']} | {r['status']} | {r['cases']} "
-                         f"(<small>{r['case_ids']}</small>) | {reason} |")
+                         f"(<small>{r['case_ids']}</small>) | {shown} |")
+        if notes:
+            lines += ["", *(f"{i}. {reason}" for i, reason in enumerate(notes, start=1))]
     return "\n".join(lines) + "\n"
 
 
