@@ -140,3 +140,39 @@ def test_identical_grids_of_two_conditions_are_drawn_once_naming_both():
     assert ("these rows are identical in each of 2 conditions, drawn once: algorithm=ML-DSA-65; "
             "algorithm=ML-DSA-87") in once.caption
     assert len(once.case_ids) == 24 and once.n == 12  # the cases of both, drawn from the rows of one
+
+
+def test_rates_over_decades_are_on_a_log_axis_and_their_zeros_on_its_edge():
+    """trusted-node-corridor: 307 bit/s to 338 kbit/s and a single 240 km link at 0, on a linear axis."""
+    rates = {"single-240km": 0.0, "chain-72+168km": 306.7, "chain-96+144km": 3863.0, "chain-2x120km": 1.6e4,
+             "chain-3x80km": 1.3e5, "ring-80km": 2.6e5, "chain-4x60km": 3.4e5}
+    rows = []
+    for i, (layout, rate) in enumerate(rates.items()):
+        rows += case_rows("r", "relay", "dev", {"layout": layout}, "end_to_end_key_rate_bps", "bit/s", [rate],
+                          repeat=i)
+    (plot,) = evidence_plots(frame(rows, {"layout": "string"}), ["layout"]).plots
+    assert plot.title == "relay: end_to_end_key_rate_bps (medians)"
+    assert "; log axis; 1 median(s) of 0 drawn hollow on the left edge" in plot.caption, plot.caption
+    assert "0: on the left edge (a log axis has no 0)" in plot.svg and "0 (n=1)" in plot.svg
+    # one decade and a half (it took two) and the chain's zeros past its reach: log, zeros on the edge
+    rows = []
+    for i, km in enumerate((20.0, 60.0, 100.0, 140.0)):
+        for hops in (1.0, 2.0):
+            rate = 0.0 if km / hops > 90 else 3e4 * 10 ** (-km / hops / 40)
+            rows += case_rows("r", "relay", "dev", {"end_to_end_km": km, "hops": hops},
+                              "end_to_end_key_rate_bps", "bit/s", [rate, rate], repeat=2 * i + int(hops))
+    (plot,) = evidence_plots(frame(rows, {"end_to_end_km": "float64", "hops": "float64"}),
+                             ["end_to_end_km", "hops"]).plots
+    assert "log y axis; 2 median(s) of 0 drawn hollow on the bottom edge" in plot.caption, plot.caption
+    assert "not drawn" not in plot.caption
+
+
+def test_a_signed_difference_or_a_share_stays_on_a_linear_axis():
+    rows = []
+    for i, frac in enumerate((0.0, 0.25, 0.5, 1.0)):
+        rows += case_rows("r", "eve", "dev", {"fraction": frac}, "qber_rise", "ratio",
+                          [frac / 4 - 0.0004, frac / 4 + 0.0003], repeat=i)
+        rows += case_rows("r", "eve", "dev", {"fraction": frac}, "rise_ms", "ms",
+                          [1000 * frac - 0.4, 1000 * frac + 0.3], repeat=10 + i)
+    plots = evidence_plots(frame(rows, {"fraction": "float64"}), ["fraction"]).plots
+    assert len(plots) == 2 and not any("log" in p.caption for p in plots), [p.caption for p in plots]

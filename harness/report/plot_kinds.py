@@ -179,17 +179,47 @@ def _ylabel(metric: str, unit: str) -> str:
     return f"{metric} [{unit}]" if unit else metric
 
 
-def _maybe_log(ax, values: np.ndarray, axis: str = "y", span: float = 100) -> str:
-    """Log scale when the positive values span more than `span` (two decades: key rates over
-    distance; a CDF's tail, one decade, squeezes its body into one pixel column on a linear axis);
-    returns the caption's note, which counts zeros and negatives: a log axis cannot show them."""
+def _cdf_log(ax, values: np.ndarray) -> str:
+    """A CDF's x axis log when the positive values span more than a decade (its tail squeezed the
+    body into one pixel column on a linear axis), unless most values are 0 or less, which a log axis
+    cannot show (a CDF has no edge to put them on); returns the caption's note, counting those."""
     finite = values[np.isfinite(values)]
     positive = finite[finite > 0]
-    if not positive.size or positive.max() / positive.min() <= span or positive.size < finite.size / 2:
+    if not positive.size or positive.max() / positive.min() <= 10 or positive.size < finite.size / 2:
         return ""
-    (ax.set_yscale if axis == "y" else ax.set_xscale)("log", nonpositive="mask")
+    ax.set_xscale("log", nonpositive="mask")
     hidden = finite.size - positive.size
-    return f"; log {axis} axis" + (f": {hidden} value(s) ≤ 0 not drawn" if hidden else "")
+    return "; log x axis" + (f": {hidden} value(s) ≤ 0 not drawn" if hidden else "")
+
+
+def _decades(values: np.ndarray, unit: str) -> bool:
+    """Whether a value axis is drawn log: positive values spanning more than a decade (trusted-node
+    chains from 300 bit/s to 300 kbit/s sat on a linear axis at 0), none negative (a signed difference,
+    a QBER rise, stays linear) and no share on its fixed 0–1 scale. Zeros do not keep it linear: they
+    are drawn on the axis's edge (_zeros_on_edge)."""
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    return (unit not in SHARE_UNITS and positive.size >= 2 and not (finite < 0).any()
+            and positive.max() / positive.min() > 10)
+
+
+def _zeros_on_edge(ax, zeros: list[tuple[np.ndarray, str, str]], axis: str) -> str:
+    """Values of 0 on a log axis, which has no 0: hollow markers on its low edge (`zeros`: positions
+    along the other axis, colour, marker), named in the legend; returns the caption's note."""
+    count = sum(len(at) for at, _, _ in zeros)
+    if not count:
+        return ""
+    for at, colour, marker in zeros:
+        if axis == "y":  # x in data, y in axes coordinates: the bottom edge
+            ax.plot(at, np.zeros(len(at)), transform=ax.get_xaxis_transform(), marker=marker, ms=6, ls="",
+                    mfc="none", mew=1.4, color=colour, clip_on=False, zorder=5)
+        else:
+            ax.plot(np.zeros(len(at)), at, transform=ax.get_yaxis_transform(), marker=marker, ms=6, ls="",
+                    mfc="none", mew=1.4, color=colour, clip_on=False, zorder=5)
+    ax.plot([], [], marker="o", mfc="none", ls="", color="0.4",
+            label=f"0: on the {'bottom' if axis == 'y' else 'left'} edge (a log axis has no 0)")
+    edge = "bottom" if axis == "y" else "left"
+    return f"; {count} median(s) of 0 drawn hollow on the {edge} edge (a log axis has no 0)"
 
 
 def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
@@ -234,17 +264,21 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
     lines = _lines(g, hue)
     # colour says the vendor, line style and marker the condition (attacks of one device differ)
     conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
+    zeros: list[tuple[np.ndarray, str, str]] = []  # medians of 0: on a log axis, drawn on its edge
     for vendor, label, part in lines:
         i = conditions.index(label.removeprefix(vendor))
         if each:  # a line through them would pool conditions that share an x (two chains of 60 km)
             points = part.groupby(list(each), dropna=False).agg(at=(x, "first"), value=("value", "median"))
             ax.plot(points["at"], points["value"], marker="osD^v"[i % 5], ms=4, ls="", alpha=0.8,
                     color=colours[vendor], mfc="none" if i % 2 else colours[vendor], label=label)
+            zeros.append((points.loc[points["value"] == 0, "at"].to_numpy(float), colours[vendor],
+                          "osD^v"[i % 5]))
             continue
         agg = part.groupby(x)["value"].quantile([0.25, 0.5, 0.75]).unstack().sort_index()
         ax.plot(agg.index, agg[0.5], marker="osD^v"[i % 5], ms=3, ls=("-", "--", ":", "-.")[i % 4],
                 color=colours[vendor], label=label)
         ax.fill_between(agg.index, agg[0.25], agg[0.75], color=colours[vendor], alpha=0.2, lw=0)
+        zeros.append((agg.index[agg[0.5] == 0].to_numpy(float), colours[vendor], "osD^v"[i % 5]))
     unit = str(g["unit"].iloc[0])
     positions = refs[(refs["unit"] != unit) & (refs["unit"] == x.rsplit("_", 1)[-1])]
     refs = refs[refs["unit"] == unit]
@@ -283,8 +317,10 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
                 label=f"{text} →" if right else f"← {text}")
     if beyond:  # the axis on the data and on the lines drawn near it (a reach just past the last distance)
         ax.set_xlim(min([low, *near]) - reach / 3, max([high, *near]) + reach / 3)
-    log_note = _maybe_log(ax, np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float),
-                                              near_levels(marks, g)]))
+    log_note = ""
+    if _decades(np.concatenate([g["value"].to_numpy(float), refs["value"].to_numpy(float)]), unit):
+        ax.set_yscale("log", nonpositive="mask")
+        log_note = "; log y axis" + _zeros_on_edge(ax, zeros, "y")
     if unit == "bool":  # a yes/no on its 0–1 scale, not an axis of ±0.04 around a constant
         ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel(x)
@@ -344,7 +380,7 @@ def cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list
         ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
     whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
     off_axis = _mark(ax, whole, "x", g=g)  # a criterion on some lines is drawn on the percentile rows
-    log_note = _maybe_log(ax, g["value"].to_numpy(float), axis="x", span=10)
+    log_note = _cdf_log(ax, g["value"].to_numpy(float))
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
     ax.legend(fontsize=7, frameon=False)
@@ -393,35 +429,51 @@ def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: 
     # it is drawn per line beside the median, so the threshold is read against what it bounds
     judged = sorted({m.statistic for m in marks} - {"median", "rate"})
     fig, ax = figure(6.4, 0.8 + 0.3 * len(lines))
-    for i, (vendor, _label, part) in enumerate(lines):
-        values = part["value"].to_numpy(float)
-        q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+    unit = str(g["unit"].iloc[0])
+    drawn = [(np.quantile(values, [0.25, 0.5, 0.75]), [(name, statistic(values, name)) for name in judged])
+             for values in (part["value"].to_numpy(float) for _, _, part in lines)]
+    # the dots decide (a criterion's levels do not: a 100 ms target made 13–68 ms handshakes log)
+    log = _decades(np.array([v for qs, shown in drawn for v in (*qs, *(v for _, v in shown))]), unit)
+    if log:
+        ax.set_xscale("log", nonpositive="mask")
+    zeros: list[tuple[np.ndarray, str, str]] = []
+    for i, ((vendor, _label, part), ((q25, q50, q75), shown)) in enumerate(zip(lines, drawn, strict=True)):
         ax.errorbar(q50, i, xerr=[[q50 - q25], [q75 - q50]], fmt="o", color=colours[vendor], capsize=3)
-        shown = [(name, statistic(values, name)) for name in judged]
         for j, (name, value) in enumerate(shown):
             ax.plot(value, i, marker="D^v"[j % 3], mfc="none", color=colours[vendor], ms=6, ls="",
                     label=f"{name} (criterion statistic)" if i == 0 else None)
         right = max([q75, *(v for _, v in shown)])
         stats = "".join(f" · {name} {value:.4g}" for name, value in shown)
+        text = f"median {q50:.4g}{stats} (n={len(part)})" if shown else f"{q50:.4g} (n={len(part)})"
         # An offset in points, not leading spaces: SVG collapses whitespace, which put labels on the dots.
-        ax.annotate(f"median {q50:.4g}{stats} (n={len(part)})" if shown else f"{q50:.4g} (n={len(part)})",
-                    (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+        if log and right <= 0:  # nothing of this row on the axis: its 0 on the left edge, labelled there
+            zeros.append((np.array([i]), colours[vendor], "o"))
+            ax.annotate(text, (0, i), xycoords=ax.get_yaxis_transform(), xytext=(8, 0),
+                        textcoords="offset points", va="center", fontsize=7)
+            continue
+        ax.annotate(text, (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     off_axis = _mark(ax, marks, "x", _judged_rows(lines), g)
-    if marks:  # above the axes: beside them, it ran into the labels right of the dots
-        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
-    ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
+    ax.set_xlabel(_ylabel(metric, unit))
     ax.margins(x=0.3, y=0.2)
-    if float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
+    log_note = ""
+    if log:
+        positive = [v for qs, shown in drawn for v in (*qs, *(v for _, v in shown)) if v > 0]
+        levels = [v for v in near_levels(marks, g) if v > 0]
+        ax.set_xlim(min(positive + levels) / 2, max(positive + levels) * 8)  # room for the labels
+        log_note = "; log axis" + _zeros_on_edge(ax, zeros, "x")
+    elif float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
         # room right of the dots for their labels, which would run into the legend beside the axes
         levels = [ax.get_xlim()[1] / 1.3, *near_levels(marks, g)]
         share = str(g["unit"].iloc[0]) in SHARE_UNITS and max(levels) <= 1
         ax.set_xlim(0, 1.4 if share else 1.8 * max(levels) or 1.0)  # all zero: still an axis
+    if marks or zeros:  # above the axes: beside them, it ran into the labels right of the dots
+        ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     shapes = ("diamond", "triangle", "down triangle")
     hollow = "".join(f"; hollow {shapes[j % 3]}: {name}, the statistic the criterion judges"
                      for j, name in enumerate(judged))
-    return to_svg(fig), "median with p25–p75 whiskers" + hollow + off_axis
+    return to_svg(fig), "median with p25–p75 whiskers" + hollow + log_note + off_axis
 
 
 def grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
