@@ -176,3 +176,24 @@ def test_a_signed_difference_or_a_share_stays_on_a_linear_axis():
                           [1000 * frac - 0.4, 1000 * frac + 0.3], repeat=10 + i)
     plots = evidence_plots(frame(rows, {"fraction": "float64"}), ["fraction"]).plots
     assert len(plots) == 2 and not any("log" in p.caption for p in plots), [p.caption for p in plots]
+
+
+def test_a_verdict_beside_a_yes_no_is_its_outcome_not_an_encoding_that_makes_rows_unlike():
+    """eavesdropping: two devices differ under one attack, one detected it: 'values of a different
+    verdict are not like for like' said the opposite of what the plot is for."""
+    rows, verdicts = [], []
+    for i, (vendor, detected) in enumerate((("a", 1.0), ("b", 0.0))):
+        for j, attack in enumerate(("pns", "blinding")):
+            rows += case_rows("r", "eve", vendor, {"attack": attack}, "attack_detected", "bool", [detected],
+                              repeat=2 * i + j)
+            rows += case_rows("r", "eve", vendor, {"attack": attack}, "alarms", "count", [3.0 * detected + j],
+                              repeat=2 * i + j)
+            verdicts += ["detected" if detected else "undetected", None]
+    df = frame(rows, {"attack": "string"}).assign(verdict=verdicts)
+    plots = evidence_plots(df, ["attack"], ["verdict"]).plots
+    detected = [p for p in plots if p.title.startswith("eve: attack_detected")]
+    assert detected and not any("not like for like" in p.caption for p in detected)
+    # the rule is the unit, not the name: on a magnitude, the same label still warns where vendors differ
+    sized = df.assign(verdict=["seed" if v == "a" else "full key" for v in df["vendor"]])
+    (alarms,) = [p for p in evidence_plots(sized, ["attack"], ["verdict"]).plots if "alarms" in p.title]
+    assert "values of a different verdict are not like for like" in alarms.caption

@@ -51,6 +51,7 @@ from harness.report.plot_kinds import (
     MANY_SAMPLES,
     MAX_GRID_ROWS,
     MAX_LINES,
+    SHARE_UNITS,
     Mark,
     Plot,
     against,
@@ -287,7 +288,12 @@ def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) 
     """What the rows of one plot say about themselves and differ in, though no axis shows it (an
     adapter's secret-key encoding: a seed beside a full key), so like is not read as like. A label
     that follows the plot's conditions (the negotiated group of the group asked for, a check's
-    clause) is shown by them: no note."""
+    clause) is shown by them: no note. Nor is there one on a share or a yes/no (the units the suite
+    declares on a fixed 0–1 scale): 1 is detected or passed and 0.5 half, whatever a label on the row
+    says, so a label there is an outcome or its context (eavesdropping's verdict, detected beside
+    undetected), never an encoding that makes one vendor's 1 unlike another's."""
+    if str(g["unit"].iloc[0]) in SHARE_UNITS:
+        return ""
     notes = []
     for col in labels:
         if col not in g.columns or _free_text(g[col]) or g[col].dropna().nunique() < 2:
