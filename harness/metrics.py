@@ -10,7 +10,9 @@ meaning only from there, never from a metric's name:
   a run is judged by what its suites meant when it ran, also on a machine
   without the plugins;
 - `Declarations` answers "what does this metric of this suite mean" for a run
-  (from its manifest, else from the installed suites).
+  (from its manifest, else from the installed suites). A plot asks about the row's own
+  suite, never what the suites that declare a name agree on: soak's secret key rate is a
+  timeline of windows, key_rate's is not, so "agreed" answered nothing for either.
 """
 
 from __future__ import annotations
@@ -82,29 +84,3 @@ class Declarations:
             return None if d is None else d.unit
         units = {d.unit for metrics in self.by_suite.values() if (d := metrics.get(metric)) is not None}
         return units.pop() if len(units) == 1 else None
-
-    def find(self, metric: str, suite: str | None = None) -> Metric | None:
-        """The metric's declaration in `suite`, or the one every declaring suite agrees on."""
-        if suite is not None:
-            return self.get(suite, metric)
-        found = {d for metrics in self.by_suite.values() if (d := metrics.get(metric)) is not None}
-        agreed = {(d.unit, d.better, d.timeline, d.deterministic) for d in found}
-        return next(iter(found)) if len(agreed) == 1 else None
-
-
-def declared(metric: str, suite: str | None = None) -> Metric | None:
-    """A metric's declaration among the installed suites (see `Declarations.find`)."""
-    from harness.registry import suite_names
-
-    return Declarations.installed([suite] if suite else suite_names()).find(metric, suite)
-
-
-def higher_is_better(metric: str, suite: str | None = None) -> bool | None:
-    """True or False from the declaration; None when it says "none" or nothing is declared."""
-    d = declared(metric, suite)
-    return None if d is None or d.better == "none" else d.better == "higher"
-
-
-def is_timeline(metric: str, suite: str | None = None) -> bool:
-    d = declared(metric, suite)
-    return bool(d and d.timeline)

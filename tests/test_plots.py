@@ -40,7 +40,8 @@ def test_many_categories_become_a_grid_and_timelines_follow_the_tick():
             rows += case_rows("r", "prims", v, {"algorithm": f"ALG-{alg:02d}"}, "encaps_us", "us",
                               rng.lognormal(3, 0.1, 5))
         rows += case_rows("r", "kd", v, {"algorithm": "-"}, "stored_key_count", "keys", 100 - np.arange(40))
-    plots = evidence_plots(frame(rows, {"algorithm": "string"}), ["algorithm"]).plots
+    timeline = Declarations({"kd": {"stored_key_count": Metric("keys", "none", timeline=True)}})
+    plots = evidence_plots(frame(rows, {"algorithm": "string"}), ["algorithm"], declarations=timeline).plots
     grid = next(p for p in plots if "grid" in p.title)
     assert f"first {MAX_GRID_ROWS} of 70 rows" in grid.caption and grid.n == 4 * 70 * 5
     assert any(p.title == "kd: stored_key_count (timeline)" for p in plots)
@@ -134,7 +135,9 @@ def test_a_grid_of_checks_colours_a_pass_green_even_where_every_vendor_passes():
                 "r", "conf", vendor, {"algorithm": "ML-KEM-768"}, "conformant", "bool",
                 [0.0 if check in failed else 1.0], repeat=check)]
     df = frame(rows, {"algorithm": "string"}).assign(check=[r["check"] for r in rows])
-    (grid,) = [p for p in evidence_plots(df, ["algorithm"], ["check"]).plots if "grid" in p.title]
+    passed = Declarations({"conf": {"conformant": Metric("bool", "higher")}})
+    (grid,) = [p for p in evidence_plots(df, ["algorithm"], ["check"], declarations=passed).plots
+               if "grid" in p.title]
     assert "green = 1, red = 0" in grid.caption
     green, red = "#006837", "#a50026"  # RdYlGn at 1 and at 0
     assert grid.svg.count(red) == 1 and grid.svg.count(green) == 23
@@ -222,7 +225,7 @@ def test_a_run_keeps_what_its_references_are_for():
     kept = json.loads(json.dumps({"metrics": snapshot([KeyRate])}))  # as the manifest stores it
     declared = Declarations.of_run(kept)
     assert declared.get("key_rate", "plob_bound_bps").reference_for == ("secret_key_rate_bps",)
-    assert declared.find("plob_bound_bps", "key_rate") is not None  # still hashable after JSON
+    assert hash(declared.get("key_rate", "plob_bound_bps"))  # still hashable after JSON
     assert declared.get("key_rate", "sifted_rate_bps").reference_for == ()
 
 
@@ -307,7 +310,8 @@ def test_the_same_samples_under_several_conditions_are_drawn_once_and_twin_colum
             rows += case_rows("r", "fallback", "link", p, "fault_active", "bool", schedule, repeat=2 * i + j)
     params = {"policy": "string", "client": "string", "server": "string", "fault_index": "float64",
               "fault": "string"}
-    plots = evidence_plots(frame(rows, params), list(params)).plots
+    schedule = Declarations({"fallback": {"fault_active": Metric("bool", "none", timeline=True)}})
+    plots = evidence_plots(frame(rows, params), list(params), declarations=schedule).plots
     # 12 cases, two schedules (one per fault): two plots, each naming the conditions it stands for,
     # also across the panels of each client (they were drawn once per client, four plots)
     assert len(plots) == 2 and all("identical in each of" in p.caption for p in plots)
@@ -495,3 +499,49 @@ def test_rows_several_criteria_leave_out_are_titled_by_those_criteria_not_by_the
     assert not any("not (" in t for t in titles), titles
     assert any("not judged by classical, hybrid" in t for t in titles), titles
     assert all(t.count("cert=") <= 1 for t in titles), titles  # a condition is not said twice
+
+
+def _soak_rows() -> list[dict]:
+    """soak's windows (a key rate, a QBER and the device time at each window's end) beside key_rate's
+    sweep, which declares the same secret_key_rate_bps as no timeline."""
+    rows = []
+    for i, vendor in enumerate(("steady", "drifting")):
+        hours = 0.5 * np.arange(1, 31) + 0.01 * i
+        p = {"device_hours": 15.0, "fibre_km": np.nan}
+        rows += case_rows("r", "soak", vendor, p, "secret_key_rate_bps", "bit/s", 1e4 - 30 * i * hours)
+        rows += case_rows("r", "soak", vendor, p, "qber", "ratio", 0.02 + 0.001 * i * hours)
+        rows += case_rows("r", "soak", vendor, p, "window_hours", "h", hours)
+        for k, km in enumerate((10.0, 20.0, 30.0)):
+            rows += case_rows("r", "key_rate", vendor, {"device_hours": np.nan, "fibre_km": km},
+                              "secret_key_rate_bps", "bit/s", [1e4 / km, 1.1e4 / km], repeat=k)
+    return rows
+
+
+def test_a_timeline_is_what_the_rows_own_suite_declares_and_its_clock_is_read_in_the_caption():
+    params = {"device_hours": "float64", "fibre_km": "float64"}
+    declared = Declarations.installed(["soak", "key_rate"])  # both declare secret_key_rate_bps
+    plots = {p.title: p for p in evidence_plots(frame(_soak_rows(), params), list(params),
+                                                declarations=declared).plots}
+    assert {"soak: secret_key_rate_bps (timeline)", "soak: qber (timeline)",
+            "key_rate: secret_key_rate_bps (against fibre_km)"} <= set(plots), sorted(plots)
+    assert not any("window_hours" in title or "CDF" in title for title in plots), sorted(plots)
+    caption = plots["soak: secret_key_rate_bps (timeline)"].caption
+    assert "tick: the sample index, one per observation of a case (secret key rate of one window" in caption
+    assert "window_hours, the suite's clock of these ticks (not drawn alone), reads 0.505 h at tick 0 " \
+           "and 15.005 h at tick 29" in caption
+
+
+def test_a_rising_timeline_with_a_good_direction_or_without_other_timelines_is_no_clock_and_is_drawn():
+    rows = []
+    for vendor in ("a", "b"):
+        rows += case_rows("r", "kd", vendor, {"n": 1.0}, "queue_wait_s", "s", 0.1 * np.arange(1, 21))
+        rows += case_rows("r", "kd", vendor, {"n": 1.0}, "elapsed_s", "s", 1.0 * np.arange(1, 21))
+    waits = {"queue_wait_s": Metric("s", "lower", timeline=True),
+             "elapsed_s": Metric("s", "none", timeline=True)}
+    titles = {p.title for p in evidence_plots(frame(rows, {"n": "float64"}), ["n"],
+                                              declarations=Declarations({"kd": waits})).plots}
+    assert titles == {"kd: queue_wait_s (timeline)"}  # a wait that grows is drawn; the clock is read
+    alone = [r for r in rows if r["metric"] == "elapsed_s"]
+    titles = {p.title for p in evidence_plots(frame(alone, {"n": "float64"}), ["n"],
+                                              declarations=Declarations({"kd": waits})).plots}
+    assert titles == {"kd: elapsed_s (timeline)"}  # with nothing to read it in, the clock is drawn

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.metrics import higher_is_better
 from harness.report.svg import figure, to_svg
 
 MANY_SAMPLES = 20
@@ -53,7 +52,8 @@ class Mark:
         unit = "ratio" if self.statistic == "rate" else unit  # a rate: a share of samples
 
         def level(x: float) -> str:  # a share as a requirement states it: 1 ratio reads as 100 %
-            return f"{x:.4g} ratio (= {x * 100:.4g} %)" if unit == "ratio" else f"{x:.4g} {unit}".rstrip()
+            return (f"{number_text(x, 4)} ratio (= {x * 100:.4g} %)" if unit == "ratio"
+                    else f"{number_text(x, 4)} {unit}".rstrip())
 
         target = "" if self.target is None else f", target {level(self.target)}"
         where = "".join(f", {c}={'/'.join(map(value_text, v))}" for c, v in self.where)
@@ -104,7 +104,7 @@ def _mark(ax, marks: list[Mark], axis: str, spans=None, g: pd.DataFrame | None =
                 high = level > float(np.nanmax(g["value"].to_numpy(float)))
                 arrow = ((r"$\uparrow$", r"$\downarrow$") if axis == "y" else
                          (r"$\rightarrow$", r"$\leftarrow$"))[0 if high else 1]
-                said = f"{label} = {level:.4g} {unit}".rstrip()
+                said = f"{label} = {number_text(level, 4)} {unit}".rstrip()
                 ax.plot([], [], ls="", marker=arrow, ms=9, color=colour,
                         label=f"{said} {'↑' if axis == 'y' else '→'}" if high
                         else f"{'↓' if axis == 'y' else '←'} {said}")
@@ -165,6 +165,17 @@ def value_text(v: object) -> str:
     if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
         return str(int(v))
     return str(v)
+
+
+def number_text(v: float, digits: int = 3) -> str:
+    """A value as a plot's text shows it: to `digits` significant digits, but an integer, or a value
+    whose short form would need an exponent (10795 bytes as "1.08e+04"), as a plain integer without
+    thousands separators ("10795"; the report keeps separators out of brackets)."""
+    v = float(v)
+    short = f"{v:.{digits}g}"
+    if np.isfinite(v) and (v.is_integer() or "e+" in short):
+        return str(round(v))
+    return short
 
 
 def condition_label(values: tuple, names: list[str]) -> str:
@@ -288,7 +299,7 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
     reach = (high - low) * 0.15 or 1.0  # a reach this far past the data still fits on the axis
     for i, ((ref, vendor), part) in enumerate(positions.groupby(["metric", "vendor"], sort=True)):
         at = float(part["value"].median())
-        text = f"{ref} ({vendor}) = {at:.4g} {part['unit'].iloc[0]}"
+        text = f"{ref} ({vendor}) = {number_text(at, 4)} {part['unit'].iloc[0]}"
         at_x.append(text)
         if low - reach <= at <= high + reach:
             ax.axvline(at, ls=(":", "-.", "--")[i % 3], lw=1.0, color=colours.get(vendor, "k"),
@@ -348,15 +359,15 @@ def _legend(ax) -> None:
         ax.legend(fontsize=7, frameon=False)
 
 
-def matrix(g: pd.DataFrame, metric: str) -> tuple[str, str]:
+def matrix(g: pd.DataFrame, metric: str, better_high: bool | None) -> tuple[str, str]:
+    """`better_high`: the direction the rows' suite declares (None: neither), which the colours follow."""
     import seaborn as sns
 
     table = g.groupby(["vendor", "peer"])["value"].mean().unstack("peer").sort_index()
     counts = g.groupby(["vendor", "peer"])["value"].size().unstack("peer").reindex_like(table)
-    better_high = higher_is_better(metric)
     cmap = "RdYlGn" if better_high else "RdYlGn_r" if better_high is False else "viridis"
     fig, ax = figure(1.2 + 0.9 * table.shape[1], 1.0 + 0.6 * table.shape[0])
-    annot = table.map(lambda v: f"{v:.3g}") + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
+    annot = table.map(number_text) + counts.map(lambda c: f"\nn={c:.0f}" if pd.notna(c) else "")
     # Shares (booleans, ratios) on their full 0–1 scale: 0.9 is not the worst possible outcome.
     share = str(g["unit"].iloc[0]) in SHARE_UNITS
     sns.heatmap(table, annot=annot, fmt="", cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
@@ -389,6 +400,14 @@ def cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list
     return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note + apart + off_axis
 
 
+def _row_label(ax, row: int, text: str) -> None:
+    """A row's values as text right of the axes, level with its row: beside the dots they made the axis
+    grow to hold them (a 0.009–0.16 ratio on a 0–1.4 axis). An offset in points, not leading spaces:
+    SVG collapses whitespace."""
+    ax.annotate(text, (1.0, row), xycoords=ax.get_yaxis_transform(), xytext=(6, 0),
+                textcoords="offset points", va="center", fontsize=7, annotation_clip=False)
+
+
 def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
                  ) -> tuple[str, str]:
     """p50, p95, p99 as dots on one line per vendor × condition: on a log axis where p99 is more than
@@ -400,8 +419,8 @@ def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, mar
         ax.plot([p50, p99], [i, i], color=colours[vendor], lw=1, alpha=0.6)
         for value, marker in ((p50, "o"), (p95, "s"), (p99, "^")):
             ax.plot(value, i, marker=marker, color=colours[vendor], ms=5, ls="")
-        ax.annotate(f"p50 {p50:.3g} · p95 {p95:.3g} · p99 {p99:.3g} (n={len(part)})", (p99, i),
-                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+        _row_label(ax, i, f"p50 {number_text(p50)} · p95 {number_text(p95)} · p99 {number_text(p99)} "
+                          f"(n={len(part)})")
     off_axis = _mark(ax, marks, "x", _judged_rows(lines), g)
     if marks:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
@@ -413,9 +432,9 @@ def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, mar
     log = low > 0 and high / low > 10
     if log:
         ax.set_xscale("log")
-        ax.set_xlim(low / 1.5, high * 8)  # room for the labels right of the dots
+        ax.set_xlim(low / 1.5, high * 1.5)
     elif high > 0:
-        ax.set_xlim(0, 2.0 * high)
+        ax.set_xlim(0, 1.05 * high)
     return to_svg(fig), ("dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
                          + off_axis)
 
@@ -443,31 +462,27 @@ def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: 
             ax.plot(value, i, marker="D^v"[j % 3], mfc="none", color=colours[vendor], ms=6, ls="",
                     label=f"{name} (criterion statistic)" if i == 0 else None)
         right = max([q75, *(v for _, v in shown)])
-        stats = "".join(f" · {name} {value:.4g}" for name, value in shown)
-        text = f"median {q50:.4g}{stats} (n={len(part)})" if shown else f"{q50:.4g} (n={len(part)})"
-        # An offset in points, not leading spaces: SVG collapses whitespace, which put labels on the dots.
-        if log and right <= 0:  # nothing of this row on the axis: its 0 on the left edge, labelled there
+        stats = "".join(f" · {name} {number_text(value, 4)}" for name, value in shown)
+        text = (f"median {number_text(q50, 4)}{stats} (n={len(part)})" if shown
+                else f"{number_text(q50, 4)} (n={len(part)})")
+        if log and right <= 0:  # nothing of this row on the axis: its 0 on the left edge
             zeros.append((np.array([i]), colours[vendor], "o"))
-            ax.annotate(text, (0, i), xycoords=ax.get_yaxis_transform(), xytext=(8, 0),
-                        textcoords="offset points", va="center", fontsize=7)
-            continue
-        ax.annotate(text, (right, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+        _row_label(ax, i, text)
     ax.set_yticks(range(len(lines)), [label for _, label, _ in lines], fontsize=7)
     ax.invert_yaxis()
     off_axis = _mark(ax, marks, "x", _judged_rows(lines), g)
     ax.set_xlabel(_ylabel(metric, unit))
-    ax.margins(x=0.3, y=0.2)
+    ax.margins(x=0.05, y=0.2)
     log_note = ""
     if log:
         positive = [v for qs, shown in drawn for v in (*qs, *(v for _, v in shown)) if v > 0]
         levels = [v for v in near_levels(marks, g) if v > 0]
-        ax.set_xlim(min(positive + levels) / 2, max(positive + levels) * 8)  # room for the labels
+        ax.set_xlim(min(positive + levels) / 1.5, max(positive + levels) * 1.5)
         log_note = "; log axis" + _zeros_on_edge(ax, zeros, "x")
+    elif unit == "bool":  # a yes/no on its 0–1 scale
+        ax.set_xlim(-0.05, 1.05)
     elif float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
-        # room right of the dots for their labels, which would run into the legend beside the axes
-        levels = [ax.get_xlim()[1] / 1.3, *near_levels(marks, g)]
-        share = str(g["unit"].iloc[0]) in SHARE_UNITS and max(levels) <= 1
-        ax.set_xlim(0, 1.4 if share else 1.8 * max(levels) or 1.0)  # all zero: still an axis
+        ax.set_xlim(0, ax.get_xlim()[1] if ax.get_xlim()[1] > 0 else 1.0)  # all zero: still an axis
     if marks or zeros:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     shapes = ("diamond", "triangle", "down triangle")
@@ -476,8 +491,19 @@ def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: 
     return to_svg(fig), "median with p25–p75 whiskers" + hollow + log_note + off_axis
 
 
-def grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
-    """Too many categories for lines: a category × vendor grid of medians, coloured within each row."""
+def _fit_columns(fig, ax, columns: int) -> None:
+    """A figure as wide as the row labels and `columns` columns of the widest cell text: one column in
+    a figure sized by count was a few pixels wide, its cells ("1.08e+04 (n=8)") over the row labels."""
+    renderer = fig.canvas.get_renderer()
+    inches = [t.get_window_extent(renderer).width / fig.dpi for t in ax.texts]
+    labels = [t.get_window_extent(renderer).width / fig.dpi for t in ax.get_yticklabels()]
+    cell = max(inches, default=0.0) + 0.2  # a little room either side of the text
+    fig.set_figwidth(max(labels, default=0.0) + 0.6 + columns * max(cell, 0.8))
+
+
+def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | None) -> tuple[str, str]:
+    """Too many categories for lines: a category × vendor grid of medians, coloured within each row
+    (`better_high`: the direction the rows' suite declares; None: neither)."""
     import seaborn as sns
 
     med = g.groupby([*rows_of, "vendor"], dropna=False)["value"].median().unstack("vendor").sort_index()
@@ -497,10 +523,10 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
         shade = med.sub(low, axis=0).div((high - low).replace(0, np.nan), axis=0)
         differ = np.broadcast_to((high > low).to_numpy()[:, None], shade.shape)
         shade = shade.where(differ, 0.5).mask(med.isna())
-    high_good = higher_is_better(metric) is True
+    high_good = better_high is True
     if not high_good:
         shade = 1 - shade
-    annot = med.map(lambda v: f"{v:.3g}" if pd.notna(v) else "") + n.map(
+    annot = med.map(lambda v: number_text(v) if pd.notna(v) else "") + n.map(
         lambda c: f" (n={c:.0f})" if pd.notna(c) else "")
     fig, ax = figure(1.8 + 1.3 * med.shape[1], 0.8 + 0.24 * med.shape[0])
     sns.heatmap(shade, annot=annot, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5,
@@ -510,6 +536,7 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str]) -> tuple[str, str]:
                    for k in med.index], fontsize=6)
     ax.set_ylabel(", ".join(rows_of))
     ax.set_xlabel("vendor")
+    _fit_columns(fig, ax, med.shape[1])
     shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
     scale = (("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
              else "green = best of all rows, red = worst (one vendor)" if alone

@@ -3,9 +3,11 @@
 
 For every suite × metric with ok rows:
 
-- a timeline metric (`harness.metrics.is_timeline`: the sample index is time,
-  e.g. the stored key count while keys are consumed, `*_timeline` from a
-  failure-recovery suite) → value against tick, median and p25–p75 per vendor;
+- a timeline metric (`Metric.timeline` in the declarations of the rows' own suite: the sample
+  index is time, e.g. the stored key count while keys are consumed, a soak's key rate per
+  window) → value against tick, median and p25–p75 per vendor; the caption says what a tick
+  is. A suite's clock (a timeline in a unit of time with no good direction that rises every
+  tick: soak's window_hours) is read in the captions of its other timelines, not drawn alone;
 - a numeric parameter with three or more values (fibre_km, intercept_fraction,
   rtt_ms, loss_pct, t_s …) → the metric against it, median line with its
   p25–p75 band per vendor: key rate against distance, QBER against the
@@ -46,7 +48,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from harness.metrics import Declarations, is_timeline
+from harness.evaluation import units
+from harness.metrics import Declarations
 from harness.report.plot_kinds import (
     MANY_SAMPLES,
     MAX_GRID_ROWS,
@@ -66,6 +69,7 @@ from harness.report.plot_kinds import (
 )
 from harness.report.svg import palette, styled
 from harness.store import CASE_STATUS_METRIC
+from harness.suite import Metric
 
 __all__ = ["MAX_GRID_ROWS", "Evidence", "Mark", "Plot", "evidence_plots", "value_text"]
 
@@ -150,14 +154,23 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         judged = [i for i, m in enumerate(marks) if m in marks_of(suite, metric)]
         return (min(judged) if judged else len(marks), rank, suite, not has_ref, metric)
 
+    def meaning(key: tuple[str, str]) -> Metric | None:  # as the rows' own suite declares the metric
+        return None if declarations is None else declarations.get(*key)
+
+    timelines = [k for k in groups if (d := meaning(k)) is not None and d.timeline and k not in shades_of]
+    # a suite's clock (soak's window_hours) against the tick shows only how long each tick was: it is
+    # read in the captions of the suite's other timelines instead
+    clocks = {k: groups[k] for k in timelines if _is_clock(groups[k], meaning(k))
+              and any(o[0] == k[0] and not _is_clock(groups[o], meaning(o)) for o in timelines)}
     drawable = [k for k in sorted(groups, key=priority)
-                if not (k in refs_of or k in shades_of or k in summaries)]
+                if not (k in refs_of or k in shades_of or k in summaries or k in clocks)]
     share = max(MIN_PER_SUITE, MAX_PLOTS // max(len({s for s, _ in drawable}), 1))
     per_suite: dict[str, int] = {}
     omitted: list[str] = []
     constants: list[str] = []
     for suite, metric in drawable:
         g = groups[(suite, metric)]
+        declared = meaning((suite, metric))
         mine_marks = marks_of(suite, metric)
         if g["value"].nunique() == 1:
             constants.append(_constant(suite, metric, g))
@@ -189,8 +202,8 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         shading = [groups[key] for key, targets in shades_of.items() if key[0] == suite and metric in targets]
         shade = pd.concat(shading) if shading else None
         for panel, part, rest, same in _alike_panels(g, varying, numeric_x, mine_marks):
-            drawn = _draw(suite, metric, panel, part, rest, numeric_x, unit, refs, colours, mine_marks,
-                          shade, present, constants)
+            drawn = _draw(suite, metric, declared, panel, part, rest, numeric_x, unit, refs, colours,
+                          mine_marks, shade, present, constants)
             if len(same) > 1:
                 drawn = _drawn_once(drawn, same, rest)
             note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
@@ -198,19 +211,56 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
             if sampled and (suite, metric) in sampled:
                 note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
                          f"{sampled[(suite, metric)]} samples")
-            if note:
-                drawn = [replace(p, caption=p.caption + note) for p in drawn]
+            drawn = [replace(p, caption=p.caption + note + _ticks(p, declared, [
+                (name, rows) for (s, name), rows in clocks.items() if s == suite])) for p in drawn]
             plots += drawn
             if not mine_marks:
                 per_suite[suite] = per_suite.get(suite, 0) + len(drawn)
     return Evidence(plots, omitted, constants)
 
 
+def _is_clock(g: pd.DataFrame, declared: Metric | None) -> bool:
+    """Whether a timeline is its suite's clock: declared in a unit of time with no good direction,
+    and rising at every tick of every case (the device time at the end of each window). Read from
+    the declaration and the rows, as a plot's kind is: no suite declares a clock as such."""
+    if (declared is None or not declared.timeline or declared.better != "none"
+            or not units.known(declared.unit) or units.unit(declared.unit).dimension != "time"):
+        return False
+    steps = g.sort_values(["case_id", "sample"]).groupby("case_id")["value"].agg(
+        lambda v: len(v) >= 2 and bool((np.diff(v.to_numpy(float)) > 0).all()))
+    return bool(steps.all())
+
+
+def _ticks(plot: Plot, declared: Metric | None, clocks: list[tuple[str, pd.DataFrame]]) -> str:
+    """What a timeline's tick is: the sample index, in the words the suite declares the metric with,
+    and where its suite keeps a clock, the time the first and last ticks of these cases end at."""
+    if "(timeline" not in plot.title:
+        return ""
+    said = f" ({declared.description}, as the suite declares it)" if declared and declared.description else ""
+    note = f"; tick: the sample index, one per observation of a case{said}"
+    for name, rows in clocks:
+        mine = rows[rows["case_id"].isin(plot.case_ids)]
+        if mine.empty:
+            continue
+        at = mine.groupby("sample")["value"].median().sort_index()
+        unit = str(mine["unit"].iloc[0])
+        note += (f"; {name}, the suite's clock of these ticks (not drawn alone), reads "
+                 f"{value_text(round(at.iloc[0], 3))} {unit} at tick {at.index[0]} and "
+                 f"{value_text(round(at.iloc[-1], 3))} {unit} at tick {at.index[-1]} (median of the cases)")
+    return note
+
+
+def _better(declared: Metric | None) -> bool | None:
+    """True when higher is better, False when lower is; None when the declaration says neither."""
+    return None if declared is None or declared.better == "none" else declared.better == "higher"
+
+
 def _constant(suite: str, metric: str, g: pd.DataFrame, where: str = "") -> str:
     """The statement of a metric with one value in every sample of `g` (of the rows `where` names)."""
     value, unit = float(g["value"].iloc[0]), str(g["unit"].iloc[0])
     shown = ("true" if value else "false") if unit == "bool" else f"{value:.6g} {unit}".rstrip()
-    return (f"{suite}: {metric} = {shown} in all {len(g)} samples" + (f" with {where}" if where else "")
+    samples = "in its one sample" if len(g) == 1 else f"in all {len(g)} samples"
+    return (f"{suite}: {metric} = {shown} {samples}" + (f" with {where}" if where else "")
             + f" ({', '.join(sorted(set(g['vendor'])))})")
 
 
@@ -370,10 +420,12 @@ def _signature(part: pd.DataFrame, rest: list[str], marks: list[Mark]) -> tuple:
     return tuple(m.criterion for m in marks if m.judges(part)), len(rows), digest
 
 
-def _choice(g: pd.DataFrame, metric: str, varying: list[str], numeric_x: list[str]) -> tuple[str, str | None,
-                                                                                             list[str]]:
-    """(kind, x axis, line columns) for the rows; the columns not shown must not vary (see _draw)."""
-    if is_timeline(metric):
+def _choice(g: pd.DataFrame, declared: Metric | None, varying: list[str], numeric_x: list[str]
+            ) -> tuple[str, str | None, list[str]]:
+    """(kind, x axis, line columns) for the rows; the columns not shown must not vary (see _draw).
+    `declared`: the metric as the rows' own suite declares it (soak's secret key rate is a timeline,
+    key_rate's is not)."""
+    if declared is not None and declared.timeline:
         return "timeline", "tick", [c for c in varying if g[c].nunique() <= 4][:1]
     if "peer" in g.columns and g["peer"].notna().any():
         return "matrix", None, []
@@ -402,9 +454,9 @@ def _unjudged_panel(panel: str, criterion: str, named: list[str]) -> str:
     return ", ".join(filter(None, [panel, _UNJUDGED + criterion]))
 
 
-def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[str], numeric_x: list[str],
-          unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark], shade: pd.DataFrame | None,
-          params: list[str], stated: list[str]) -> list[Plot]:
+def _draw(suite: str, metric: str, declared: Metric | None, panel: str, g: pd.DataFrame, varying: list[str],
+          numeric_x: list[str], unit: str, refs: pd.DataFrame, colours: dict, marks: list[Mark],
+          shade: pd.DataFrame | None, params: list[str], stated: list[str]) -> list[Plot]:
     """The plots of one panel. Rows that differ in a parameter are never pooled into one line: a
     varying column that is neither the x axis nor a line's label splits the rows into one plot per
     value (or, with more than MAX_SPLITS values, a grid shows them all). A column with one value in
@@ -418,7 +470,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
                                                  if (n := f"{c}={value_text(g[c].iloc[0])}") not in said)]))
         varying = [c for c in varying if c not in fixed]
         numeric_x = [c for c in numeric_x if c in varying and g[c].nunique() >= 3]
-    kind, x, hue = _choice(g, metric, varying, numeric_x)
+    kind, x, hue = _choice(g, declared, varying, numeric_x)
     pooled = [c for c in varying if c not in (x, *hue)] if kind not in ("grid", "matrix") else []
     if kind == "matrix":
         pooled = [c for c in varying if c != "peer"]
@@ -437,7 +489,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
                                                                                 if n not in said)])),
                                                g[judged]),
                                               (rest_panel, g[~judged]))
-                        for p in _draw(suite, metric, where, part, varying,
+                        for p in _draw(suite, metric, declared, where, part, varying,
                                        [c for c in numeric_x if part[c].nunique() >= 3], unit, refs,
                                        colours, marks, shade, params, stated)]
     each: list[str] = []
@@ -459,7 +511,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             values, part = same[0]
             if len(same) == 1:
                 where = ", ".join(filter(None, [panel, condition_label(values, pooled)]))
-                out += _draw(suite, metric, where, part, rest,
+                out += _draw(suite, metric, declared, where, part, rest,
                              [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit, refs,
                              colours, marks, shade, params, stated)
                 continue
@@ -471,7 +523,7 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
                 stated.append(_constant(suite, metric, pd.concat([p for _, p in same]), ", ".join(filter(
                     None, [panel, f"each of {'; '.join(n for n, _ in named)}"]))))
                 continue
-            out += _drawn_once(_draw(suite, metric, where, part, rest,
+            out += _drawn_once(_draw(suite, metric, declared, where, part, rest,
                                      [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit,
                                      refs, colours, marks, shade, params, stated), named, rest)
         return out
@@ -488,12 +540,12 @@ def _draw(suite: str, metric: str, panel: str, g: pd.DataFrame, varying: list[st
             drawn.append(("timeline", *against(g.rename(columns={"sample": "tick"}), g.iloc[0:0], metric,
                                                  "tick", hue, colours, marks, windows)))
         elif kind == "matrix":
-            drawn.append(("matrix", *matrix(g, metric)))
+            drawn.append(("matrix", *matrix(g, metric, _better(declared))))
         elif x is not None:
             drawn.append((kind, *against(g, _held(refs, g, params, x), metric, x, hue, colours, marks,
                                          each=each)))
         elif kind == "grid":
-            drawn.append(("grid", *grid(g, metric, varying)))
+            drawn.append(("grid", *grid(g, metric, varying, _better(declared))))
         elif kind == "CDF":
             drawn.append(("CDF", *cdf(g, metric, hue, colours, marks)))
             drawn.append(("percentiles", *percentiles(g, metric, hue, colours, marks)))
