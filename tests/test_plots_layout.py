@@ -7,8 +7,10 @@ import re
 
 import numpy as np
 
+from harness.metrics import Declarations
 from harness.report import plot_kinds
 from harness.report.plots import Mark, evidence_plots
+from harness.suite import Metric
 from tests.evalkit import case_rows, frame
 
 
@@ -119,3 +121,31 @@ def test_a_constant_of_one_sample_is_said_as_one():
     constants = evidence_plots(frame(rows, {"device_hours": "float64"}), ["device_hours"]).constants
     assert constants == ["soak: recalibrations = 5 count in its one sample (drifting)",
                          "soak: windows = 48 count in all 2 samples (drifting)"]
+
+
+def test_a_grid_too_long_to_read_puts_a_numeric_condition_of_few_values_across(monkeypatch):
+    figures = _figures(monkeypatch)
+    rows, i = [], 0
+    for loss in (0.0, 3.0):  # one panel per loss, as on pqc-tls-migration: 54 conditions in each
+        for cert in ("ECDSA-P256", "ML-DSA-44", "ML-DSA-65"):
+            for group in ("X25519MLKEM768", "SecP256r1MLKEM768", "X25519"):
+                for server_group in ("X25519MLKEM768", "SecP256r1MLKEM768", "X25519"):
+                    for rtt in (0.5, 31.1):
+                        p = {"loss_pct": loss, "cert": cert, "group": group, "rtt_ms": rtt,
+                             "server_group": server_group}
+                        for vendor, slower in (("fast", 1.0), ("slow", 1.5)):  # fast at every delay
+                            rows += case_rows("r", "tls_handshake", vendor, p, "handshake_ms", "ms",
+                                              slower * (1 + 2 * rtt + loss) * np.array([1.0, 1.1]), repeat=i)
+                        i += 1
+    params = {"loss_pct": "float64", "cert": "string", "group": "string", "rtt_ms": "float64",
+              "server_group": "string"}
+    declared = Declarations({"tls_handshake": {"handshake_ms": Metric("ms", "lower")}})
+    plots = evidence_plots(frame(rows, params), list(params), declarations=declared).plots
+    assert [p.title for p in plots] == ["tls_handshake: handshake_ms (grid, loss_pct=0)",
+                                        "tls_handshake: handshake_ms (grid, loss_pct=3)"]
+    green, red = "#006837", "#a50026"  # RdYlGn at 1 and at 0
+    for plot, texts in zip(plots, figures, strict=True):
+        assert "rtt_ms across" in plot.caption
+        assert sum(name.startswith("ytick ") for name, _ in texts) == 27  # 54 conditions, rtt_ms across
+        # colours compare the vendors at each delay, not one delay with the other
+        assert plot.svg.count(green) == 2 * 27 and plot.svg.count(red) == 2 * 27

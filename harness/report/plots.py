@@ -19,7 +19,9 @@ For every suite × metric with ok rows:
 - more vendor × category lines than fit (10): one panel per value of the
   category with the fewest values (up to 6 panels), and where that is still too
   many, a category × vendor grid of medians coloured within each row (25 PQC
-  algorithms × 4 libraries).
+  algorithms × 4 libraries); where its rows would be too many to read, a numeric
+  condition of two or three values goes across beside the vendor (rtt_ms on
+  pqc-tls-migration: 27 rows of both delays, not 54).
 
 A 0/1 timeline a suite declares to shade others (`Metric.shades`: the recovery suite's
 `fault_active`) is drawn as grey windows on those timelines, over the ticks where it is 1 in
