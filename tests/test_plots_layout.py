@@ -118,8 +118,11 @@ def test_a_constant_of_one_sample_is_said_as_one():
     rows = case_rows("r", "soak", "drifting", {"device_hours": 24.0}, "recalibrations", "count", [5.0])
     rows += case_rows("r", "soak", "drifting", {"device_hours": 24.0}, "windows", "count", [48.0, 48.0],
                       repeat=1)
+    rows += case_rows("r", "soak", "drifting", {"device_hours": 24.0}, "secret_bits", "bit", [1e6, 1e6],
+                      repeat=2)
     constants = evidence_plots(frame(rows, {"device_hours": "float64"}), ["device_hours"]).constants
     assert constants == ["soak: recalibrations = 5 count in its one sample (drifting)",
+                         "soak: secret_bits = 1000000 bit in all 2 samples (drifting)",  # was 1e+06
                          "soak: windows = 48 count in all 2 samples (drifting)"]
 
 

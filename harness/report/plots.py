@@ -66,6 +66,7 @@ from harness.report.plot_kinds import (
     is_numeric,
     matrix,
     medians,
+    number_text,
     percentiles,
     value_text,
 )
@@ -260,7 +261,7 @@ def _better(declared: Metric | None) -> bool | None:
 def _constant(suite: str, metric: str, g: pd.DataFrame, where: str = "") -> str:
     """The statement of a metric with one value in every sample of `g` (of the rows `where` names)."""
     value, unit = float(g["value"].iloc[0]), str(g["unit"].iloc[0])
-    shown = ("true" if value else "false") if unit == "bool" else f"{value:.6g} {unit}".rstrip()
+    shown = ("true" if value else "false") if unit == "bool" else f"{number_text(value, 6)} {unit}".rstrip()
     samples = "in its one sample" if len(g) == 1 else f"in all {len(g)} samples"
     return (f"{suite}: {metric} = {shown} {samples}" + (f" with {where}" if where else "")
             + f" ({', '.join(sorted(set(g['vendor'])))})")
