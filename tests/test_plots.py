@@ -545,3 +545,22 @@ def test_a_rising_timeline_with_a_good_direction_or_without_other_timelines_is_n
     titles = {p.title for p in evidence_plots(frame(alone, {"n": "float64"}), ["n"],
                                               declarations=Declarations({"kd": waits})).plots}
     assert titles == {"kd: elapsed_s (timeline)"}  # with nothing to read it in, the clock is drawn
+
+
+def test_a_panel_that_still_holds_too_many_lines_is_split_again_and_no_line_is_left_out():
+    # qkd_procurement's eavesdropping: split per defence, the defence=on panel still held 4 vendors × 3
+    # attacks = 12 lines, and the two past MAX_LINES (lim-2014's intercept-resend and PNS) went unseen
+    rows = []
+    attacks_by_defence = (("on", ("intercept_resend", "blinding", "pns")), ("off", ("blinding", "pns")))
+    for v in ("a", "b", "c", "d"):
+        for defence, attacks in attacks_by_defence:
+            for attack in attacks:
+                for f in (0.0, 0.25, 0.5, 0.75, 1.0) if attack == "intercept_resend" else (1.0,):
+                    rows += case_rows("r", "eav", v, {"attack": attack, "defence": defence, "fraction": f},
+                                      "qber_rise", "ratio", [0.1 * f + 0.01 * ord(v) + 0.001 * len(attack)])
+    declarations = Declarations({"eav": {"qber_rise": Metric("ratio", "lower")}})
+    params = {"attack": "string", "defence": "string", "fraction": "double"}
+    plots = evidence_plots(frame(rows, params), list(params), declarations=declarations).plots
+    by_title = {p.title: p.n for p in plots}
+    assert by_title["eav: qber_rise (against fraction, defence=on, attack=intercept_resend)"] == 4 * 5
+    assert sum(by_title.values()) == len(rows)  # every sample is in a plot

@@ -235,12 +235,13 @@ def _zeros_on_edge(ax, zeros: list[tuple[np.ndarray, str, str]], axis: str) -> s
 
 
 def _lines(g: pd.DataFrame, hue: list[str]) -> list[tuple[str, str, pd.DataFrame]]:
-    """(vendor, label, rows) per vendor × hue combination, at most MAX_LINES."""
+    """(vendor, label, rows) per vendor × hue combination, every one: the panels keep their number
+    to MAX_LINES where a column can split them, and a line left out would be data unseen."""
     out = []
     for key, part in g.groupby(["vendor", *hue], sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         out.append((str(key[0]), " ".join([str(key[0]), condition_label(key[1:], hue)]).strip(), part))
-    return out[:MAX_LINES]
+    return out
 
 
 def _consecutive_runs(ascending: list[int]) -> list[tuple[int, int]]:
@@ -350,14 +351,12 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
 
 
 def _legend(ax) -> None:
-    """Beside the axes once it would cover the curves (many references), inside otherwise."""
+    """Beside the axes, never on them: matplotlib's "best" place inside still covered curves (the
+    optimum intensities' four lines on qkd_procurement), where no corner was empty."""
     entries = len(ax.get_legend_handles_labels()[0])
-    if entries > 4:
-        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        if len(ax.figure.axes) == 1:  # as tall as its legend: 32 entries left a thumbnail of the data
-            ax.figure.set_figheight(max(ax.figure.get_figheight(), 0.6 + 0.14 * entries))
-    else:
-        ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if len(ax.figure.axes) == 1:  # as tall as its legend: 32 entries left a thumbnail of the data
+        ax.figure.set_figheight(max(ax.figure.get_figheight(), 0.6 + 0.14 * entries))
 
 
 def matrix(g: pd.DataFrame, metric: str, better_high: bool | None) -> tuple[str, str]:

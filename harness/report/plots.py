@@ -361,22 +361,42 @@ def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) 
     return "".join(notes)
 
 
-def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str]):
-    """One panel, or one per value of the first categorical column when the lines would not fit."""
+def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str], named: str = ""):
+    """One panel, or one per value of the categorical column with the fewest values when the lines
+    would not fit; a panel of lines against a numeric x that still holds too many is split again
+    (qkd_procurement's eavesdropping: per defence, then per attack, where one split left 12
+    vendor × attack lines, 2 of them unseen)."""
     x = numeric_x[:1]
     # a condition that is one point of the x axis each (a chain's layout) is drawn as points, no line
     hue = [c for c in varying if c not in x
            and not (x and g.groupby(c, dropna=False)[x[0]].nunique().max() == 1)]
     lines = g.groupby(["vendor", *hue], dropna=False).ngroups
     if lines <= MAX_LINES or not hue:
-        yield "", g, varying
+        yield named, g, varying
         return
     split = min(hue, key=lambda c: g[c].nunique())  # few panels, each with the most in it
     if g[split].nunique() > MAX_PANELS:
-        yield "", g, varying
+        yield named, g, varying
         return
     for value, part in g.groupby(split, sort=True):
-        yield f"{split}={value_text(value)}", part, [c for c in varying if c != split]
+        rest = [c for c in varying if c != split]
+        name = ", ".join(filter(None, [named, f"{split}={value_text(value)}"]))
+        along = [c for c in numeric_x if part[c].nunique() >= 3]
+        if along:  # lines against x: split again; without an x, many categories make a grid instead
+            yield from _panels(part, rest, along, name)
+        else:
+            yield name, part, rest
+
+
+def _merged_name(panels: list[str]) -> str:
+    """Panels drawn once for several conditions, named by each: "algorithm=ML-DSA-65/ML-DSA-87",
+    and for nested panels only the condition that differs: "defence=on, attack=blinding/pns"."""
+    parts = [p.split(", ") for p in panels]
+    if any(len(q) != len(parts[0]) for q in parts):
+        return " / ".join(panels)
+    return ", ".join(said[0] if len(set(said)) == 1
+                     else said[0].partition("=")[0] + "=" + "/".join(c.partition("=")[2] for c in said)
+                     for said in zip(*parts, strict=True))
 
 
 def _alike_panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str], marks: list[Mark]):
@@ -387,8 +407,8 @@ def _alike_panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str], mar
         alike.setdefault(_signature(part, rest, marks), []).append((panel, part, rest))
     for same in alike.values():
         panel, part, rest = same[0]
-        if len(same) > 1:  # a panel is one value of one column: "algorithm=ML-DSA-65/ML-DSA-87"
-            panel = panel.partition("=")[0] + "=" + "/".join(p.partition("=")[2] for p, _, _ in same)
+        if len(same) > 1:
+            panel = _merged_name([p for p, _, _ in same])
         yield panel, part, rest, [(p, rows) for p, rows, _ in same]
 
 
