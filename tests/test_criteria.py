@@ -188,3 +188,18 @@ def test_a_metric_no_suite_declares_is_a_validation_error_at_its_line(no_registr
     (error,) = info.value.errors
     assert (error.line, error.path) == (7, "criteria.0.metric")
     assert error.message == "no suite of this scenario (toy) declares metric 'handshake_msec'"
+
+
+def test_a_verdict_reads_in_plain_numbers_and_a_bit_rate_takes_its_prefix():
+    from harness.report import _shown
+
+    rows = frame(case_rows("r", "toy", "alpha", {"group": "g", "rtt_ms": 1.0}, "server_flight_bytes", "bytes",
+                           [11888.0] * 8), PARAMS)
+    (v,) = verdicts(rows, [_crit(metric="server_flight_bytes", statistic="max", threshold="14480 bytes")],
+                    ["alpha"])
+    assert v.reason.startswith("max 11888 <= 14480 bytes is met"), v.reason  # was 1.189e+04 <= 1.448e+04
+    shown = {"unit": "bit/s", "threshold_stated": "10 kbps", "value": 3.865e7, "ci_low": 3.812e7,
+             "ci_high": 3.893e7}
+    assert _shown(shown) == ("38.65 Mbit/s", "[38.12, 38.93]")
+    assert _shown({**shown, "value": 367.7, "ci_low": 359.3, "ci_high": 375.3}) == ("367.7 bit/s",
+                                                                                    "[359.3, 375.3]")

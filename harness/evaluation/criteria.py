@@ -25,6 +25,7 @@ import pandas as pd
 
 from harness.evaluation import stats, units
 from harness.evaluation.criteria_spec import Criterion, Scalar
+from harness.evaluation.summary import fmt
 from harness.store import CASE_STATUS_METRIC
 
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
@@ -161,8 +162,9 @@ def judge(rows: pd.DataFrame, crit: Criterion, vendor: str) -> Verdict:
     if undefined:
         note += f"; {undefined} NaN value(s) left out"
     spread = "single value, no uncertainty estimate" if ci is None else (
-        f"95% CI [{ci[0]:.4g}, {ci[1]:.4g}]")
-    reason = (f"{crit.statistic} {value:.4g} {crit.op} {thr_value:.4g} {stat_unit or ''} is "
+        f"95% CI [{fmt(ci[0])}, {fmt(ci[1])}]")
+    # plain numbers, as every table prints them: "11888 <= 14480 bytes", not "1.189e+04 <= 1.448e+04"
+    reason = (f"{crit.statistic} {fmt(value)} {crit.op} {fmt(thr_value)} {stat_unit or ''} is "
               f"{'met' if passed else 'not met'} (n={values.size}, {spread}){note}")
     return verdict("pass" if passed else "fail", reason, value=value, ci=ci, unit=stat_unit,
                    threshold=thr_value, marginal=marginal)

@@ -117,11 +117,19 @@ def _summary_rows(table: pd.DataFrame, params: list[str], run: RunData, labels: 
             for _, r in table.iterrows()]
 
 
+_BIT_RATE_PREFIXES = ((1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s"))
+
+
 def _shown(v: dict) -> tuple[str, str]:
-    """A verdict's value and interval as the requirement states it: a rate stated in % shows in %."""
+    """A verdict's value and interval as the requirement states it: a rate stated in % shows in %.
+    A bit rate takes the SI prefix of its value (high-rate-2023's "3.865e+07 bit/s" beside a
+    "10 kbps" requirement is "38.65 Mbit/s")."""
     scale, unit = 1.0, v["unit"] or ""
     if unit == "ratio" and v["threshold_stated"].endswith("%"):
         scale, unit = 100.0, "%"
+    elif unit in ("bit/s", "bps") and v["value"] is not None:
+        scale, unit = next(((1 / size, name) for size, name in _BIT_RATE_PREFIXES if abs(v["value"]) >= size),
+                           (1.0, unit))
     value = "" if v["value"] is None else f"{fmt(v['value'] * scale)} {unit}".rstrip()
     ci = "" if v["ci_low"] is None else f"[{fmt(v['ci_low'] * scale)}, {fmt(v['ci_high'] * scale)}]"
     return value, ci
