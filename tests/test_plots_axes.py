@@ -200,3 +200,15 @@ def test_a_verdict_beside_a_yes_no_is_its_outcome_not_an_encoding_that_makes_row
     sized = df.assign(verdict=["seed" if v == "a" else "full key" for v in df["vendor"]])
     (alarms,) = [p for p in evidence_plots(sized, ["attack"], ["verdict"]).plots if "alarms" in p.title]
     assert "values of a different verdict are not like for like" in alarms.caption
+
+
+def test_a_zero_threshold_under_counts_over_decades_is_said_to_be_below_them_not_far():
+    # qkd_procurement's serves_64_keys_per_s: starved requests of 2–256 on a log axis, threshold 0
+    rows = []
+    for i, (vendor, starved) in enumerate((("gys", 256.0), ("lim", 71.0), ("high", 2.0))):
+        rows += case_rows("r", "key_delivery", vendor, {"rate": 64.0}, "consumption_starved", "count",
+                          [starved], repeat=i)
+    mark = Mark("serves_64", None, "consumption_starved", "max", "<=", 0.0)
+    (plot,) = evidence_plots(frame(rows, {"rate": "float64"}), ["rate"], marks=[mark]).plots
+    assert "threshold serves_64 (max) = 0 count: below every value" in plot.caption, plot.caption
+    assert "far beyond" not in plot.caption
