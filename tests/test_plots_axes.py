@@ -212,3 +212,15 @@ def test_a_zero_threshold_under_counts_over_decades_is_said_to_be_below_them_not
     (plot,) = evidence_plots(frame(rows, {"rate": "float64"}), ["rate"], marks=[mark]).plots
     assert "threshold serves_64 (max) = 0 count: below every value" in plot.caption, plot.caption
     assert "far beyond" not in plot.caption
+
+
+def test_a_medians_axis_from_0_ends_past_its_largest_dot(monkeypatch):
+    # soak's windows: 48 and 49 on an axis from 0; the values' own 5 % margin (of 1) cut the 49 in half
+    rows = []
+    for i, (vendor, windows) in enumerate((("steady", 48.0), ("drifting", 49.0))):
+        rows += case_rows("r", "soak", vendor, {}, "windows", "count", [windows], repeat=i)
+    limits, drawn = [], plot_kinds.to_svg
+    monkeypatch.setattr(plot_kinds, "to_svg", lambda fig: limits.append(fig.axes[0].get_xlim()) or drawn(fig))
+    (plot,) = evidence_plots(frame(rows, {}), []).plots
+    assert plot.title == "soak: windows (medians)"
+    assert limits[-1][0] == 0 and limits[-1][1] >= 49 * 1.04, limits

@@ -487,7 +487,10 @@ def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: 
     elif unit == "bool":  # a yes/no on its 0–1 scale
         ax.set_xlim(-0.05, 1.05)
     elif float(g["value"].min()) >= 0:  # sizes and counts: no axis from −1000
-        ax.set_xlim(0, ax.get_xlim()[1] if ax.get_xlim()[1] > 0 else 1.0)  # all zero: still an axis
+        # 5 % past the largest dot or level of the axis from 0: the margin of the values' own span
+        # (48–49 windows) left the last dot cut in half at the edge
+        top = max([v for qs, shown in drawn for v in (*qs, *(v for _, v in shown))] + near_levels(marks, g))
+        ax.set_xlim(0, 1.05 * top if top > 0 else 1.0)  # all zero: still an axis
     if marks or zeros:  # above the axes: beside them, it ran into the labels right of the dots
         ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=2)
     shapes = ("diamond", "triangle", "down triangle")
