@@ -224,3 +224,27 @@ def test_a_medians_axis_from_0_ends_past_its_largest_dot(monkeypatch):
     (plot,) = evidence_plots(frame(rows, {}), []).plots
     assert plot.title == "soak: windows (medians)"
     assert limits[-1][0] == 0 and limits[-1][1] >= 49 * 1.04, limits
+
+
+def test_a_plot_of_rows_keeps_its_data_wide_whatever_its_labels_take(monkeypatch):
+    # fallback: long row labels left and values right of the axes left the dots under an inch wide
+    rows, i = [], 0
+    for policy in ("qkd_preferred", "hybrid"):
+        for client in ("openssl-tls", "tlslite"):
+            for mode in ("psk_dhe_ke", "cert_dhe"):
+                params = {"policy": policy, "tls_client": client, "mode": mode}
+                rows += case_rows("r", "fallback", "link", params, "handshake_ms", "ms",
+                                  np.linspace(10, 60, 9) + i, repeat=i)
+                i += 1
+    widths, drawn = [], plot_kinds.to_svg
+
+    def measured(fig):
+        svg = drawn(fig)  # after its tight layout
+        widths.append(fig.axes[0].get_position().width * fig.get_figwidth())
+        return svg
+
+    monkeypatch.setattr(plot_kinds, "to_svg", measured)
+    plots = evidence_plots(frame(rows, {"policy": "string", "tls_client": "string", "mode": "string"}),
+                           ["policy", "tls_client", "mode"]).plots
+    assert [p.title for p in plots] == ["fallback: handshake_ms (medians)"]
+    assert min(widths) >= 3.0, widths

@@ -413,6 +413,19 @@ def _row_label(ax, row: int, text: str) -> None:
                 textcoords="offset points", va="center", fontsize=7, annotation_clip=False)
 
 
+ROW_PLOT_AXES_IN = 3.6  # the data's width in a plot of rows, whatever its labels take either side
+
+
+def _fit_row_labels(fig, ax) -> None:
+    """A plot of rows as wide as its row labels, the data and the values written right of the axes:
+    in a fixed 6.4 in, fallback's labels ("link policy=qkd_preferred, tls_client=openssl-tls,
+    mode=cert_dhe") and values left the dots under an inch."""
+    renderer = fig.canvas.get_renderer()
+    left = max((t.get_window_extent(renderer).width for t in ax.get_yticklabels()), default=0.0) / fig.dpi
+    right = max((t.get_window_extent(renderer).width for t in ax.texts), default=0.0) / fig.dpi
+    fig.set_figwidth(max(fig.get_figwidth(), left + ROW_PLOT_AXES_IN + right + 0.6))
+
+
 def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list[Mark] = ()
                  ) -> tuple[str, str]:
     """p50, p95, p99 as dots on one line per vendor × condition: on a log axis where p99 is more than
@@ -440,6 +453,7 @@ def percentiles(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, mar
         ax.set_xlim(low / 1.5, high * 1.5)
     elif high > 0:
         ax.set_xlim(0, 1.05 * high)
+    _fit_row_labels(fig, ax)
     return to_svg(fig), ("dots: p50 (circle), p95 (square), p99 (triangle)" + ("; log axis" if log else "")
                          + off_axis)
 
@@ -496,6 +510,7 @@ def medians(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: 
     shapes = ("diamond", "triangle", "down triangle")
     hollow = "".join(f"; hollow {shapes[j % 3]}: {name}, the statistic the criterion judges"
                      for j, name in enumerate(judged))
+    _fit_row_labels(fig, ax)
     return to_svg(fig), "median with p25–p75 whiskers" + hollow + log_note + off_axis
 
 
