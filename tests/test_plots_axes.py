@@ -248,3 +248,22 @@ def test_a_plot_of_rows_keeps_its_data_wide_whatever_its_labels_take(monkeypatch
                            ["policy", "tls_client", "mode"]).plots
     assert [p.title for p in plots] == ["fallback: handshake_ms (medians)"]
     assert min(widths) >= 3.0, widths
+
+
+def test_value_tick_labels_do_not_run_together():
+    # the corridor: link rates of 1.7e4–3.6e5 on a log axis labelled its minor ticks over one another;
+    # rates of 0 and 145317 on a linear one printed eight labels of six digits
+    rows = []
+    rates = (("chain", 17197.0), ("ring", 138975.0), ("star", 359210.0), ("single", 0.0), ("mesh", 33671.0))
+    for i, (layout, rate) in enumerate(rates):
+        rows += case_rows("r", "trusted_nodes", "lim", {"layout": layout}, "link_key_rate_bps", "bit/s",
+                          [rate], repeat=i)
+    (log_plot,) = evidence_plots(frame(rows, {"layout": "string"}), ["layout"]).plots
+    labels = re.findall(r"<!-- (\$[^>]*?) -->", log_plot.svg)  # mathtext ticks: drawn as paths
+    assert "log axis" in log_plot.caption and 2 <= len(labels) <= 5, labels  # was 8: 2×10⁴, 3×10⁴, …
+    rows = []
+    for i, (layout, rate) in enumerate((("chain", 0.0), ("ring", 145317.0))):
+        rows += case_rows("r", "trusted_nodes", "lim", {"layout": layout}, "relay_rate_bps", "bit/s", [rate],
+                          repeat=i)
+    (linear,) = evidence_plots(frame(rows, {"layout": "string"}), ["layout"]).plots
+    assert len(_ticks(linear.svg, "x")) <= 6, _ticks(linear.svg, "x")
