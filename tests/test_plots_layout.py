@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from harness.metrics import Declarations
-from harness.report import plot_kinds
+from harness.report import plot_grids, plot_kinds
 from harness.report.plots import Mark, evidence_plots
 from harness.suite import Metric
 from tests.evalkit import case_rows, frame
@@ -33,6 +33,7 @@ def _figures(monkeypatch) -> list:
                     + [("axes", ax.get_window_extent()) for ax in fig.axes])
         return drawn(fig)
     monkeypatch.setattr(plot_kinds, "to_svg", keep)
+    monkeypatch.setattr(plot_grids, "to_svg", keep)
     return kept
 
 

@@ -1,5 +1,6 @@
-"""Evidence plots chosen from the shape of the rows, never from suite names (each kind is drawn by
-`harness.report.plot_kinds`).
+"""Evidence plots chosen from the shape of the rows, never from suite names (the panels they are
+split into: `harness.report.plot_panels`; each kind is drawn by `harness.report.plot_kinds` and
+`harness.report.plot_grids`).
 
 For every suite × metric with ok rows:
 
@@ -43,7 +44,6 @@ what 1 000 do.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, replace
 
@@ -52,9 +52,9 @@ import pandas as pd
 
 from harness.evaluation import units
 from harness.metrics import Declarations
+from harness.report.plot_grids import MAX_GRID_ROWS, grid, matrix
 from harness.report.plot_kinds import (
     MANY_SAMPLES,
-    MAX_GRID_ROWS,
     MAX_LINES,
     SHARE_UNITS,
     Mark,
@@ -62,14 +62,13 @@ from harness.report.plot_kinds import (
     against,
     cdf,
     condition_label,
-    grid,
     is_numeric,
-    matrix,
     medians,
     number_text,
     percentiles,
     value_text,
 )
+from harness.report.plot_panels import alike_panels, drawn_once, signature
 from harness.report.svg import palette, styled
 from harness.store import CASE_STATUS_METRIC
 from harness.suite import Metric
@@ -78,7 +77,6 @@ __all__ = ["MAX_GRID_ROWS", "Evidence", "Mark", "Plot", "evidence_plots", "value
 
 MAX_PLOTS = 40
 MIN_PER_SUITE = 6
-MAX_PANELS = 6
 FREE_TEXT_CHARS = 40
 
 
@@ -204,11 +202,11 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         refs = refs[refs["unit"].isin({unit, *axis_units})]
         shading = [groups[key] for key, targets in shades_of.items() if key[0] == suite and metric in targets]
         shade = pd.concat(shading) if shading else None
-        for panel, part, rest, same in _alike_panels(g, varying, numeric_x, mine_marks):
+        for panel, part, rest, same in alike_panels(g, varying, numeric_x, mine_marks):
             drawn = _draw(suite, metric, declared, panel, part, rest, numeric_x, unit, refs, colours,
                           mine_marks, shade, present, constants)
             if len(same) > 1:
-                drawn = _drawn_once(drawn, same, rest)
+                drawn = drawn_once(drawn, same, rest)
             note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
                 f"; {said}" for said in tied.values())
             if sampled and (suite, metric) in sampled:
@@ -361,86 +359,7 @@ def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) 
     return "".join(notes)
 
 
-def _panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str], named: str = ""):
-    """One panel, or one per value of the categorical column with the fewest values when the lines
-    would not fit; a panel of lines against a numeric x that still holds too many is split again
-    (qkd_procurement's eavesdropping: per defence, then per attack, where one split left 12
-    vendor × attack lines, 2 of them unseen)."""
-    x = numeric_x[:1]
-    # a condition that is one point of the x axis each (a chain's layout) is drawn as points, no line
-    hue = [c for c in varying if c not in x
-           and not (x and g.groupby(c, dropna=False)[x[0]].nunique().max() == 1)]
-    lines = g.groupby(["vendor", *hue], dropna=False).ngroups
-    if lines <= MAX_LINES or not hue:
-        yield named, g, varying
-        return
-    split = min(hue, key=lambda c: g[c].nunique())  # few panels, each with the most in it
-    if g[split].nunique() > MAX_PANELS:
-        yield named, g, varying
-        return
-    for value, part in g.groupby(split, sort=True):
-        rest = [c for c in varying if c != split]
-        name = ", ".join(filter(None, [named, f"{split}={value_text(value)}"]))
-        along = [c for c in numeric_x if part[c].nunique() >= 3]
-        if along:  # lines against x: split again; without an x, many categories make a grid instead
-            yield from _panels(part, rest, along, name)
-        else:
-            yield name, part, rest
-
-
-def _merged_name(panels: list[str]) -> str:
-    """Panels drawn once for several conditions, named by each: "algorithm=ML-DSA-65/ML-DSA-87",
-    and for nested panels only the condition that differs: "defence=on, attack=blinding/pns"."""
-    parts = [p.split(", ") for p in panels]
-    if any(len(q) != len(parts[0]) for q in parts):
-        return " / ".join(panels)
-    return ", ".join(said[0] if len(set(said)) == 1
-                     else said[0].partition("=")[0] + "=" + "/".join(c.partition("=")[2] for c in said)
-                     for said in zip(*parts, strict=True))
-
-
-def _alike_panels(g: pd.DataFrame, varying: list[str], numeric_x: list[str], marks: list[Mark]):
-    """The panels, those with the same samples as another drawn once (the conformance grids of ML-DSA-65
-    and ML-DSA-87 had the same cells and values): (panel, rows, rest, [(condition, rows)] it stands for)."""
-    alike: dict[tuple, list[tuple[str, pd.DataFrame, list[str]]]] = {}
-    for panel, part, rest in _panels(g, varying, numeric_x):
-        alike.setdefault(_signature(part, rest, marks), []).append((panel, part, rest))
-    for same in alike.values():
-        panel, part, rest = same[0]
-        if len(same) > 1:
-            panel = _merged_name([p for p, _, _ in same])
-        yield panel, part, rest, [(p, rows) for p, rows, _ in same]
-
-
-def _drawn_once(plots: list[Plot], same: list[tuple[str, pd.DataFrame]], rest: list[str]) -> list[Plot]:
-    """The plots of the first of several conditions with identical rows, captioned as standing for all;
-    each lists its own cases and their counterparts in the other conditions (row by row, as
-    `_signature` compares them), not every case of those conditions."""
-    columns = _signature_columns(same[0][1], rest)
-    first = same[0][1].sort_values(columns, kind="stable")["case_id"].to_numpy()
-    twins = [dict(zip(first, rows.sort_values(columns, kind="stable")["case_id"].to_numpy(), strict=True))
-             for _, rows in same[1:]]
-    conditions = "; ".join(condition for condition, _ in same)
-    said = f"; these rows are identical in each of {len(same)} conditions, drawn once: {conditions}"
-    return [replace(p, caption=p.caption + said, case_ids=tuple(sorted(
-        {*p.case_ids, *(twin[c] for twin in twins for c in p.case_ids if c in twin)}))) for p in plots]
-
-
 MAX_SPLITS = 12  # one plot per condition up to this many; beyond, a grid shows every condition
-
-
-def _signature_columns(part: pd.DataFrame, rest: list[str]) -> list[str]:
-    """What tells one row of a plot from another: vendor, line or axis columns, the peer, the tick."""
-    peer = ["peer"] if "peer" in part.columns and part["peer"].notna().any() else []
-    return ["vendor", *rest, *peer, "sample"]
-
-
-def _signature(part: pd.DataFrame, rest: list[str], marks: list[Mark]) -> tuple:
-    """What one condition's plot would show: its samples by vendor, line and tick, and the criteria on it."""
-    columns = _signature_columns(part, rest)
-    rows = part.sort_values(columns, kind="stable")[[*columns, "value"]]
-    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
-    return tuple(m.criterion for m in marks if m.judges(part)), len(rows), digest
 
 
 def _choice(g: pd.DataFrame, declared: Metric | None, varying: list[str], numeric_x: list[str]
@@ -528,7 +447,7 @@ def _draw(suite: str, metric: str, declared: Metric | None, panel: str, g: pd.Da
         alike: dict[tuple, list[tuple[tuple, pd.DataFrame]]] = {}
         for values, part in g.groupby(pooled, sort=True, dropna=False):
             values = values if isinstance(values, tuple) else (values,)
-            alike.setdefault(_signature(part, rest, marks), []).append((values, part))
+            alike.setdefault(signature(part, rest, marks), []).append((values, part))
         out: list[Plot] = []
         for same in alike.values():
             values, part = same[0]
@@ -546,7 +465,7 @@ def _draw(suite: str, metric: str, declared: Metric | None, panel: str, g: pd.Da
                 stated.append(_constant(suite, metric, pd.concat([p for _, p in same]), ", ".join(filter(
                     None, [panel, f"each of {'; '.join(n for n, _ in named)}"]))))
                 continue
-            out += _drawn_once(_draw(suite, metric, declared, where, part, rest,
+            out += drawn_once(_draw(suite, metric, declared, where, part, rest,
                                      [c for c in numeric_x if c in rest and part[c].nunique() >= 3], unit,
                                      refs, colours, marks, shade, params, stated), named, rest)
         return out
