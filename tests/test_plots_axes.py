@@ -267,3 +267,28 @@ def test_value_tick_labels_do_not_run_together():
                           repeat=i)
     (linear,) = evidence_plots(frame(rows, {"layout": "string"}), ["layout"]).plots
     assert len(_ticks(linear.svg, "x")) <= 6, _ticks(linear.svg, "x")
+
+
+def test_legends_sit_beside_the_axes_never_on_the_curves(monkeypatch):
+    # matplotlib's "best" place inside covered the optimum intensities' lines and a CDF's curves
+    rows = []
+    for i, alg in enumerate(("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024")):
+        rows += case_rows("r", "prims", "lib", {"algorithm": alg}, "keygen_us", "us",
+                          np.linspace(20, 400, 30) * (i + 1), repeat=i)
+    for km in (10.0, 50.0, 100.0):
+        rows += case_rows("r", "key_rate", "dev", {"distance_km": km}, "mu1", "photons/pulse",
+                          [0.5 - km / 1e3])
+    placed, drawn = [], plot_kinds.to_svg
+
+    def measured(fig):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        if ax.get_legend() is not None:  # rows plots name their rows on the axis instead
+            placed.append(ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1)
+        return drawn(fig)
+
+    monkeypatch.setattr(plot_kinds, "to_svg", measured)
+    titles = [p.title for p in evidence_plots(frame(rows, {"algorithm": "string", "distance_km": "float64"}),
+                                              ["algorithm", "distance_km"]).plots]
+    assert "prims: keygen_us (CDF)" in titles and "key_rate: mu1 (against distance_km)" in titles, titles
+    assert len(placed) == 2 and all(placed), placed  # the CDF's and the sweep's

@@ -356,7 +356,8 @@ def against(g: pd.DataFrame, refs: pd.DataFrame, metric: str, x: str, hue: list[
 
 def _legend(ax) -> None:
     """Beside the axes, never on them: matplotlib's "best" place inside still covered curves (the
-    optimum intensities' four lines on qkd_procurement), where no corner was empty."""
+    optimum intensities' four lines on qkd_procurement; a CDF's eight curves rising through the
+    lower right), where no corner was empty."""
     entries = len(ax.get_legend_handles_labels()[0])
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if len(ax.figure.axes) == 1:  # as tall as its legend: 32 entries left a thumbnail of the data
@@ -381,7 +382,7 @@ def cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list
     _readable_x_ticks(ax)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
-    ax.legend(fontsize=7, frameon=False)
+    _legend(ax)
     apart = "".join(f"; {m.criterion} judges only some of these lines: its threshold is on the "
                     "percentile plot's rows" for m in marks if m.judges(g) and m not in whole)
     return to_svg(fig), "empirical CDF from 201 quantiles per line" + log_note + apart + off_axis
