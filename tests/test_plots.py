@@ -564,3 +564,14 @@ def test_a_panel_that_still_holds_too_many_lines_is_split_again_and_no_line_is_l
     by_title = {p.title: p.n for p in plots}
     assert by_title["eav: qber_rise (against fraction, defence=on, attack=intercept_resend)"] == 4 * 5
     assert sum(by_title.values()) == len(rows)  # every sample is in a plot
+
+
+def test_a_value_the_same_to_rounding_in_every_sample_is_stated_not_drawn():
+    # sweep-distance's node_key_exposure: 1 and 1 − 1e−12, drawn on a −1…1 axis offset by 1e−12+10e−1
+    rows = []
+    for i, km in enumerate((20.0, 100.0, 200.0)):
+        rows += case_rows("r", "trusted_nodes", "lim", {"end_to_end_km": km}, "node_key_exposure", "ratio",
+                          [1.0, 1.0 - 1e-12], repeat=i)
+    found = evidence_plots(frame(rows, {"end_to_end_km": "float64"}), ["end_to_end_km"])
+    assert not found.plots
+    assert found.constants == ["trusted_nodes: node_key_exposure = 1 ratio in all 6 samples (lim)"]

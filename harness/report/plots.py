@@ -173,7 +173,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         g = groups[(suite, metric)]
         declared = meaning((suite, metric))
         mine_marks = marks_of(suite, metric)
-        if g["value"].nunique() == 1:
+        if _one_value(g["value"]):
             constants.append(_constant(suite, metric, g))
             continue
         if not mine_marks and (per_suite.get(suite, 0) >= share or len(plots) >= MAX_PLOTS):
@@ -254,6 +254,14 @@ def _ticks(plot: Plot, declared: Metric | None, clocks: list[tuple[str, pd.DataF
 def _better(declared: Metric | None) -> bool | None:
     """True when higher is better, False when lower is; None when the declaration says neither."""
     return None if declared is None or declared.better == "none" else declared.better == "higher"
+
+
+def _one_value(values: pd.Series) -> bool:
+    """Every sample the same value, to rounding: sweep-distance's node_key_exposure, 1 − 1e−12 in
+    some layouts, was drawn on a −1…1 axis offset by "1e−12+10e−1"."""
+    finite = values.to_numpy(float)
+    return bool(values.nunique() == 1 or (np.isfinite(finite).all() and np.allclose(finite, finite[0],
+                                                                                   rtol=1e-9, atol=0)))
 
 
 def _constant(suite: str, metric: str, g: pd.DataFrame, where: str = "") -> str:
@@ -461,7 +469,7 @@ def _draw(suite: str, metric: str, declared: Metric | None, panel: str, g: pd.Da
             # drawn once, the conditions named, instead of one identical plot for each.
             where = ", ".join(filter(None, [panel, f"the same in {len(same)} conditions"]))
             named = [(condition_label(v, pooled), p) for v, p in same]
-            if part["value"].nunique() == 1:
+            if _one_value(part["value"]):
                 stated.append(_constant(suite, metric, pd.concat([p for _, p in same]), ", ".join(filter(
                     None, [panel, f"each of {'; '.join(n for n, _ in named)}"]))))
                 continue
@@ -471,7 +479,7 @@ def _draw(suite: str, metric: str, declared: Metric | None, panel: str, g: pd.Da
         return out
     marks = [m for m in marks if m.judges(g)]  # a criterion on one condition marks that condition's plot
     # a flat line or one dot shows nothing a sentence does not; a grid or matrix shows which cells exist
-    if g["value"].nunique() == 1 and kind not in ("grid", "matrix"):
+    if _one_value(g["value"]) and kind not in ("grid", "matrix"):
         stated.append(_constant(suite, metric, g, panel))
         return []
     cases = tuple(sorted(set(g["case_id"])))
