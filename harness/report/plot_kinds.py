@@ -97,7 +97,7 @@ def _mark(ax, marks: list[Mark], axis: str, spans=None, g: pd.DataFrame | None =
     the data and a legend entry with an arrow names the level. Returns the caption's note on those."""
     unit = "" if g is None else str(g["unit"].iloc[0])
     beyond: list[str] = []
-    off_log: list[str] = []
+    below: list[str] = []
     for m in marks:
         over = None if spans is None else spans(m)
         for level, colour, style, label in _levels(m):
@@ -109,9 +109,8 @@ def _mark(ax, marks: list[Mark], axis: str, spans=None, g: pd.DataFrame | None =
                 ax.plot([], [], ls="", marker=arrow, ms=9, color=colour,
                         label=f"{said} {'↑' if axis == 'y' else '→'}" if high
                         else f"{'↓' if axis == 'y' else '←'} {said}")
-                beyond.append(said)
-                if level <= 0 < float(np.nanmin(g["value"].to_numpy(float))):
-                    off_log.append(said)  # on a log axis a level of 0 is nowhere, not far
+                # on a log axis a level of 0 is nowhere, not far
+                (below if level <= 0 < float(np.nanmin(g["value"].to_numpy(float))) else beyond).append(said)
                 continue
             if over is None:
                 across = ax.axhline if axis == "y" else ax.axvline
@@ -125,11 +124,10 @@ def _mark(ax, marks: list[Mark], axis: str, spans=None, g: pd.DataFrame | None =
                     ax.hlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
                 else:
                     ax.vlines(level, lo, hi, colors=colour, linestyles=style, lw=1.1, label=label)
-    far = [b for b in beyond if b not in off_log]
-    notes = [f"; {'; '.join(far)}: far beyond the data, named in the legend by an arrow (the axis stays "
-             "on the measured values)"] if far else []
-    if off_log:
-        notes.append(f"; {'; '.join(off_log)}: below every value, named in the legend by an arrow")
+    notes = [f"; {'; '.join(beyond)}: far beyond the data, named in the legend by an arrow (the axis stays "
+             "on the measured values)"] if beyond else []
+    if below:
+        notes.append(f"; {'; '.join(below)}: below every value, named in the legend by an arrow")
     return "".join(notes)
 
 
