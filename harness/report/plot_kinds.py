@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-from harness.report.svg import figure, to_svg
+from harness.report.svg import figure, readable_x_ticks, to_svg
 
 MANY_SAMPLES = 20
 MAX_LINES = 10
@@ -377,7 +376,7 @@ def cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list
     whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
     off_axis = _mark(ax, whole, "x", g=g)  # a criterion on some lines is drawn on the percentile rows
     log_note = _cdf_log(ax, g["value"].to_numpy(float))
-    _readable_x_ticks(ax)
+    readable_x_ticks(ax)
     ax.set_xlabel(_ylabel(metric, str(g["unit"].iloc[0])))
     ax.set_ylabel("fraction ≤ x")
     _legend(ax)
@@ -397,31 +396,11 @@ def _row_label(ax, row: int, text: str) -> None:
 ROW_PLOT_AXES_IN = 3.6  # the data's width in a plot of rows, whatever its labels take either side
 
 
-def _two_and_five(value: float, _position: int) -> str:
-    """A log axis's minor tick label at 2× and 5× a power of ten only."""
-    power = int(np.floor(np.log10(value)))
-    mantissa = round(value / 10.0**power)
-    return rf"${mantissa}\times10^{{{power}}}$" if mantissa in (2, 5) else ""
-
-
-def _readable_x_ticks(ax) -> None:
-    """Value-axis tick labels that do not run together: a log axis spanning under two decades
-    labelled its minor ticks too ("2×10³ 5×10³ 10⁴ 2×10⁴ …" over one another on the corridor's link
-    rates), and a linear one of large numbers printed eight of them ("100000120000140000")."""
-    if ax.get_xscale() == "log":
-        low, high = sorted(ax.get_xlim())
-        decades = np.floor(np.log10(high)) - np.ceil(np.log10(low)) + 1  # powers of ten in view
-        # under two of them, 2× and 5× say where the values sit; past that the decades do
-        ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five) if decades < 2 else NullFormatter())
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
-
-
 def _fit_row_labels(fig, ax) -> None:
     """A plot of rows as wide as its row labels, the data and the values written right of the axes:
     in a fixed 6.4 in, fallback's labels ("link policy=qkd_preferred, tls_client=openssl-tls,
     mode=cert_dhe") and values left the dots under an inch."""
-    _readable_x_ticks(ax)
+    readable_x_ticks(ax)
     renderer = fig.canvas.get_renderer()
     left = max((t.get_window_extent(renderer).width for t in ax.get_yticklabels()), default=0.0) / fig.dpi
     right = max((t.get_window_extent(renderer).width for t in ax.texts), default=0.0) / fig.dpi

@@ -16,7 +16,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 STYLE = {
     "svg.hashsalt": "qsbench",
@@ -43,6 +45,26 @@ def styled():
 
 def figure(width: float = 6.4, height: float = 3.6):
     return plt.subplots(figsize=(width, height))
+
+
+def _two_and_five(value: float, _position: int) -> str:
+    """A log axis's minor tick label at 2× and 5× a power of ten only."""
+    power = int(np.floor(np.log10(value)))
+    mantissa = round(value / 10.0**power)
+    return rf"${mantissa}\times10^{{{power}}}$" if mantissa in (2, 5) else ""
+
+
+def readable_x_ticks(ax) -> None:
+    """Value-axis tick labels that do not run together: a log axis spanning under two decades
+    labelled its minor ticks too ("2×10³ 5×10³ 10⁴ 2×10⁴ …" over one another on the corridor's link
+    rates), and a linear one of large numbers printed eight of them ("100000120000140000")."""
+    if ax.get_xscale() == "log":
+        low, high = sorted(ax.get_xlim())
+        decades = np.floor(np.log10(high)) - np.ceil(np.log10(low)) + 1  # powers of ten in view
+        # under two of them, 2× and 5× say where the values sit; past that the decades do
+        ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five) if decades < 2 else NullFormatter())
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
 
 
 _PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
