@@ -84,6 +84,13 @@ def problems(rows: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(cases="count", case_ids=lambda ids: " ".join(sorted(ids))).reset_index()
 
 
+def repeated_reasons(reasons: list[str]) -> list[str]:
+    """The reasons given more than once, in first-given order: each is stated once, as a numbered
+    note (a vendor's library missing is about 900 characters), and its places name the note."""
+    said = Counter(reasons)
+    return [r for r in said if r and said[r] > 1]
+
+
 def fmt(value: float) -> str:
     if pd.isna(value):
         return ""
@@ -116,8 +123,7 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
         # A reason several lines give (a vendor's library missing: about 900 characters, once per
         # suite) is stated once, as a numbered note under the table, and the lines name the note.
         reasons = [str(r).replace("|", "\\|").replace("\n", " ") for r in bad["reason"]]
-        said = Counter(reasons)
-        notes = [r for r in said if said[r] > 1]
+        notes = repeated_reasons(reasons)
         for (_, r), reason in zip(bad.iterrows(), reasons, strict=True):
             shown = f"see note {notes.index(reason) + 1}" if reason in notes else reason
             lines.append(f"| {r['suite']} | {r['vendor']} | {r['status']} | {r['cases']} "

@@ -9,7 +9,6 @@ the same file.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import pandas as pd
 from harness.evaluation import junit
 from harness.evaluation.compare import Comparison, compare
 from harness.evaluation.evaluate import Evaluation, evaluate_run
-from harness.evaluation.summary import fmt, problems, to_markdown
+from harness.evaluation.summary import fmt, problems, repeated_reasons, to_markdown
 from harness.manifest import qsbench_version
 from harness.metrics import Declarations
 from harness.report.data import results
@@ -60,20 +59,13 @@ def _params_text(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(f"{c}={value_text(row[c])}" for c in columns if pd.notna(row[c]))
 
 
-def _repeated(reasons: list[str]) -> list[str]:
-    """The reasons given more than once, in first-given order: each is stated once, as a numbered
-    note (a vendor's library missing is about 900 characters), and its places name the note."""
-    said = Counter(reasons)
-    return [r for r in said if r and said[r] > 1]
-
-
 def _cases(cases: pd.DataFrame, params: list[str]) -> tuple[list[dict], list[str]]:
     """The Cases table's rows, and the reasons several cases give, stated once under the table."""
     rows = [{"case_id": r["case_id"], "suite": r["suite"], "vendor": r["vendor"],
              "params": _params_text(r, params), "status": r["status"],
              "reason": r["reason"] if pd.notna(r["reason"]) else "", "rows": int(r["rows"])}
             for _, r in cases.iterrows()]
-    notes = _repeated([row["reason"] for row in rows])
+    notes = repeated_reasons([row["reason"] for row in rows])
     for row in rows:
         row["note"] = notes.index(row["reason"]) + 1 if row["reason"] in notes else None
     return rows, notes
@@ -138,7 +130,7 @@ def _shown(v: dict) -> tuple[str, str]:
 def _verdict_rows(res: dict) -> tuple[list[dict], list[str]]:
     """The verdict grid's rows, and the reasons more than one cell gives (a vendor's library missing:
     about 900 characters, once per criterion), stated once under the grid; a cell names its note."""
-    notes = _repeated([v["reason"] for v in res["verdicts"] if _reason_shown(v)])
+    notes = repeated_reasons([v["reason"] for v in res["verdicts"] if _reason_shown(v)])
     rows: dict[str, dict] = {}
     for v in res["verdicts"]:
         v = {**v, **dict(zip(("shown", "shown_ci"), _shown(v), strict=True)),
