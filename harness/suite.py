@@ -46,6 +46,11 @@ class Metric:
     timelines of those metrics of the same suite, and it is not drawn alone.
     `summarises` makes the metric the suite's own summary (a mean, an interval end) of
     another metric it also emits: the report shows its samples, not the summary again.
+    `qualified_by` names the label columns that say how a value was encoded or measured
+    (secret_key_bytes: a 32/64-byte seed or the full key; handshake_ms: the group negotiated and
+    the network backend): rows that differ in one are not like for like, and the report says so
+    where they share a plot. Other labels say what a row is (a probe's verdict, a link's name) and
+    draw no such note.
     """
 
     unit: str
@@ -56,11 +61,12 @@ class Metric:
     reference_for: tuple[str, ...] = ()
     shades: tuple[str, ...] = ()
     summarises: str = ""
+    qualified_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # a manifest's JSON gives a list; a tuple keeps the declaration hashable and frozen
-        object.__setattr__(self, "reference_for", tuple(self.reference_for))
-        object.__setattr__(self, "shades", tuple(self.shades))
+        for name in ("reference_for", "shades", "qualified_by"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.shades and not (self.timeline and self.unit == "bool"):
             raise ValueError("Metric.shades belongs to a 0/1 timeline metric (unit 'bool', timeline=True)")
         if self.better not in ("lower", "higher", "none"):
@@ -121,6 +127,10 @@ class Suite(ABC):
             if metric.summarises and (metric.summarises not in cls.metrics or metric.summarises == name):
                 raise TypeError(f"suite {cls.__name__}: metric {name!r} summarises {metric.summarises!r}, "
                                 "which is not another metric it declares")
+            unlabelled = [c for c in metric.qualified_by if c not in cls.label_columns]
+            if unlabelled:  # a qualifier no row can carry would silently never be noted
+                raise TypeError(f"suite {cls.__name__}: metric {name!r} is qualified by "
+                                f"{', '.join(map(repr, unlabelled))}, which is not in its label_columns")
 
     @abstractmethod
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:

@@ -154,7 +154,7 @@ class KemHandshake(Suite):
     metrics: ClassVar[dict[str, Metric]] = {
         "handshake_ok": Metric("bool", "higher", "the exchange completed", deterministic=True),
         "key_confirmed": Metric("bool", "higher", "both sides derived the same key", deterministic=True),
-        "handshake_ms": Metric("ms", "lower", "connect to key confirmation"),
+        "handshake_ms": Metric("ms", "lower", "connect to key confirmation", qualified_by=("net_backend",)),
         "client_bytes": Metric("bytes", "lower", "client's bytes on the wire", deterministic=True),
         "server_bytes": Metric("bytes", "lower", "server's bytes on the wire", deterministic=True),
         "round_trips": Metric("count", "lower", "network round trips until confirmation"),

@@ -238,7 +238,8 @@ class PQCPrimitives(Suite):
         "public_key_bytes": Metric("bytes", "lower", "encoded public key", deterministic=True),
         "secret_key_bytes": Metric("bytes", "none", "encoded secret key in the library's own encoding "
                                    "(label secret_key_encoding: a seed the key expands from, or the full "
-                                   "key): sizes of different encodings do not compare", deterministic=True),
+                                   "key): sizes of different encodings do not compare", deterministic=True,
+                                   qualified_by=("secret_key_encoding",)),
         "ciphertext_bytes": Metric("bytes", "lower", "largest KEM ciphertext", deterministic=True),
         "signature_bytes": Metric("bytes", "lower", "largest signature", deterministic=True),
     }

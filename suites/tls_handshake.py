@@ -153,11 +153,14 @@ class TlsHandshake(Suite):
                                                 "failure_reason")
     metrics: ClassVar[dict[str, Metric]] = {
         "handshake_ok": Metric("bool", "higher", "the handshake completed", deterministic=True),
-        "handshake_ms": Metric("ms", "lower", "TCP connect to Finished"),
+        "handshake_ms": Metric("ms", "lower", "TCP connect to Finished",
+                               qualified_by=("negotiated_group", "signature_scheme", "net_backend")),
         "client_hello_bytes": Metric("bytes", "lower", "ClientHello on the wire", deterministic=True),
         "server_flight_bytes": Metric("bytes", "lower", "server's first flight on the wire",
-                                      deterministic=True),
-        "round_trips": Metric("count", "lower", "network round trips until Finished"),
+                                      deterministic=True,
+                                      qualified_by=("negotiated_group", "signature_scheme")),
+        "round_trips": Metric("count", "lower", "network round trips until Finished",
+                              qualified_by=("negotiated_group",)),  # a HelloRetryRequest adds one
         "hello_retry": Metric("bool", "lower", "the server sent a HelloRetryRequest", deterministic=True),
         "handshakes_not_run": Metric("count", "lower", "handshakes left when the time budget ran out"),
         "server_failures": Metric("count", "lower", "handshakes the server side reported failed"),

@@ -237,12 +237,23 @@ def test_sizes_of_different_key_encodings_are_noted_as_such():
                               repeat=i)
             encoding.append(enc)
     df = frame(rows, {"algorithm": "string"}).assign(secret_key_encoding=encoding)
-    (plot,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"]).plots
+    declared = Declarations({"prims": {"secret_key_bytes": Metric("bytes", "none",
+                                                                  qualified_by=("secret_key_encoding",))}})
+    (plot,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"], declarations=declared).plots
     assert ("the rows differ in secret_key_encoding (openssl: seed; pqclean: full key): values of a "
             "different secret_key_encoding are not like for like") in plot.caption
     same = df.assign(secret_key_encoding="full key")  # one encoding throughout: nothing to warn of
-    (plain,) = evidence_plots(same, ["algorithm"], ["secret_key_encoding"]).plots
+    (plain,) = evidence_plots(same, ["algorithm"], ["secret_key_encoding"], declarations=declared).plots
     assert "secret_key_encoding" not in plain.caption
+    # the note is the suite's word: a metric that does not declare the label qualifies it draws none
+    (undeclared,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"]).plots
+    assert "not like for like" not in undeclared.caption
+
+
+def test_a_qualifier_must_be_a_label_the_suite_declares():
+    with pytest.raises(TypeError, match="qualified by 'encoding', which is not in its label_columns"):
+        sizes = Metric("bytes", "none", qualified_by=("encoding",))
+        type("Sizes", (Suite,), {"name": "sizes", "label_columns": ("mode",), "metrics": {"bytes": sizes}})
 
 
 def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():
@@ -384,8 +395,14 @@ def test_a_label_that_follows_the_condition_needs_no_like_for_like_note():
                               repeat=j)
             negotiated += [group] * 3
     df = frame(rows, {"group": "string"}).assign(negotiated_group=negotiated)
-    plots = evidence_plots(df, ["group"], ["negotiated_group"]).plots
+    timed = Metric("ms", "lower", qualified_by=("negotiated_group",))
+    declared = Declarations({"tls": {"handshake_ms": timed}})
+    plots = evidence_plots(df, ["group"], ["negotiated_group"], declarations=declared).plots
     assert plots and not any("negotiated_group" in p.caption for p in plots)
+    # a server that answered both groups with X25519: the same label now differs within a condition
+    fell_back = df.assign(negotiated_group=df["group"].where(df["vendor"] == "b", "X25519"))
+    noted = evidence_plots(fell_back, ["group"], ["negotiated_group"], declarations=declared).plots
+    assert any("values of a different negotiated_group are not like for like" in p.caption for p in noted)
 
 
 def test_columns_a_layout_name_fixes_do_not_split_it_and_a_name_for_a_sweep_point_does_not_hide_the_sweep():

@@ -56,7 +56,6 @@ from harness.report.plot_grids import MAX_GRID_ROWS, grid, matrix
 from harness.report.plot_kinds import (
     MANY_SAMPLES,
     MAX_LINES,
-    SHARE_UNITS,
     Mark,
     Plot,
     against,
@@ -207,7 +206,9 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
                           mine_marks, shade, present, constants)
             if len(same) > 1:
                 drawn = drawn_once(drawn, same, rest)
-            note = _label_note(part, [c for c in label_columns if c not in varying], rest) + "".join(
+            qualifiers = () if declared is None else declared.qualified_by
+            note = _label_note(part, [c for c in qualifiers if c in label_columns and c not in varying],
+                               rest) + "".join(
                 f"; {said}" for said in tied.values())
             if sampled and (suite, metric) in sampled:
                 note += (f"; drawn from a fixed pseudo-random subsample of {len(g)} of the "
@@ -344,15 +345,11 @@ def _is_index(col: pd.Series) -> bool:
 
 
 def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) -> str:
-    """What the rows of one plot say about themselves and differ in, though no axis shows it (an
-    adapter's secret-key encoding: a seed beside a full key), so like is not read as like. A label
-    that follows the plot's conditions (the negotiated group of the group asked for, a check's
-    clause) is shown by them: no note. Nor is there one on a share or a yes/no (the units the suite
-    declares on a fixed 0–1 scale): 1 is detected or passed and 0.5 half, whatever a label on the row
-    says, so a label there is an outcome or its context (eavesdropping's verdict, detected beside
-    undetected), never an encoding that makes one vendor's 1 unlike another's."""
-    if str(g["unit"].iloc[0]) in SHARE_UNITS:
-        return ""
+    """What the rows of one plot say about how their values were encoded or measured, though no axis
+    shows it (an adapter's secret-key encoding: a seed beside a full key), so like is not read as
+    like. `labels`: the ones the metric's suite declares qualify it (Metric.qualified_by); a label
+    that follows the plot's conditions (the negotiated group of the group asked for) is shown by
+    them: no note."""
     notes = []
     for col in labels:
         if col not in g.columns or _free_text(g[col]) or g[col].dropna().nunique() < 2:
