@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -133,6 +134,45 @@ def test_help_teaches_with_examples():
     result = qsbench("run", "--help")
     assert result.returncode == 0
     assert "Example" in result.stdout and "--resume" in result.stdout
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    from harness.cli.app import app
+
+    found, todo = [], [([], typer.main.get_command(app))]
+    while todo:
+        path, command = todo.pop()
+        subs = getattr(command, "commands", {})
+        found += [path] if path and not subs else []
+        todo += [([*path, name], sub) for name, sub in subs.items()]
+    return sorted(found)
+
+
+def test_help_reads_as_paragraphs_at_80_columns():
+    """A docstring's line breaks were kept: at 80 columns a source line of 88 became one of 80 and a
+    fragment ("a crash  or a" / "hang costs that case only")."""
+    commands = _commands()
+    assert ["run"] in commands and ["kme", "serve"] in commands  # the plugin's commands too
+    for command in commands:
+        result = subprocess.run([*qsbench_cmd(), *command, "--help"], capture_output=True, text=True,
+                                timeout=60, env={**os.environ, "COLUMNS": "80"})
+        assert result.returncode == 0, result.stderr
+        prose = result.stdout.split("╭")[0].splitlines()[3:]  # between the usage line and the boxes
+        for line, after in itertools.pairwise(prose):
+            # rich's margin is one space; a deeper line is an example or a list item, kept as written
+            if line[:2].strip() and after[:2].strip():
+                assert len(line.rstrip()) >= 55, f"qsbench {' '.join(command)} --help: {line!r} / {after!r}"
+
+
+def test_a_reader_that_leaves_the_pipe_ends_the_command_quietly():
+    read, write = os.pipe()
+    os.close(read)  # a reader that left before the first line (`| head -0`)
+    piped = subprocess.run([*qsbench_cmd(), "schema"], stdout=write, stderr=subprocess.PIPE, text=True,
+                           timeout=60)
+    os.close(write)
+    assert piped.stderr == "" and piped.returncode == 141  # was "qsbench schema: error: Broken pipe", exit 2
 
 
 def test_resume_exits_from_the_whole_run_and_retry_failed_runs_failures_again(write_scenario, tmp_path):

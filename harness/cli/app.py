@@ -165,12 +165,13 @@ def run(
 
     Each case runs in its own worker process with the scenario's timeout; a crash or a
     hang costs that case only. Rows are written as each case finishes, so an interrupted
-    run keeps what it measured: finish it with --resume RUN_DIR.
-    The last line printed is the run directory.
-    Exit codes (from everything the run directory holds, also after --resume): 0 every case
-    ran, 1 a case failed or timed out or a mandatory success criterion (scenario `criteria:`
-    with `gate: true`) is not met, 2 unusable input.
-    Piped to a file or a CI log, one line per finished case is printed to stderr.
+    run keeps what it measured: finish it with --resume RUN_DIR. The last line printed is the
+    run directory. Piped to a file or a CI log, one line per finished case is printed to stderr.
+
+    Exit codes, from everything the run directory holds (also after --resume):
+      0  every case ran
+      1  a case failed or timed out, or a criterion with `gate: true` is not met
+      2  unusable input
 
     Example: [bold]qsbench run suites/scenarios/demo.yaml --out results[/bold]
     """

@@ -8,6 +8,8 @@ responsible for saying which file, the boundary only makes sure nothing escapes 
 
 from __future__ import annotations
 
+import inspect
+import os
 import sys
 import tempfile
 import traceback
@@ -17,6 +19,7 @@ from typer.core import TyperGroup
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command its pipe's reader left
 
 
 def _data_error_types() -> tuple[type[BaseException], ...]:
@@ -51,7 +54,19 @@ def _command_name(ctx: typer.Context) -> str:
 
 
 class GuardedGroup(TyperGroup):
-    """The top-level command group: runs the chosen command inside the boundary."""
+    """The top-level command group: runs the chosen command inside the boundary. Every command's
+    help under it is reflowed to the terminal's width (console.reflowed)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        from harness.cli.console import reflowed
+
+        super().__init__(*args, **kwargs)
+        todo = list(self.commands.values())
+        while todo:
+            command = todo.pop()
+            if command.help:
+                command.help = reflowed(inspect.cleandoc(command.help))
+            todo += getattr(command, "commands", {}).values()
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
@@ -60,6 +75,9 @@ class GuardedGroup(TyperGroup):
             raise
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # the reader left (`| head`): no one to tell, and no error of the input
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit's flush
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except _data_error_types() as exc:
             print(f"{_command_name(ctx)}: error: {describe(exc)}", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None

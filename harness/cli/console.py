@@ -16,6 +16,20 @@ def stderr_console() -> Console:
     return Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
+def reflowed(text: str) -> str:
+    """A docstring's help as paragraphs the terminal wraps: rich help keeps every line break, so a
+    line of 88 columns became one of 80 and one of 8 ("a crash  or a" / "hang costs ..."). A line
+    break stays where the next line is indented (an example's second command)."""
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        lines = paragraph.split("\n")
+        out = lines[0]
+        for line in lines[1:]:
+            out += ("\n" + line) if line[:1].isspace() else (" " + line)
+        paragraphs.append(out)
+    return "\n\n".join(paragraphs)
+
+
 def table(title: str, columns: tuple[str, ...] | list[str], prose: tuple[str, ...] = ("reason", "note")):
     """A rich Table whose names and numbers never wrap mid-word ("ML-KEM-76 / 8"); only prose
     columns (reasons, notes) wrap, at word boundaries, when the table is wider than the console."""

@@ -110,8 +110,9 @@ def keyrate(profile: ProfileOpt, distances: DistancesOpt = "0:200:5", block_size
     mu2, the intensity probabilities and the basis probability optimised; --json gives them) and
     for the device as configured. Bounds are bits per use of the channel alone.
 
-    Examples:  qsbench keyrate --profile gys-2004 --distances 0:150:10 --plot gys.svg
-               qsbench keyrate -p free-space-ground --background day --json
+    Examples:
+      qsbench keyrate --profile gys-2004 --distances 0:150:10 --plot gys.svg
+      qsbench keyrate -p free-space-ground --background day --json
     """
     from rich.table import Table
 
