@@ -250,6 +250,31 @@ def test_sizes_of_different_key_encodings_are_noted_as_such():
     assert "not like for like" not in undeclared.caption
 
 
+def test_a_grid_ranks_a_cell_only_against_cells_of_its_own_encoding():
+    """pqc-primitives coloured openssl's 32-byte seed green, the best secret key, beside PQClean's
+    2560-byte full key in red: sizes of two encodings ranked as one."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    rows, encoding = [], []
+    for vendor, enc, size in (("openssl", "seed", 32), ("pqclean", "full key", 2400), ("ref", "full key", 2500)):
+        for i in range(12):  # 3 vendors × 12 algorithms > 10 lines: a grid
+            rows += case_rows("r", "prims", vendor, {"algorithm": f"alg-{i:02d}"}, "secret_key_bytes", "bytes",
+                              [size], repeat=i)
+            encoding.append(enc)
+    df = frame(rows, {"algorithm": "string"}).assign(secret_key_encoding=encoding)
+    declared = Declarations({"prims": {"secret_key_bytes": Metric("bytes", "lower",
+                                                                  qualified_by=("secret_key_encoding",))}})
+    (grid,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"], declarations=declared).plots
+    green, yellow, red = (to_hex(colormaps["RdYlGn"](at)) for at in (1.0, 0.5, 0.0))
+    # each row: the seed alone in its encoding (neutral), the smaller full key best, the larger worst
+    assert [grid.svg.count(c) for c in (green, yellow, red)] == [12, 12, 12], grid.caption
+    assert "ranked only against cells of the same secret_key_encoding" in grid.caption
+    undeclared = Declarations({"prims": {"secret_key_bytes": Metric("bytes", "lower")}})
+    (ranked,) = evidence_plots(df, ["algorithm"], ["secret_key_encoding"], declarations=undeclared).plots
+    assert [ranked.svg.count(c) for c in (green, yellow, red)] == [12, 0, 12]  # the seed "best"
+
+
 def test_a_qualifier_must_be_a_label_the_suite_declares():
     with pytest.raises(TypeError, match="qualified by 'encoding', which is not in its label_columns"):
         sizes = Metric("bytes", "none", qualified_by=("encoding",))

@@ -52,8 +52,19 @@ def _across(g: pd.DataFrame, rows_of: list[str]) -> list[str]:
     return [min(few, key=lambda c: g[c].nunique())] if few else []
 
 
-def _cell_shade(med: pd.DataFrame, unit: str, better_high: bool | None) -> pd.DataFrame:
-    """Each cell's colour, 1 best and 0 worst, of one block of vendor columns."""
+def _cell_shade(med: pd.DataFrame, unit: str, better_high: bool | None,
+                encoding: pd.DataFrame) -> pd.DataFrame:
+    """Each cell's colour, 1 best and 0 worst, of one block of vendor columns. `encoding`: what each
+    cell's rows say about how their value was encoded (the metric's qualifiers; "" where none): a
+    cell is ranked only against the cells of its own encoding (openssl's 32-byte seed is not the
+    best secret key beside PQClean's 2560-byte full key), and alone in its row it is neutral."""
+    kinds = [k for k in pd.unique(encoding.to_numpy().ravel()) if isinstance(k, str)]
+    if len(kinds) > 1:
+        shade = med * np.nan
+        for kind in kinds:
+            mine = encoding == kind
+            shade = shade.mask(mine, _cell_shade(med.where(mine), unit, better_high, encoding.where(mine)))
+        return shade
     low, high = med.min(axis=1), med.max(axis=1)
     if unit in SHARE_UNITS:  # a check passed (1) is good whatever the others did: the absolute 0–1 scale
         shade = med.astype(float)
@@ -67,11 +78,14 @@ def _cell_shade(med: pd.DataFrame, unit: str, better_high: bool | None) -> pd.Da
     return shade if better_high is True else 1 - shade
 
 
-def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | None) -> tuple[str, str]:
+def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | None,
+         qualifiers: list[str] = ()) -> tuple[str, str]:
     """Too many categories for lines: a category × vendor grid of medians, coloured within each row
     (`better_high`: the direction the rows' suite declares; None: neither). Where the rows would be too
     many to read, a numeric condition of a few values goes across (`_across`), and the colours compare
-    vendors within a row at each of its values, never one value of it with another."""
+    vendors within a row at each of its values, never one value of it with another. `qualifiers`: the
+    labels that say how the rows' values were encoded (Metric.qualified_by), where they differ: cells
+    of a different encoding are not ranked against each other."""
     import seaborn as sns
 
     across = _across(g, rows_of)
@@ -80,16 +94,21 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | N
     med = g.groupby(keys, dropna=False)["value"].median().unstack([*across, "vendor"]).sort_index()
     med = med.reindex(columns=sorted(med.columns, key=lambda k: tuple(map(str, k)) if across else str(k)))
     n = g.groupby(keys, dropna=False)["value"].size().unstack([*across, "vendor"]).reindex_like(med)
+    encoding = (g.groupby(keys, dropna=False)[list(qualifiers)].agg(
+        lambda v: "/".join(sorted(set(map(value_text, v.dropna()))))).agg(" ".join, axis=1)
+        if qualifiers else g.groupby(keys, dropna=False)["value"].size().map(lambda _: ""))
+    encoding = encoding.unstack([*across, "vendor"]).reindex_like(med)
     total_rows = len(med)
-    med, n = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS]
+    med, n, encoding = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS], encoding.iloc[:MAX_GRID_ROWS]
     unit = str(g["unit"].iloc[0])
     # A reader compares vendors within a row, so the colour is each row's own best-to-worst scale.
     if across:
         blocks = med.columns.get_level_values(0)
-        shade = pd.concat([_cell_shade(med.loc[:, blocks == b], unit, better_high) for b in blocks.unique()],
+        shade = pd.concat([_cell_shade(med.loc[:, blocks == b], unit, better_high,
+                                       encoding.loc[:, blocks == b]) for b in blocks.unique()],
                           axis=1)[med.columns]
     else:
-        shade = _cell_shade(med, unit, better_high)
+        shade = _cell_shade(med, unit, better_high, encoding)
     alone = (med.shape[1] == 1 if not across
              else all((blocks == b).sum() == 1 for b in blocks.unique()))
     high_good = better_high is True
@@ -113,7 +132,10 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | N
     at = f" at each {across[0]}" if across else ""
     scale = (("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
              else f"green = best of all rows{at}, red = worst (one vendor)" if alone
-             else f"green = best in its row{at}, yellow where every vendor measures the same")
+             else f"green = best in its row{at}, red = worst, yellow where every vendor measures the same")
+    if qualifiers:
+        scale += (f"; a cell is ranked only against cells of the same {', '.join(qualifiers)} "
+                  "(yellow: none in its row)")
     if med.isna().to_numpy().any():
         scale += "; blank: no row of that vendor"
     per = (f"per row, {across[0]} and vendor ({across[0]} across: a row holds each of its values)"

@@ -492,7 +492,9 @@ def _draw(suite: str, metric: str, declared: Metric | None, panel: str, g: pd.Da
             drawn.append((kind, *against(g, _held(refs, g, params, x), metric, x, hue, colours, marks,
                                          each=each)))
         elif kind == "grid":
-            drawn.append(("grid", *grid(g, metric, varying, _better(declared))))
+            qualifiers = [c for c in (declared.qualified_by if declared else ())
+                          if c in g.columns and g[c].dropna().nunique() > 1]
+            drawn.append(("grid", *grid(g, metric, varying, _better(declared), qualifiers)))
         elif kind == "CDF":
             drawn.append(("CDF", *cdf(g, metric, hue, colours, marks)))
             drawn.append(("percentiles", *percentiles(g, metric, hue, colours, marks)))
