@@ -153,3 +153,28 @@ def test_a_grid_too_long_to_read_puts_a_numeric_condition_of_few_values_across(m
         assert sum(name.startswith("ytick ") for name, _ in texts) == 27  # 54 conditions, rtt_ms across
         # colours compare the vendors at each delay, not one delay with the other
         assert plot.svg.count(green) == 2 * 27 and plot.svg.count(red) == 2 * 27
+
+
+def test_each_line_of_one_vendor_s_cdf_can_be_told_apart(monkeypatch):
+    """pilot-dci's eight TLS conditions of one vendor were eight lines in one colour and four styles:
+    X25519 at 0.5 ms and X25519MLKEM768 at 0.5 ms looked the same."""
+    from matplotlib.colors import to_hex
+
+    styles = []
+    drawn = plot_kinds.to_svg
+
+    def keep(fig):
+        styles.append([(to_hex(line.get_color()), line.get_linestyle()) for ax in fig.axes
+                       for line in ax.get_lines() if line.get_label().startswith("tls")])
+        return drawn(fig)
+    monkeypatch.setattr(plot_kinds, "to_svg", keep)
+    rows, rng = [], np.random.default_rng(3)
+    for i, (group, loss, rtt) in enumerate((g, lo, r) for g in ("X25519", "X25519MLKEM768")
+                                           for lo in (0.0, 1.0) for r in (0.5, 31.1)):
+        rows += case_rows("r", "tls_handshake", "tls", {"group": group, "loss_pct": loss, "rtt_ms": rtt},
+                          "handshake_ms", "ms", list(2 * rtt + rng.exponential(1.0, 50)), repeat=i)
+    params = {"group": "string", "loss_pct": "float", "rtt_ms": "float"}
+    (cdf, _) = evidence_plots(frame(rows, params), list(params)).plots
+    assert "CDF" in cdf.title
+    (lines,) = [s for s in styles if s]
+    assert len(lines) == 8 and len(set(lines)) == 8, lines

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from harness.report.svg import figure, readable_x_ticks, to_svg
+from harness.report.svg import figure, palette, readable_x_ticks, to_svg
 
 MANY_SAMPLES = 20
 MAX_LINES = 10
+# one line style per condition of a vendor: five conditions of two vendors fill MAX_LINES
+CONDITION_STYLES = ("-", "--", ":", "-.", (0, (8, 2, 1, 2, 1, 2)))
 SHARE_UNITS = ("bool", "ratio", "fraction")  # values on a fixed 0–1 scale
 
 @dataclass(frozen=True)
@@ -365,14 +367,19 @@ def cdf(g: pd.DataFrame, metric: str, hue: list[str], colours: dict, marks: list
          ) -> tuple[str, str]:
     fig, ax = figure()
     probs = np.linspace(0, 1, 201)
-    styles = ["-", "--", ":", "-."]
     lines = _lines(g, hue)
-    # colour says the vendor, line style the condition: the same style means the same condition
+    # colour says the vendor, line style the condition: the same style means the same condition. Of
+    # one vendor the colour has nothing to say, so it says the condition too: eight TLS conditions of
+    # one vendor in one colour and four styles read as four.
     conditions = list(dict.fromkeys(label.removeprefix(vendor) for vendor, label, _ in lines))
+    by_condition = len({vendor for vendor, _, _ in lines}) == 1 and len(conditions) > 1
+    shades = palette(conditions) if by_condition else {}
     for vendor, label, part in lines:
         q = np.quantile(part["value"].to_numpy(float), probs)
-        style = styles[conditions.index(label.removeprefix(vendor)) % len(styles)]
-        ax.step(q, probs, where="post", color=colours[vendor], ls=style, label=f"{label} (n={len(part)})")
+        condition = label.removeprefix(vendor)
+        style = CONDITION_STYLES[conditions.index(condition) % len(CONDITION_STYLES)]
+        ax.step(q, probs, where="post", color=shades.get(condition, colours[vendor]), ls=style,
+                label=f"{label} (n={len(part)})")
     whole = [m for m in marks if m.judges(g) and _judged_rows(lines)(m) is None]
     off_axis = _mark(ax, whole, "x", g=g)  # a criterion on some lines is drawn on the percentile rows
     log_note = _cdf_log(ax, g["value"].to_numpy(float))
