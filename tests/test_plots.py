@@ -257,10 +257,11 @@ def test_a_grid_ranks_a_cell_only_against_cells_of_its_own_encoding():
     from matplotlib.colors import to_hex
 
     rows, encoding = [], []
-    for vendor, enc, size in (("openssl", "seed", 32), ("pqclean", "full key", 2400), ("ref", "full key", 2500)):
+    made = (("openssl", "seed", 32), ("pqclean", "full key", 2400), ("ref", "full key", 2500))
+    for vendor, enc, size in made:
         for i in range(12):  # 3 vendors × 12 algorithms > 10 lines: a grid
-            rows += case_rows("r", "prims", vendor, {"algorithm": f"alg-{i:02d}"}, "secret_key_bytes", "bytes",
-                              [size], repeat=i)
+            rows += case_rows("r", "prims", vendor, {"algorithm": f"alg-{i:02d}"}, "secret_key_bytes",
+                              "bytes", [size], repeat=i)
             encoding.append(enc)
     df = frame(rows, {"algorithm": "string"}).assign(secret_key_encoding=encoding)
     declared = Declarations({"prims": {"secret_key_bytes": Metric("bytes", "lower",

@@ -299,3 +299,17 @@ def test_legends_sit_beside_the_axes_never_on_the_curves(monkeypatch):
                                               ["algorithm", "distance_km"]).plots]
     assert "prims: keygen_us (CDF)" in titles and "key_rate: mu1 (against distance_km)" in titles, titles
     assert len(placed) == 2 and all(placed), placed  # the CDF's and the sweep's
+
+
+def test_lines_of_one_value_each_are_medians_not_a_cdf_of_vertical_steps():
+    """pilot-dci drew client_hello_bytes as a CDF: 229 bytes in all 50 X25519 handshakes, 1413 in all
+    50 hybrid ones, two vertical steps; the percentile plot beside it said the same."""
+    rows = []
+    for i, (group, size) in enumerate((("X25519", 229.0), ("X25519MLKEM768", 1413.0))):
+        rows += case_rows("r", "tls", "openssl", {"group": group}, "client_hello_bytes", "bytes", [size] * 50,
+                          repeat=i)
+    (plot,) = evidence_plots(frame(rows, {"group": "string"}), ["group"]).plots
+    assert plot.title == "tls: client_hello_bytes (medians)"
+    rows[0] = {**rows[0], "value": 230.0}  # one handshake differs: a distribution to draw
+    assert [p.title for p in evidence_plots(frame(rows, {"group": "string"}), ["group"]).plots] == [
+        "tls: client_hello_bytes (CDF)", "tls: client_hello_bytes (percentiles)"]
