@@ -143,6 +143,27 @@ def test_a_grid_of_checks_colours_a_pass_green_even_where_every_vendor_passes():
     assert grid.svg.count(red) == 1 and grid.svg.count(green) == 23
 
 
+def test_a_warned_check_is_yellow_however_many_vendors_the_grid_holds():
+    """qkd-link-pilot's ETSI 014 grid drew keys_exhausted_503's WARN (0.5) of both vendors yellow like
+    the PASSes beside it (every vendor the same), and pilot-dci's, of one vendor, red like a FAIL."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    green, yellow, red = (to_hex(colormaps["RdYlGn"](at)) for at in (1.0, 0.5, 0.0))
+    passed = Declarations({"conf": {"etsi014_check": Metric("pass", "higher")}})
+    for vendors in (("a", "b"), ("a",)):
+        rows = []
+        for vendor in vendors:
+            for check in range(12):
+                verdict = 0.5 if check == 4 else 1.0
+                rows += [{**r, "check": f"check-{check:02d}"} for r in case_rows(
+                    "r", "conf", vendor, {}, "etsi014_check", "pass", [verdict], repeat=check)]
+        df = frame(rows, {}).assign(check=[r["check"] for r in rows])
+        (grid,) = evidence_plots(df, [], ["check"], declarations=passed).plots
+        assert [grid.svg.count(c) for c in (green, yellow, red)] == [11 * len(vendors), len(vendors), 0]
+        assert "green = 1, red = 0" in grid.caption
+
+
 def test_a_reference_for_a_metric_the_suite_does_not_declare_is_refused():
     with pytest.raises(TypeError, match=r"for 'secret_key_rate', which is not another metric it declares"):
         type("Broken", (Suite,), {"metrics": {

@@ -19,7 +19,7 @@ MANY_SAMPLES = 20
 MAX_LINES = 10
 # one line style per condition of a vendor: five conditions of two vendors fill MAX_LINES
 CONDITION_STYLES = ("-", "--", ":", "-.", (0, (8, 2, 1, 2, 1, 2)))
-SHARE_UNITS = ("bool", "ratio", "fraction")  # values on a fixed 0–1 scale
+SHARE_UNITS = ("bool", "ratio", "fraction", "pass")  # values on a fixed 0–1 scale (pass: 1 PASS, 0.5 WARN)
 
 @dataclass(frozen=True)
 class Mark:
