@@ -164,6 +164,27 @@ def test_a_warned_check_is_yellow_however_many_vendors_the_grid_holds():
         assert "green = 1, red = 0" in grid.caption
 
 
+def test_a_grid_of_a_metric_without_a_good_direction_ranks_nothing():
+    """qkd-link-pilot coloured SP 800-22 p-values green and red, 'best in its row', though a p-value of
+    0.1 is no better than one of 0.4 and the suite declares no direction."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    rows = []
+    for vendor, shift in (("a", 0.0), ("b", 0.3)):
+        for i in range(13):  # > MAX_SPLITS conditions: a grid
+            rows += [{**r, "test": f"test-{i:02d}"} for r in case_rows(
+                "r", "quality", vendor, {"block": "1"}, "p_value", "p", [0.1 + 0.05 * i + shift], repeat=i)]
+    df = frame(rows, {"block": "string"}).assign(test=[r["test"] for r in rows])
+    for better, ranked in (("none", False), ("higher", True)):
+        declared = Declarations({"quality": {"p_value": Metric("p", better)}})
+        (grid,) = evidence_plots(df, ["block"], ["test"], declarations=declared).plots
+        colours = [to_hex(colormaps["RdYlGn"](at)) for at in (0.0, 0.5, 1.0)]
+        assert any(c in grid.svg for c in colours) is ranked, grid.caption
+        unranked = "not coloured: the suite declares no better direction for p_value"
+        assert (unranked in grid.caption) is not ranked
+
+
 def test_a_reference_for_a_metric_the_suite_does_not_declare_is_refused():
     with pytest.raises(TypeError, match=r"for 'secret_key_rate', which is not another metric it declares"):
         type("Broken", (Suite,), {"metrics": {

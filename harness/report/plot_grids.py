@@ -115,8 +115,11 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | N
     annot = med.map(lambda v: number_text(v) if pd.notna(v) else "") + n.map(
         lambda c: f" (n={c:.0f})" if pd.notna(c) else "")
     fig, ax = figure(1.8 + 1.3 * med.shape[1], 0.8 + 0.24 * med.shape[0])
-    sns.heatmap(shade, annot=annot, fmt="", cmap="RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5,
-                ax=ax, annot_kws={"fontsize": 6})
+    # without a good direction (an SP 800-22 p-value) no cell is better than another: one neutral shade
+    unranked = better_high is None
+    sns.heatmap(shade.where(med.isna(), 0.15) if unranked else shade, annot=annot, fmt="",
+                cmap="Greys" if unranked else "RdYlGn", vmin=0, vmax=1, cbar=False, linewidths=0.5, ax=ax,
+                annot_kws={"fontsize": 6})
     ax.set_yticks(np.arange(med.shape[0]) + 0.5,
                   [" ".join(map(value_text, k)) if isinstance(k, tuple) else value_text(k)
                    for k in med.index], fontsize=6)
@@ -130,10 +133,11 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | N
     _fit_columns(fig, ax, med.shape[1])
     shown = "" if len(med) == total_rows else f"; first {len(med)} of {total_rows} rows"
     at = f" at each {across[0]}" if across else ""
-    scale = (("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
+    scale = (f"not coloured: the suite declares no better direction for {metric}" if unranked
+             else ("green = 1, red = 0" if high_good else "green = 0, red = 1") if unit in SHARE_UNITS
              else f"green = best of all rows{at}, red = worst (one vendor)" if alone
              else f"green = best in its row{at}, red = worst, yellow where every vendor measures the same")
-    if qualifiers:
+    if qualifiers and not unranked:
         scale += (f"; a cell is ranked only against cells of the same {', '.join(qualifiers)} "
                   "(yellow: none in its row)")
     if med.isna().to_numpy().any():
