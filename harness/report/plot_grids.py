@@ -79,7 +79,7 @@ def _cell_shade(med: pd.DataFrame, unit: str, better_high: bool | None,
 
 
 def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | None,
-         qualifiers: list[str] = ()) -> tuple[str, str]:
+         qualifiers: list[str]) -> tuple[str, str]:
     """Too many categories for lines: a category × vendor grid of medians, coloured within each row
     (`better_high`: the direction the rows' suite declares; None: neither). Where the rows would be too
     many to read, a numeric condition of a few values goes across (`_across`), and the colours compare
