@@ -48,12 +48,30 @@ class Expectation:
     channel_loss_db: float
 
 
+def _equivalent_km(profile: Any, distance_km: float, extra_loss_db: float) -> float:
+    """The fibre length whose loss is `distance_km` of it plus an attenuator's `extra_loss_db`."""
+    if extra_loss_db and isinstance(profile.channel, FibreChannel) and profile.channel.attenuation_db_per_km:
+        return distance_km + extra_loss_db / profile.channel.attenuation_db_per_km
+    return distance_km
+
+
+def finite_key_bps_at_ec(profile: Any, distance_km: float, extra_loss_db: float,
+                         reconciliation_efficiency: float) -> float:
+    """Lim et al.'s finite-key rate of the device as configured, but with error correction leaking
+    `reconciliation_efficiency` × n·h(QBER), the f the device reports it achieved, where the declared
+    profile's f is a textbook figure (gys-2004's 1.22, Ma et al.) that a real Cascade beats: like for
+    like with the measured rate, which the device's real leak sets. NaN without three intensities."""
+    if len(profile.intensities) != 3 or not math.isfinite(reconciliation_efficiency):
+        return math.nan
+    achieved = profile.model_copy(update={"error_correction_efficiency": reconciliation_efficiency})
+    km = _equivalent_km(profile, distance_km, extra_loss_db)
+    return finite_key_rate(achieved, km).rate_per_pulse * profile.source.repetition_rate_hz
+
+
 def expectation(profile: Any, distance_km: float, extra_loss_db: float = 0.0) -> Expectation:
     eta = profile.channel_transmittance(distance_km) * 10 ** (-extra_loss_db / 10)
     rep = profile.source.repetition_rate_hz
-    equivalent_km = distance_km
-    if extra_loss_db and isinstance(profile.channel, FibreChannel) and profile.channel.attenuation_db_per_km:
-        equivalent_km += extra_loss_db / profile.channel.attenuation_db_per_km
+    equivalent_km = _equivalent_km(profile, distance_km, extra_loss_db)
     asym = decoy_bb84_asymptotic(profile, equivalent_km).rate_per_pulse
     # Lim et al.'s bound needs three intensities; a two-intensity profile has no finite-key figure.
     three = len(profile.intensities) == 3

@@ -25,6 +25,7 @@ class RateSample:
     sifted_rate_bps: float = math.nan
     channel_loss_db: float = math.nan
     delivering: bool = True
+    reconciliation_efficiency: float = math.nan  # the f its error correction achieved, where it says
 
 
 def _drain(kd: KeyDelivery, batch: int) -> int:
@@ -58,7 +59,7 @@ def measure_rate(adapter: Adapter, window_s: float) -> RateSample:
     if device_clock(adapter):
         snap = observe_window(adapter, window_s)
         return RateSample(snap.secret_key_rate_bps, snap.qber, snap.sifted_rate_bps, snap.channel_loss_db,
-                          snap.key_delivery_active)
+                          snap.key_delivery_active, snap.extra.get("reconciliation_efficiency", math.nan))
     if Capability.KEY_DELIVERY in adapter.capabilities:
         return _rate_by_delivery(adapter, window_s)  # type: ignore[arg-type]
     raise TypeError(f"{adapter.name} has neither telemetry nor key_delivery")

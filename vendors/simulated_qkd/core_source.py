@@ -94,5 +94,9 @@ class CoreKeySource:
         eta = profile.channel_transmittance(fibre_km)
         reason = st.abort_reason or ""
         alarm = reason if st.aborted and "blinding" in reason else ""
-        return BlockOutcome(st.device_seconds, result.alice_key, result.bob_key, sifted, qber,
-                            -10 * math.log10(eta) if eta > 0 else math.inf, st.aborted, alarm)
+        ec = next((s for s in st.stages if s.stage == "reconciliation"), None)
+        leaked = ec.leaked_bits if ec is not None else 0
+        shannon = leaked / ec.efficiency if ec is not None and ec.efficiency else 0.0
+        loss_db = -10 * math.log10(eta) if eta > 0 else math.inf
+        return BlockOutcome(st.device_seconds, result.alice_key, result.bob_key, sifted, qber, loss_db,
+                            st.aborted, alarm, leaked, shannon)

@@ -52,6 +52,10 @@ class BlockOutcome:
     channel_loss_db: float
     aborted: bool  # the device refused to distil this block (QBER above its threshold, or an alarm)
     alarm: str = ""  # e.g. the blinding monitor's, empty when none
+    # What error correction disclosed, and its Shannon limit n·h(QBER) for the bits it corrected
+    # (0 where the block never reached it): their ratio is the reconciliation efficiency f achieved.
+    reconciliation_leaked_bits: int = 0
+    reconciliation_shannon_bits: float = 0.0
 
 
 class KeySource(Protocol):
@@ -76,6 +80,8 @@ class _Window:
     loss_db: float = math.nan
     alarms: int = 0
     recalibrations: int = 0
+    reconciliation_leaked_bits: int = 0
+    reconciliation_shannon_bits: float = 0.0
 
 
 class SimulatedLink:
@@ -201,6 +207,8 @@ class SimulatedLink:
             return
         window.sifted_bits += out.sifted_bits
         window.error_weighted += out.qber * out.sifted_bits
+        window.reconciliation_leaked_bits += out.reconciliation_leaked_bits
+        window.reconciliation_shannon_bits += out.reconciliation_shannon_bits
         if out.aborted:
             window.aborted_blocks += 1
             return
@@ -214,11 +222,14 @@ class SimulatedLink:
         span = w.device_s or math.nan
         if w.blocks:
             self.last_delivery_active = w.aborted_blocks < w.blocks
-        drift: dict[str, float] = {}
+        reported: dict[str, float] = {}
+        if w.reconciliation_shannon_bits > 0:  # what its post-processing reports of its own leak
+            f = w.reconciliation_leaked_bits / w.reconciliation_shannon_bits
+            reported["reconciliation_efficiency"] = f
         if self.drift is not None:  # what a device's own monitoring reports about its calibration
-            drift = {"recalibrations": float(w.recalibrations),
-                     "drift_misalignment": self.drift.extra_misalignment,
-                     "detector_efficiency_factor": self.drift.efficiency_factor}
+            reported |= {"recalibrations": float(w.recalibrations),
+                         "drift_misalignment": self.drift.extra_misalignment,
+                         "detector_efficiency_factor": self.drift.efficiency_factor}
         return TelemetrySnapshot(
             window_s=w.device_s, qber=w.error_weighted / w.sifted_bits if w.sifted_bits else math.nan,
             secret_key_rate_bps=w.secret_bits / span, sifted_rate_bps=w.sifted_bits / span,
@@ -226,7 +237,7 @@ class SimulatedLink:
             key_delivery_active=self.last_delivery_active,
             extra={"blocks": float(w.blocks), "aborted_blocks": float(w.aborted_blocks),
                    "alarms": float(w.alarms), "secret_bits": float(w.secret_bits),
-                   "sifted_bits": float(w.sifted_bits), **drift})
+                   "sifted_bits": float(w.sifted_bits), **reported})
 
     def run_for(self, device_seconds: float) -> TelemetrySnapshot:
         """Run blocks until at least `device_seconds` of device time has passed; report that window."""
