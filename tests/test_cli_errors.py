@@ -111,7 +111,9 @@ def test_unwritable_destinations_are_bad_input(write_scenario, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     bad_input(qsbench("run", str(write_scenario(TOY)), "--out", str(blocker / "results")), str(blocker))
-    bad_input(qsbench("kme", "certs", str(blocker / "pki")), str(blocker / "pki"))
+    certs = qsbench("kme", "certs", str(blocker / "pki"))
+    bad_input(certs, str(blocker / "pki"))
+    assert certs.stderr.startswith("qsbench kme certs: error: ")  # the command, not its group ("qsbench kme")
 
 
 def test_netem_proxy_refuses_a_port_out_of_range():

@@ -49,8 +49,21 @@ def describe(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _command_name(ctx: typer.Context) -> str:
-    return " ".join(filter(None, ["qsbench", ctx.invoked_subcommand]))
+def _command_name(ctx: typer.Context, exc: BaseException) -> str:
+    """"qsbench kme certs", not "qsbench kme": the innermost command the error came through. Its
+    context is gone by the time the error reaches the top group, but the frames that ran it hold it
+    (every context of one invocation is of the top one's class: typer's own copy of click's)."""
+    deepest = ctx
+    frame = exc.__traceback__
+    while frame is not None:
+        found = frame.tb_frame.f_locals.get("ctx")
+        deepest = found if isinstance(found, type(ctx)) else deepest
+        frame = frame.tb_next
+    names = []
+    while deepest.parent is not None:
+        names.append(deepest.info_name)
+        deepest = deepest.parent
+    return " ".join(["qsbench", *reversed(names)])
 
 
 class GuardedGroup(TyperGroup):
@@ -79,12 +92,12 @@ class GuardedGroup(TyperGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit's flush
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except _data_error_types() as exc:
-            print(f"{_command_name(ctx)}: error: {describe(exc)}", file=sys.stderr)
+            print(f"{_command_name(ctx, exc)}: error: {describe(exc)}", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
             with tempfile.NamedTemporaryFile("w", prefix="qsbench-crash-", suffix=".txt",
                                              delete=False) as fh:
                 traceback.print_exception(exc, file=fh)
-            print(f"{_command_name(ctx)}: internal error (a bug in qsbench, please report it): "
+            print(f"{_command_name(ctx, exc)}: internal error (a bug in qsbench, please report it): "
                   f"{type(exc).__name__}: {describe(exc)}; traceback in {fh.name}", file=sys.stderr)
             raise typer.Exit(EXIT_INTERNAL) from None
