@@ -50,7 +50,10 @@ class Metric:
     (secret_key_bytes: a 32/64-byte seed or the full key; handshake_ms: the group negotiated and
     the network backend): rows that differ in one are not like for like, and the report says so
     where they share a plot. Other labels say what a row is (a probe's verdict, a link's name) and
-    draw no such note.
+    draw no such note. `per` names the label columns that say which thing a value is of (trusted_nodes'
+    link_key_rate_bps: one value per link, label link): values of different ones are never pooled
+    into one line, dot or summary line, as values of different case parameters are not (a median of
+    a 72 km and a 168 km link's rates is neither link's).
     """
 
     unit: str
@@ -62,10 +65,11 @@ class Metric:
     shades: tuple[str, ...] = ()
     summarises: str = ""
     qualified_by: tuple[str, ...] = ()
+    per: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # a manifest's JSON gives a list; a tuple keeps the declaration hashable and frozen
-        for name in ("reference_for", "shades", "qualified_by"):
+        for name in ("reference_for", "shades", "qualified_by", "per"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.shades and not (self.timeline and self.unit == "bool"):
             raise ValueError("Metric.shades belongs to a 0/1 timeline metric (unit 'bool', timeline=True)")
@@ -127,10 +131,11 @@ class Suite(ABC):
             if metric.summarises and (metric.summarises not in cls.metrics or metric.summarises == name):
                 raise TypeError(f"suite {cls.__name__}: metric {name!r} summarises {metric.summarises!r}, "
                                 "which is not another metric it declares")
-            unlabelled = [c for c in metric.qualified_by if c not in cls.label_columns]
-            if unlabelled:  # a qualifier no row can carry would silently never be noted
-                raise TypeError(f"suite {cls.__name__}: metric {name!r} is qualified by "
-                                f"{', '.join(map(repr, unlabelled))}, which is not in its label_columns")
+            for field_name, says in (("qualified_by", "is qualified by"), ("per", "is per")):
+                unlabelled = [c for c in getattr(metric, field_name) if c not in cls.label_columns]
+                if unlabelled:  # a label no row can carry would silently never be read
+                    raise TypeError(f"suite {cls.__name__}: metric {name!r} {says} "
+                                    f"{', '.join(map(repr, unlabelled))}, which is not in its label_columns")
 
     @abstractmethod
     def cases(self, params: SuiteParams) -> list[dict[str, Any]]:

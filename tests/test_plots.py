@@ -318,10 +318,13 @@ def test_a_grid_ranks_a_cell_only_against_cells_of_its_own_encoding():
     assert [ranked.svg.count(c) for c in (green, yellow, red)] == [12, 0, 12]  # the seed "best"
 
 
-def test_a_qualifier_must_be_a_label_the_suite_declares():
+def test_a_qualifier_or_a_per_label_must_be_a_label_the_suite_declares():
     with pytest.raises(TypeError, match="qualified by 'encoding', which is not in its label_columns"):
         sizes = Metric("bytes", "none", qualified_by=("encoding",))
         type("Sizes", (Suite,), {"name": "sizes", "label_columns": ("mode",), "metrics": {"bytes": sizes}})
+    with pytest.raises(TypeError, match="is per 'link', which is not in its label_columns"):
+        rates = Metric("bit/s", "higher", per=("link",))
+        type("Rates", (Suite,), {"name": "rates", "label_columns": ("node",), "metrics": {"rate": rates}})
 
 
 def test_reaches_in_the_x_axis_unit_are_vertical_lines_named_in_the_caption():

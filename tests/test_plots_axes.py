@@ -313,3 +313,23 @@ def test_lines_of_one_value_each_are_medians_not_a_cdf_of_vertical_steps():
     rows[0] = {**rows[0], "value": 230.0}  # one handshake differs: a distribution to draw
     assert [p.title for p in evidence_plots(frame(rows, {"group": "string"}), ["group"]).plots] == [
         "tls: client_hello_bytes (CDF)", "tls: client_hello_bytes (percentiles)"]
+
+
+def test_values_of_different_links_are_never_one_dot():
+    """trusted-node-corridor drew one dot of link_key_rate_bps per layout: the 72+168 km chain's
+    'median 102057 (n=2)' between its links' 204 kbit/s and 300 bit/s, neither link's rate."""
+    rows = []
+    for i, (layout, links) in enumerate((("chain-72+168km", {"A-N1": 204_000.0, "N1-B": 300.0}),
+                                         ("chain-3x80km", {"A-N1": 139_000.0, "N1-N2": 139_000.0,
+                                                           "N2-B": 139_000.0}))):
+        for link, rate in links.items():
+            rows += [{**r, "link": link} for r in case_rows("r", "nodes", "lim-2014", {"layout": layout},
+                                                            "link_key_rate_bps", "bit/s", [rate], repeat=i)]
+    df = frame(rows, {"layout": "string"}).assign(link=[r["link"] for r in rows])
+    per_link = Declarations({"nodes": {"link_key_rate_bps": Metric("bit/s", "higher", per=("link",))}})
+    drawn = evidence_plots(df, ["layout"], ["link"], declarations=per_link).plots
+    shown = " ".join(p.svg for p in drawn)
+    assert "102150" not in shown and "204000" in shown and "300 (n=1)" in shown
+    pooled = evidence_plots(df, ["layout"], ["link"], declarations=Declarations(
+        {"nodes": {"link_key_rate_bps": Metric("bit/s", "higher")}})).plots
+    assert "102150 (n=2)" in " ".join(p.svg for p in pooled)  # what an undeclared label still does

@@ -120,7 +120,7 @@ def test_a_row_breaking_its_suites_declaration_costs_that_case_only(tmp_path):
     assert manifest["metrics"]["breaks_declaration"]["keygen_us"] == {
         "unit": "us", "better": "lower", "description": "one toy key generation", "timeline": False,
         "deterministic": False, "reference_for": (), "shades": (),
-        "summarises": "", "qualified_by": ()}
+        "summarises": "", "qualified_by": (), "per": ()}
 
 
 def test_repeats_are_interleaved_and_each_runs_in_a_process_of_its_own(tmp_path):

@@ -184,6 +184,9 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         # a label a criterion selects rows by (a handshake mode) splits the rows: judged apart, drawn apart
         varying += [c for m in mine_marks for c, _ in m.where
                     if c in label_columns and c not in varying and g[c].nunique() > 1]
+        # and so does a label naming which thing each value is of (a link): never a median of links
+        varying += [c for c in (declared.per if declared is not None else ())
+                    if c in g.columns and c not in varying and g[c].nunique() > 1]
         varying, tied = _untied(g, varying, {c for m in mine_marks for c, _ in m.where})
         if not varying:
             labels = [c for c in label_columns
