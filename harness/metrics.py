@@ -77,6 +77,12 @@ class Declarations:
     def get(self, suite: str, metric: str) -> Metric | None:
         return self.by_suite.get(suite, {}).get(metric)
 
+    def per_labels(self) -> list[str]:
+        """Every label some metric is declared `per` (a link, a node): a summary line per value of
+        it, as per case parameter, where a metric's rows carry it (splitting a metric whose rows carry
+        the label without declaring it only shows more detail; pooling is what would mislead)."""
+        return sorted({c for metrics in self.by_suite.values() for m in metrics.values() for c in m.per})
+
     def unit(self, metric: str, suite: str | None = None) -> str | None:
         """The metric's declared unit in `suite`, or the one every declaring suite agrees on."""
         if suite is not None:

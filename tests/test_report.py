@@ -216,3 +216,25 @@ def test_a_reason_many_cases_give_is_stated_once_under_the_cases_table(tmp_path)
     assert "handshake timed out after 30 s" in visible and "see note 2" not in visible  # said once: inline
     notes = cases[cases.index('id="case-notes"'):].split("</ol>")[0]
     assert notes.count("liboqs unavailable") == 1 and 'id="case-note-1"' in notes
+
+
+def test_a_metric_declared_per_link_gets_a_results_line_per_link(tmp_path):
+    """trusted-node-corridor's results gave the 72+168 km chain one link_key_rate_bps line, median
+    102150 of its two links' 204000 and 300 bit/s: neither link's rate."""
+    from dataclasses import asdict
+
+    from harness.evaluation.summary import write_summary
+    from harness.suite import Metric
+
+    scenario = {"name": "links", "vendors": ["lim"], "suites": [{"suite": "nodes"}]}
+    rows = [{**r, "link": link} for i, (link, rate) in enumerate((("A-T1", 204_000.0), ("T1-B", 300.0)))
+            for r in case_rows("links", "nodes", "lim", {"layout": "chain-72+168km"}, "link_key_rate_bps",
+                               "bit/s", [rate], repeat=i)]
+    run_dir = write_run(tmp_path / "links", scenario, rows, {"layout": "string"}, labels=("link",))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["metrics"] = {"nodes": {"link_key_rate_bps": asdict(Metric("bit/s", "higher", per=("link",)))}}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    out = render(run_dir)
+    for written in (out.html.read_text(), (run_dir / "report" / "summary.md").read_text(),
+                    write_summary(run_dir)[2].read_text()):
+        assert "102150" not in written and "link=A-T1" in written and "link=T1-B" in written

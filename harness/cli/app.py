@@ -291,12 +291,12 @@ def _cell(value: object) -> str:
 def _print_summary(run_dir: Path) -> Path:
     """One table per suite, with only the parameters that suite's rows use; booleans as counts."""
     from harness.cli.console import table
-    from harness.evaluation.summary import declared_better, fmt, outcome, write_summary
+    from harness.evaluation.summary import declared_better, fmt, lines_by, outcome, write_summary
     from harness.store import RunStore
 
     summary, bad, path = write_summary(run_dir)
     manifest = RunStore(run_dir).manifest
-    params = manifest.get("param_columns", [])
+    params = lines_by(manifest)
     for suite, rows in summary.groupby("suite", sort=False):
         used = [p for p in params if p in rows and rows[p].notna().any()]
         shown = table(f"{suite} ({run_dir.name})",

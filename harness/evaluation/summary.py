@@ -133,13 +133,22 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
     return "\n".join(lines) + "\n"
 
 
+def lines_by(manifest: dict) -> list[str]:
+    """What a summary line is per besides suite, vendor and metric: each case parameter, and each
+    label a metric is declared one value per (a link, harness.metrics.Declarations.per_labels)."""
+    from harness.metrics import Declarations
+
+    params = list(manifest.get("param_columns", []))
+    return [*params, *(c for c in Declarations.of_run(manifest).per_labels() if c not in params)]
+
+
 def write_summary(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
     """summary.md of a run, its statistics computed in DuckDB over the parts (see harness.rundata)."""
     from harness.rundata import load
 
     run = load(run_dir)
     manifest = run.manifest
-    params = manifest.get("param_columns", [])
+    params = lines_by(manifest)
     summary, bad = run.summary(params), problems(run.cases)
     out = Path(run_dir) / "report" / "summary.md"
     out.parent.mkdir(exist_ok=True)

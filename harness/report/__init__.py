@@ -199,7 +199,9 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
     res = results(ev, comparison)
     params = run.case_columns  # case conditions
     labels = [c for c in run.extra_columns if c not in params]  # per-row results a suite declared
-    summary = run.summary(params)
+    # a summary line per case condition, and per link (or node) where a metric is one value per link
+    lines = [*params, *(c for c in Declarations.of_run(run.manifest).per_labels() if c in labels)]
+    summary = run.summary(lines)
     plot_rows, sampled = run.plot_rows()
     suite_order = [s.suite for s in run.scenario.suites] if run.scenario else []
     out = Path(run_dir) / "report"
@@ -220,7 +222,7 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
         evidence=evidence_plots(plot_rows, params, labels, suite_order, sampled, _marks(ev),
                                 Declarations.of_run(run.manifest, sorted(set(run.cases["suite"])))),
         incomplete=_incomplete(run), run_path=str(run_dir),
-        summary_rows=_summary_rows(summary, params, run, labels),
+        summary_rows=_summary_rows(summary, lines, run, [c for c in labels if c not in lines]),
         cases=case_rows, case_notes=case_notes, version=qsbench_version(),
         css=(Path(__file__).parent / "templates" / "style.css").read_text())
     html_path = out / "scorecard.html"
@@ -230,7 +232,7 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
     junit_path = junit.write(out / "junit.xml", run.run_id, list(ev.verdicts), comparison)
     md_path = out / "summary.md"
     md_path.write_text(evaluation_markdown(res) + "\n" + to_markdown(
-        summary, problems(run.cases), params, f"Results of {run.run_id}", run.manifest))
+        summary, problems(run.cases), lines, f"Results of {run.run_id}", run.manifest))
     return Rendered(out, html_path, md_path, results_path, junit_path, ev, comparison)
 
 
