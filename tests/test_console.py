@@ -79,3 +79,13 @@ def test_identifiers_do_not_wrap_mid_word_in_a_narrow_console():
     Console(file=buffer, width=60).print(shown)  # where a folding table broke "X25519MLKEM768"
     text = buffer.getvalue()
     assert "ML-KEM-768" in text and "X25519MLKEM768" in text and "secret_key_bytes" in text
+
+
+def test_a_count_parameter_in_a_float_column_reads_as_an_integer():
+    """trusted_nodes' hops shares a column with suites that lack it (NaN), so it is stored as float:
+    summary.md and the console read 'hops=3.0'."""
+    rows = _rows().assign(hops=3.0)
+    rows.loc[rows["case_id"] == "c2", "hops"] = float("nan")  # another suite's case, no hops
+    md = to_markdown(summarize(rows, ["algorithm", "hops"]), problems(pd.DataFrame(
+        columns=["case_id", "suite", "vendor", "status", "reason"])), ["algorithm", "hops"], "t")
+    assert "algorithm=ML-KEM-768, hops=3 |" in md and "hops=3.0" not in md

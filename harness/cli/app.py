@@ -285,7 +285,9 @@ def _print_gates(run_dir: Path) -> bool:
 
 def _cell(value: object) -> str:
     """A parameter's value for the table; blank where the row's suite has no such parameter."""
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    from harness.evaluation.summary import value_text
+
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value_text(value)
 
 
 def _print_summary(run_dir: Path) -> Path:

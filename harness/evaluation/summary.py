@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.store import CASE_STATUS_METRIC
@@ -100,8 +101,16 @@ def fmt(value: float) -> str:
     return f"{value:.3e}"
 
 
+def value_text(v: object) -> str:
+    """A parameter's or label's value as a reader writes it: an index or a count stored in a float
+    column (other suites' rows leave it NaN) reads `hops=3`, not `3.0`; other values as they are."""
+    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def _param_text(row: pd.Series, param_columns: list[str]) -> str:
-    return ", ".join(f"{c}={row[c]}" for c in param_columns if c in row and pd.notna(row[c]))
+    return ", ".join(f"{c}={value_text(row[c])}" for c in param_columns if c in row and pd.notna(row[c]))
 
 
 def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[str], title: str,

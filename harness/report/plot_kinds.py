@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from harness.evaluation.summary import value_text
 from harness.report.svg import figure, palette, readable_x_ticks, to_svg
 
 MANY_SAMPLES = 20
@@ -161,14 +162,6 @@ class Plot:
     svg: str
     n: int  # samples drawn from
     case_ids: tuple[str, ...]
-
-
-def value_text(v: object) -> str:
-    """A label's value as a reader writes it: an index or a count stored in a float column reads
-    `fault_index=0`, not `0.0`; other values as they are."""
-    if isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def number_text(v: float, digits: int = 3) -> str:
