@@ -1,6 +1,6 @@
 """Evidence plots chosen from the shape of the rows, never from suite names (the panels they are
-split into: `harness.report.plot_panels`; each kind is drawn by `harness.report.plot_kinds` and
-`harness.report.plot_grids`).
+split into: `harness.report.plot_panels`; the columns they show: `harness.report.plot_columns`;
+each kind is drawn by `harness.report.plot_kinds` and `harness.report.plot_grids`).
 
 For every suite × metric with ok rows:
 
@@ -46,12 +46,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.evaluation import units
 from harness.metrics import Declarations
+from harness.report.plot_columns import MAX_SPLITS, is_index, untied
 from harness.report.plot_grids import MAX_GRID_ROWS, grid, matrix
 from harness.report.plot_kinds import (
     MANY_SAMPLES,
@@ -79,28 +81,14 @@ MIN_PER_SUITE = 6
 FREE_TEXT_CHARS = 40
 
 
-def _references(declarations: Declarations | None) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(suite, reference metric) → the metrics of that suite it is declared a reference for."""
+def _declared(declarations: Declarations | None, field: str) -> dict[tuple[str, str], Any]:
+    """(suite, metric) → the metric's declared `field` (`reference_for`: the metrics of that suite it
+    is a reference curve for; `shades`: the timelines it shades; `summarises`: the metric whose
+    samples it summarises), for the metrics that declare one."""
     if declarations is None:
         return {}
-    return {(suite, name): m.reference_for for suite, metrics in declarations.by_suite.items()
-            for name, m in metrics.items() if m.reference_for}
-
-
-def _shading(declarations: Declarations | None) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(suite, 0/1 timeline metric) → the timelines of that suite it is declared to shade."""
-    if declarations is None:
-        return {}
-    return {(suite, name): m.shades for suite, metrics in declarations.by_suite.items()
-            for name, m in metrics.items() if m.shades}
-
-
-def _summaries(declarations: Declarations | None) -> dict[tuple[str, str], str]:
-    """(suite, summary metric) → the metric of that suite whose samples it summarises."""
-    if declarations is None:
-        return {}
-    return {(suite, name): m.summarises for suite, metrics in declarations.by_suite.items()
-            for name, m in metrics.items() if m.summarises}
+    return {(suite, name): getattr(m, field) for suite, metrics in declarations.by_suite.items()
+            for name, m in metrics.items() if getattr(m, field)}
 
 
 def _free_text(col: pd.Series) -> bool:
@@ -136,11 +124,11 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
     colours = palette(sorted(set(rows["vendor"])))
     plots: list[Plot] = []
     groups = dict(iter(ok.groupby(["suite", "metric"], sort=True)))
-    refs_of = {key: targets for key, targets in _references(declarations).items() if key in groups}
+    refs_of = {key: of for key, of in _declared(declarations, "reference_for").items() if key in groups}
     owned = {(s, target) for (s, _), targets in refs_of.items() for target in targets}
-    shades_of = {key: targets for key, targets in _shading(declarations).items() if key in groups}
+    shades_of = {key: of for key, of in _declared(declarations, "shades").items() if key in groups}
     # a suite's own mean or interval of samples it also reports: the samples are drawn instead
-    summaries = {key for key, of in _summaries(declarations).items()
+    summaries = {key for key, of in _declared(declarations, "summarises").items()
                  if key in groups and (key[0], of) in groups}
 
     def marks_of(suite: str, metric: str) -> list[Mark]:
@@ -187,7 +175,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         # and so does a label naming which thing each value is of (a link): never a median of links
         varying += [c for c in (declared.per if declared is not None else ())
                     if c in g.columns and c not in varying and g[c].nunique() > 1]
-        varying, tied = _untied(g, varying, {c for m in mine_marks for c, _ in m.where})
+        varying, tied = untied(g, varying, {c for m in mine_marks for c, _ in m.where})
         if not varying:
             labels = [c for c in label_columns
                       if c in g.columns and g[c].nunique() > 1 and not _free_text(g[c])]
@@ -195,7 +183,7 @@ def evidence_plots(rows: pd.DataFrame, param_columns: list[str], label_columns: 
         # the x axis first: the column with the most values (a chain's length, not its hops); an
         # index of conditions is none
         numeric_x = sorted((c for c in varying if is_numeric(g[c]) and g[c].nunique() >= 3
-                            and not _is_index(g[c])), key=lambda c: -g[c].nunique())
+                            and not is_index(g[c])), key=lambda c: -g[c].nunique())
         unit = str(g["unit"].iloc[0])
         mine = [groups[(s, r)] for (s, r), targets in refs_of.items() if s == suite and metric in targets]
         refs = pd.concat(mine) if mine else g.iloc[0:0]
@@ -286,67 +274,6 @@ def _held(refs: pd.DataFrame, g: pd.DataFrame, params: list[str], x: str) -> pd.
                             bool, len(refs))]
 
 
-def _untied(g: pd.DataFrame, varying: list[str], keep: set[str]) -> tuple[list[str], dict[str, str]]:
-    """The varying columns less those the others already say, so one of them labels a line or
-    splits the plots and the rest add nothing but length (or worse, one plot per value):
-    - twins, one to one (a fault's index and its kind, a TLS client and its server): kept is a
-      possible x axis (numeric, three or more values), else the one a reader reads (text);
-    - a name for a combination of the others (a chain's label for its length and hops);
-    - a column that one other fixes (the hops of a named layout).
-    A column a criterion names is always kept. Returns (kept, dropped → what says it)."""
-    def rank(c: str) -> tuple:
-        return (c in keep, is_numeric(g[c]) and g[c].nunique() >= 3 and not _is_index(g[c]),
-                not is_numeric(g[c]))
-
-    def fixed_by(c: str, by: list[str]) -> bool:
-        return bool(by) and int(g.groupby(by, dropna=False)[c].nunique(dropna=False).max()) <= 1
-
-    kept: list[str] = []
-    said: dict[str, str] = {}
-    for c in varying:
-        twin = next((k for k in kept if g[k].nunique() == g[c].nunique()
-                     == g.groupby([k, c], dropna=False).ngroups), None)
-        if twin is None or (c in keep and twin in keep):
-            kept.append(c)
-        elif rank(c) > rank(twin):
-            kept[kept.index(twin)] = c
-            said = {d: (c if k == twin else k) for d, k in said.items()} | {twin: c}
-        else:
-            said[c] = twin
-    twins = dict(said)
-    for c in list(kept):
-        others = [k for k in kept if k != c]
-        # too many names for lines or plots (they would hide the sweep); a few (a fault's kind) are read
-        if (c not in keep and not is_numeric(g[c]) and g[c].nunique() > MAX_SPLITS and len(others) >= 2
-                and fixed_by(c, others)):
-            kept.remove(c)
-            said[c] = " and ".join(others)
-    for c in list(kept):
-        # one that a column of too many values for lines fixes stays: it is the sweep's axis (a chain
-        # of 195 layouts is read against its length, not as 195 rows)
-        by = next((k for k in kept if k != c and fixed_by(c, [k]) and not fixed_by(k, [c])
-                   and g[k].nunique() <= MAX_SPLITS), None)
-        if by is not None and c not in keep:
-            kept.remove(c)
-            said[c] = by
-    notes = {c: f"{c} goes one to one with {k}, so {k} names both" for c, k in said.items() if c in twins}
-    fixed: dict[str, list[str]] = {}
-    for c, k in said.items():
-        if c not in twins:
-            fixed.setdefault(k, []).append(c)
-    for k, cs in fixed.items():  # one note per column that names others: captions stay readable
-        notes[cs[0]] = (f"{cs[0]} is fixed by {k}, which names it" if len(cs) == 1
-                        else f"{', '.join(cs)} are fixed by {k}, which names them")
-    return kept, notes
-
-
-def _is_index(col: pd.Series) -> bool:
-    """A column named as an index (`fault_index`: a fault's place in the list) counts conditions and
-    measures nothing: no axis. Read from the name, as an axis's unit is (`distance_km`): 0, 1, 2 of
-    loss_pct are a measure."""
-    return str(col.name).endswith("_index")
-
-
 def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) -> str:
     """What the rows of one plot say about how their values were encoded or measured, though no axis
     shows it (an adapter's secret-key encoding: a seed beside a full key), so like is not read as
@@ -365,9 +292,6 @@ def _label_note(g: pd.DataFrame, labels: list[str], conditions: list[str] = ()) 
         notes.append(f"; the rows differ in {col} ({'; '.join(f'{v}: {t}' for v, t in per_vendor.items())}): "
                      f"values of a different {col} are not like for like")
     return "".join(notes)
-
-
-MAX_SPLITS = 12  # one plot per condition up to this many; beyond, a grid shows every condition
 
 
 def _choice(g: pd.DataFrame, declared: Metric | None, varying: list[str], numeric_x: list[str]
