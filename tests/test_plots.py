@@ -182,7 +182,7 @@ def test_the_same_samples_under_several_conditions_are_drawn_once_and_twin_colum
 
 
 def test_integer_values_of_float_columns_read_as_integers():
-    from harness.report.plots import value_text
+    from harness.evaluation.summary import value_text
 
     assert [value_text(v) for v in (0.0, 3.0, 2.5, "x", np.float64(7.0), float("nan"))] == [
         "0", "3", "2.5", "x", "7", "nan"]

@@ -298,7 +298,7 @@ def _print_summary(run_dir: Path) -> Path:
 
     summary, bad, path = write_summary(run_dir)
     manifest = RunStore(run_dir).manifest
-    params = lines_by(manifest)
+    params = lines_by(manifest.get("param_columns", []), manifest)
     for suite, rows in summary.groupby("suite", sort=False):
         used = [p for p in params if p in rows and rows[p].notna().any()]
         shown = table(f"{suite} ({run_dir.name})",

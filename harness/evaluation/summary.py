@@ -142,12 +142,11 @@ def to_markdown(summary: pd.DataFrame, bad: pd.DataFrame, param_columns: list[st
     return "\n".join(lines) + "\n"
 
 
-def lines_by(manifest: dict) -> list[str]:
-    """What a summary line is per besides suite, vendor and metric: each case parameter, and each
-    label a metric is declared one value per (a link, harness.metrics.Declarations.per_labels)."""
+def lines_by(params: list[str], manifest: dict) -> list[str]:
+    """What a summary line is per besides suite, vendor and metric: each case parameter in `params`,
+    and each label a metric of the run is declared one value per (a link: Declarations.per_labels)."""
     from harness.metrics import Declarations
 
-    params = list(manifest.get("param_columns", []))
     return [*params, *(c for c in Declarations.of_run(manifest).per_labels() if c not in params)]
 
 
@@ -157,7 +156,7 @@ def write_summary(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
 
     run = load(run_dir)
     manifest = run.manifest
-    params = lines_by(manifest)
+    params = lines_by(manifest.get("param_columns", []), manifest)
     summary, bad = run.summary(params), problems(run.cases)
     out = Path(run_dir) / "report" / "summary.md"
     out.parent.mkdir(exist_ok=True)

@@ -19,12 +19,12 @@ import pandas as pd
 from harness.evaluation import junit
 from harness.evaluation.compare import Comparison, compare
 from harness.evaluation.evaluate import Evaluation, evaluate_run
-from harness.evaluation.summary import fmt, problems, repeated_reasons, to_markdown
+from harness.evaluation.summary import fmt, lines_by, problems, repeated_reasons, to_markdown, value_text
 from harness.manifest import qsbench_version
 from harness.metrics import Declarations
 from harness.report.data import results
 from harness.report.markdown import evaluation_markdown
-from harness.report.plots import Mark, evidence_plots, value_text
+from harness.report.plots import Mark, evidence_plots
 from harness.report.trends import trend_plots
 from harness.rundata import RunData, load
 from harness.store import CASE_STATUS_METRIC
@@ -199,8 +199,7 @@ def render(run_dir: str | Path, baseline: str | Path | Sequence[Path] | None = N
     res = results(ev, comparison)
     params = run.case_columns  # case conditions
     labels = [c for c in run.extra_columns if c not in params]  # per-row results a suite declared
-    # a summary line per case condition, and per link (or node) where a metric is one value per link
-    lines = [*params, *(c for c in Declarations.of_run(run.manifest).per_labels() if c in labels)]
+    lines = lines_by(params, run.manifest)  # and per link, where a metric is one value per link
     summary = run.summary(lines)
     plot_rows, sampled = run.plot_rows()
     suite_order = [s.suite for s in run.scenario.suites] if run.scenario else []

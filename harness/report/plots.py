@@ -74,7 +74,7 @@ from harness.report.svg import palette, styled
 from harness.store import CASE_STATUS_METRIC
 from harness.suite import Metric
 
-__all__ = ["MAX_GRID_ROWS", "Evidence", "Mark", "Plot", "evidence_plots", "value_text"]
+__all__ = ["MAX_GRID_ROWS", "Evidence", "Mark", "Plot", "evidence_plots"]
 
 MAX_PLOTS = 40
 MIN_PER_SUITE = 6
