@@ -94,10 +94,12 @@ def grid(g: pd.DataFrame, metric: str, rows_of: list[str], better_high: bool | N
     med = g.groupby(keys, dropna=False)["value"].median().unstack([*across, "vendor"]).sort_index()
     med = med.reindex(columns=sorted(med.columns, key=lambda k: tuple(map(str, k)) if across else str(k)))
     n = g.groupby(keys, dropna=False)["value"].size().unstack([*across, "vendor"]).reindex_like(med)
-    encoding = (g.groupby(keys, dropna=False)[list(qualifiers)].agg(
-        lambda v: "/".join(sorted(set(map(value_text, v.dropna()))))).agg(" ".join, axis=1)
-        if qualifiers else g.groupby(keys, dropna=False)["value"].size().map(lambda _: ""))
-    encoding = encoding.unstack([*across, "vendor"]).reindex_like(med)
+    if qualifiers:
+        encoding = g.groupby(keys, dropna=False)[list(qualifiers)].agg(
+            lambda v: "/".join(sorted(set(map(value_text, v.dropna()))))).agg(" ".join, axis=1)
+        encoding = encoding.unstack([*across, "vendor"]).reindex_like(med)
+    else:  # one encoding throughout
+        encoding = pd.DataFrame("", index=med.index, columns=med.columns)
     total_rows = len(med)
     med, n, encoding = med.iloc[:MAX_GRID_ROWS], n.iloc[:MAX_GRID_ROWS], encoding.iloc[:MAX_GRID_ROWS]
     unit = str(g["unit"].iloc[0])
